@@ -1,0 +1,305 @@
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use crate::domain::{ChallengeId, Purpose};
+use crate::hashing::{CodeHash, DestinationKey};
+use crate::ports::{
+    ApprovedChallenge, ChallengeStore, NewChallenge, SendAdmission, SendPolicy, StoreError,
+    VerifyOutcome,
+};
+
+/// A store in process memory. One lock makes every operation atomic, as a conditional write does in
+/// DynamoDB. For otp-local and tests; a Lambda needs a store shared by its containers.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    challenges: HashMap<ChallengeId, Stored>,
+    destinations: HashMap<DestinationKey, Sends>,
+    begins_since_sweep: u32,
+}
+
+#[derive(Debug)]
+struct Stored {
+    approved: ApprovedChallenge,
+    code_hash: CodeHash,
+    expires_at: OffsetDateTime,
+    max_attempts: u32,
+    failed_attempts: u32,
+    state: State,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending,
+    Consumed,
+    /// Replaced by a newer code, or withdrawn after a failed delivery.
+    Revoked,
+}
+
+#[derive(Debug, Default)]
+struct Sends {
+    recent: VecDeque<OffsetDateTime>,
+    last_by_purpose: HashMap<Purpose, (OffsetDateTime, ChallengeId)>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Inner>, StoreError> {
+        self.inner
+            .lock()
+            .map_err(|_| StoreError(anyhow::anyhow!("memory store lock poisoned")))
+    }
+}
+
+impl Inner {
+    /// Drops what no rule can still need, so a long-running local server does not grow forever.
+    fn sweep(&mut self, now: OffsetDateTime, policy: SendPolicy) {
+        let keep_after = now - policy.window.max(policy.resend_cooldown);
+        self.challenges.retain(|_, c| c.expires_at > keep_after);
+        self.destinations.retain(|_, sends| {
+            sends.recent.retain(|t| *t > keep_after);
+            sends.last_by_purpose.retain(|_, (t, _)| *t > keep_after);
+            !sends.recent.is_empty() || !sends.last_by_purpose.is_empty()
+        });
+    }
+}
+
+impl ChallengeStore for MemoryStore {
+    async fn begin(
+        &self,
+        challenge: NewChallenge,
+        policy: SendPolicy,
+    ) -> Result<SendAdmission, StoreError> {
+        let now = challenge.created_at;
+        let mut inner = self.lock()?;
+        inner.begins_since_sweep += 1;
+        if inner.begins_since_sweep >= 1024 {
+            inner.begins_since_sweep = 0;
+            inner.sweep(now, policy);
+        }
+        let sends = inner
+            .destinations
+            .entry(challenge.destination.clone())
+            .or_default();
+        while sends.recent.front().is_some_and(|t| *t <= now - policy.window) {
+            sends.recent.pop_front();
+        }
+        let last = sends.last_by_purpose.get(&challenge.purpose).map(|(t, _)| *t);
+        let admission = policy.admit(sends.recent.make_contiguous(), last, now);
+        if !matches!(admission, SendAdmission::Admitted { .. }) {
+            return Ok(admission);
+        }
+        sends.recent.push_back(now);
+        let replaced = sends
+            .last_by_purpose
+            .insert(challenge.purpose.clone(), (now, challenge.id.clone()))
+            .map(|(_, id)| id);
+        if let Some(old) = replaced.and_then(|id| inner.challenges.get_mut(&id)) {
+            if old.state == State::Pending {
+                old.state = State::Revoked;
+            }
+        }
+        inner.challenges.insert(
+            challenge.id,
+            Stored {
+                approved: ApprovedChallenge {
+                    purpose: challenge.purpose,
+                    reference: challenge.reference,
+                    channel: challenge.channel,
+                    masked_to: challenge.masked_to,
+                },
+                code_hash: challenge.code_hash,
+                expires_at: challenge.expires_at,
+                max_attempts: challenge.max_attempts,
+                failed_attempts: 0,
+                state: State::Pending,
+            },
+        );
+        Ok(admission)
+    }
+
+    async fn withdraw(&self, id: &ChallengeId, _now: OffsetDateTime) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        if let Some(stored) = inner.challenges.get_mut(id) {
+            if stored.state == State::Pending {
+                stored.state = State::Revoked;
+            }
+        }
+        Ok(())
+    }
+
+    async fn verify(
+        &self,
+        id: &ChallengeId,
+        candidate: &CodeHash,
+        now: OffsetDateTime,
+    ) -> Result<VerifyOutcome, StoreError> {
+        let mut inner = self.lock()?;
+        let Some(stored) = inner.challenges.get_mut(id) else {
+            return Ok(VerifyOutcome::NotFound);
+        };
+        let outcome = match stored.state {
+            State::Consumed => VerifyOutcome::Consumed,
+            State::Revoked => VerifyOutcome::Expired,
+            State::Pending if now >= stored.expires_at => VerifyOutcome::Expired,
+            State::Pending if stored.failed_attempts >= stored.max_attempts => VerifyOutcome::Locked,
+            State::Pending if stored.code_hash == *candidate => {
+                stored.state = State::Consumed;
+                VerifyOutcome::Approved(stored.approved.clone())
+            }
+            State::Pending => {
+                stored.failed_attempts += 1;
+                VerifyOutcome::Incorrect {
+                    attempts_remaining: stored.max_attempts - stored.failed_attempts,
+                }
+            }
+        };
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::adapters::SeededRandomness;
+    use crate::domain::Channel;
+
+    const POLICY: SendPolicy = SendPolicy {
+        resend_cooldown: Duration::from_secs(30),
+        max_sends: 5,
+        window: Duration::from_secs(900),
+    };
+
+    fn t(seconds: i64) -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_800_000_000 + seconds)
+    }
+
+    fn challenge(random: &SeededRandomness, destination: &str, now: OffsetDateTime) -> NewChallenge {
+        NewChallenge {
+            id: ChallengeId::generate(random),
+            destination: fake_destination(destination),
+            purpose: Purpose::default(),
+            code_hash: CodeHash::from_bytes([1; 32]),
+            channel: Channel::Sms,
+            masked_to: "+44•••••••123".into(),
+            reference: None,
+            created_at: now,
+            expires_at: now + Duration::from_secs(300),
+            max_attempts: 3,
+        }
+    }
+
+    fn fake_destination(name: &str) -> DestinationKey {
+        // Any stable key will do for the store; real keys come from `Keys::destination_key`.
+        let keys = crate::hashing::Keys::derive(
+            &crate::config::ServiceSecret::parse("memory store tests secret, 32+ bytes").unwrap(),
+        );
+        let dest = crate::domain::Destination::parse(Channel::Email, &format!("{name}@example.com"))
+            .unwrap();
+        keys.destination_key(&dest)
+    }
+
+    #[tokio::test]
+    async fn the_right_hash_is_approved_once() {
+        let (store, random) = (MemoryStore::new(), SeededRandomness::new(1));
+        let c = challenge(&random, "a", t(0));
+        let id = c.id.clone();
+        store.begin(c, POLICY).await.unwrap();
+        let right = CodeHash::from_bytes([1; 32]);
+        assert!(matches!(store.verify(&id, &right, t(1)).await.unwrap(), VerifyOutcome::Approved(_)));
+        assert_eq!(store.verify(&id, &right, t(2)).await.unwrap(), VerifyOutcome::Consumed);
+    }
+
+    #[tokio::test]
+    async fn wrong_hashes_count_down_then_lock_even_the_right_one() {
+        let (store, random) = (MemoryStore::new(), SeededRandomness::new(2));
+        let c = challenge(&random, "a", t(0));
+        let id = c.id.clone();
+        store.begin(c, POLICY).await.unwrap();
+        let wrong = CodeHash::from_bytes([2; 32]);
+        for remaining in [2, 1, 0] {
+            assert_eq!(
+                store.verify(&id, &wrong, t(1)).await.unwrap(),
+                VerifyOutcome::Incorrect { attempts_remaining: remaining }
+            );
+        }
+        let right = CodeHash::from_bytes([1; 32]);
+        assert_eq!(store.verify(&id, &right, t(2)).await.unwrap(), VerifyOutcome::Locked);
+    }
+
+    #[tokio::test]
+    async fn expiry_is_checked_on_verify() {
+        let (store, random) = (MemoryStore::new(), SeededRandomness::new(3));
+        let c = challenge(&random, "a", t(0));
+        let id = c.id.clone();
+        store.begin(c, POLICY).await.unwrap();
+        let right = CodeHash::from_bytes([1; 32]);
+        assert_eq!(store.verify(&id, &right, t(300)).await.unwrap(), VerifyOutcome::Expired);
+    }
+
+    #[tokio::test]
+    async fn a_new_send_replaces_the_pending_code() {
+        let (store, random) = (MemoryStore::new(), SeededRandomness::new(4));
+        let first = challenge(&random, "a", t(0));
+        let first_id = first.id.clone();
+        store.begin(first, POLICY).await.unwrap();
+        let second = challenge(&random, "a", t(31));
+        let second_id = second.id.clone();
+        assert!(matches!(store.begin(second, POLICY).await.unwrap(), SendAdmission::Admitted { .. }));
+        let right = CodeHash::from_bytes([1; 32]);
+        assert_eq!(store.verify(&first_id, &right, t(32)).await.unwrap(), VerifyOutcome::Expired);
+        assert!(matches!(
+            store.verify(&second_id, &right, t(32)).await.unwrap(),
+            VerifyOutcome::Approved(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_withdrawn_code_cannot_be_verified_but_still_counts() {
+        let (store, random) = (MemoryStore::new(), SeededRandomness::new(5));
+        let policy = SendPolicy { max_sends: 1, ..POLICY };
+        let c = challenge(&random, "a", t(0));
+        let id = c.id.clone();
+        store.begin(c, policy).await.unwrap();
+        store.withdraw(&id, t(1)).await.unwrap();
+        let right = CodeHash::from_bytes([1; 32]);
+        assert_eq!(store.verify(&id, &right, t(2)).await.unwrap(), VerifyOutcome::Expired);
+        assert!(matches!(
+            store.begin(challenge(&random, "a", t(60)), policy).await.unwrap(),
+            SendAdmission::CapReached { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn unknown_ids_are_not_found() {
+        let (store, random) = (MemoryStore::new(), SeededRandomness::new(6));
+        let id = ChallengeId::generate(&random);
+        let hash = CodeHash::from_bytes([1; 32]);
+        assert_eq!(store.verify(&id, &hash, t(0)).await.unwrap(), VerifyOutcome::NotFound);
+    }
+
+    #[tokio::test]
+    async fn the_sweep_forgets_only_what_no_rule_needs() {
+        let (store, random) = (MemoryStore::new(), SeededRandomness::new(7));
+        store.begin(challenge(&random, "old", t(0)), POLICY).await.unwrap();
+        let recent = challenge(&random, "new", t(2000));
+        let recent_id = recent.id.clone();
+        store.begin(recent, POLICY).await.unwrap();
+        store.lock().unwrap().sweep(t(2001), POLICY);
+        let inner = store.lock().unwrap();
+        assert_eq!(inner.challenges.len(), 1);
+        assert!(inner.challenges.contains_key(&recent_id));
+        assert_eq!(inner.destinations.len(), 1);
+    }
+}

@@ -1,0 +1,10 @@
+//! Implementations of the ports that need no cloud: the in-memory store (otp-local, tests), the
+//! system clock and the OS random source (production), and deterministic doubles (tests).
+
+mod clock;
+mod memory;
+mod randomness;
+
+pub use clock::{ManualClock, SystemClock};
+pub use memory::MemoryStore;
+pub use randomness::{OsRandomness, SeededRandomness};

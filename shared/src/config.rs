@@ -1,0 +1,260 @@
+//! Configuration, read once at start-up from the environment. Every setting has a safe default.
+
+use std::fmt;
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use crate::domain::{Brand, CodeLength, Locale, Ttl};
+use crate::ports::{Randomness, SendPolicy};
+
+/// A setting that could not be used. Names the variable, never echoes a secret.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {detail}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub detail: String,
+}
+
+/// The behaviour a deployment can tune.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Wrong attempts allowed per code before it locks.
+    pub max_attempts: u32,
+    pub send_policy: SendPolicy,
+    pub default_ttl: Ttl,
+    pub default_length: CodeLength,
+    pub default_locale: Locale,
+    /// Shown in messages when a send names no brand.
+    pub brand: Option<Brand>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            send_policy: SendPolicy {
+                resend_cooldown: Duration::from_secs(30),
+                max_sends: 5,
+                window: Duration::from_secs(15 * 60),
+            },
+            default_ttl: Ttl::default(),
+            default_length: CodeLength::default(),
+            default_locale: Locale::default(),
+            brand: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Every variable, its default and its meaning; the README's configuration table lists the same.
+    pub const VARIABLES: &'static [(&'static str, &'static str, &'static str)] = &[
+        ("OTP_MAX_ATTEMPTS", "5", "wrong attempts allowed per code (1–20) before it locks"),
+        ("OTP_RESEND_COOLDOWN_SECONDS", "30", "seconds before a new code may be sent for the same destination and purpose (0–3600)"),
+        ("OTP_MAX_SENDS_PER_DESTINATION", "5", "sends allowed to one destination per window (1–1000)"),
+        ("OTP_SEND_WINDOW_SECONDS", "900", "length of that window in seconds (60–86400)"),
+        ("OTP_DEFAULT_TTL_SECONDS", "300", "code lifetime when a send gives no ttl_seconds (30–3600)"),
+        ("OTP_DEFAULT_CODE_LENGTH", "6", "code length when a send gives no length (4–10)"),
+        ("OTP_DEFAULT_LOCALE", "en", "message language when a send gives no locale (BCP 47)"),
+        ("OTP_BRAND", "(none)", "brand shown in messages when a send gives none (≤ 32 characters)"),
+    ];
+
+    /// Reads the settings through `lookup` (the environment, in production).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let number = |variable: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
+            match lookup(variable) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| ConfigError {
+                        variable,
+                        detail: format!(
+                            "must be a whole number from {} to {}",
+                            range.start(),
+                            range.end()
+                        ),
+                    }),
+            }
+        };
+        let invalid = |variable: &'static str| {
+            move |e: crate::domain::Invalid| ConfigError {
+                variable,
+                detail: e.0,
+            }
+        };
+        let policy = defaults.send_policy;
+        Ok(Self {
+            max_attempts: number("OTP_MAX_ATTEMPTS", defaults.max_attempts.into(), 1..=20)? as u32,
+            send_policy: SendPolicy {
+                resend_cooldown: Duration::from_secs(number(
+                    "OTP_RESEND_COOLDOWN_SECONDS",
+                    policy.resend_cooldown.as_secs(),
+                    0..=3600,
+                )?),
+                max_sends: number(
+                    "OTP_MAX_SENDS_PER_DESTINATION",
+                    policy.max_sends.into(),
+                    1..=1000,
+                )? as u32,
+                window: Duration::from_secs(number(
+                    "OTP_SEND_WINDOW_SECONDS",
+                    policy.window.as_secs(),
+                    60..=86_400,
+                )?),
+            },
+            default_ttl: Ttl::parse(number(
+                "OTP_DEFAULT_TTL_SECONDS",
+                defaults.default_ttl.duration().as_secs(),
+                0..=u64::MAX,
+            )?)
+            .map_err(invalid("OTP_DEFAULT_TTL_SECONDS"))?,
+            default_length: CodeLength::parse(number(
+                "OTP_DEFAULT_CODE_LENGTH",
+                defaults.default_length.get() as u64,
+                0..=u64::MAX,
+            )?)
+            .map_err(invalid("OTP_DEFAULT_CODE_LENGTH"))?,
+            default_locale: match lookup("OTP_DEFAULT_LOCALE") {
+                None => defaults.default_locale,
+                Some(raw) => Locale::parse(raw.trim()).map_err(invalid("OTP_DEFAULT_LOCALE"))?,
+            },
+            brand: match lookup("OTP_BRAND") {
+                None => None,
+                Some(raw) if raw.trim().is_empty() => None,
+                Some(raw) => Some(Brand::parse(&raw).map_err(invalid("OTP_BRAND"))?),
+            },
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+/// The one secret every key of the service derives from. Never printed.
+#[derive(Clone)]
+pub struct ServiceSecret(Zeroizing<Vec<u8>>);
+
+impl ServiceSecret {
+    pub const MIN_BYTES: usize = 32;
+
+    pub fn parse(value: &str) -> Result<Self, ConfigError> {
+        if value.len() < Self::MIN_BYTES {
+            return Err(ConfigError {
+                variable: "OTP_SECRET",
+                detail: format!(
+                    "must be at least {} bytes (e.g. `openssl rand -base64 32`)",
+                    Self::MIN_BYTES
+                ),
+            });
+        }
+        Ok(Self(Zeroizing::new(value.as_bytes().to_vec())))
+    }
+
+    /// A fresh random secret, for a local server that was given none. Codes die with the process.
+    pub fn ephemeral(randomness: &dyn Randomness) -> Self {
+        let mut bytes = Zeroizing::new(vec![0u8; Self::MIN_BYTES]);
+        randomness.fill(&mut bytes);
+        Self(bytes)
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ServiceSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ServiceSecret(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.max_attempts, 5);
+        assert_eq!(s.send_policy.resend_cooldown, Duration::from_secs(30));
+        assert_eq!(s.send_policy.max_sends, 5);
+        assert_eq!(s.send_policy.window, Duration::from_secs(900));
+        assert_eq!(s.default_ttl.duration(), Duration::from_secs(300));
+        assert_eq!(s.default_length.get(), 6);
+        assert_eq!(s.default_locale.as_str(), "en");
+        assert!(s.brand.is_none());
+    }
+
+    #[test]
+    fn variables_override_defaults() {
+        let s = settings(&[
+            ("OTP_MAX_ATTEMPTS", "3"),
+            ("OTP_RESEND_COOLDOWN_SECONDS", "0"),
+            ("OTP_MAX_SENDS_PER_DESTINATION", "10"),
+            ("OTP_SEND_WINDOW_SECONDS", "3600"),
+            ("OTP_DEFAULT_TTL_SECONDS", "120"),
+            ("OTP_DEFAULT_CODE_LENGTH", "8"),
+            ("OTP_DEFAULT_LOCALE", "fr-CA"),
+            ("OTP_BRAND", "Acme"),
+        ])
+        .unwrap();
+        assert_eq!(s.max_attempts, 3);
+        assert_eq!(s.send_policy.resend_cooldown, Duration::ZERO);
+        assert_eq!(s.send_policy.max_sends, 10);
+        assert_eq!(s.send_policy.window, Duration::from_secs(3600));
+        assert_eq!(s.default_ttl.minutes(), 2);
+        assert_eq!(s.default_length.get(), 8);
+        assert_eq!(s.default_locale.language(), "fr");
+        assert_eq!(s.brand.unwrap().as_str(), "Acme");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let cases = [
+            ("OTP_MAX_ATTEMPTS", "0"),
+            ("OTP_MAX_ATTEMPTS", "many"),
+            ("OTP_SEND_WINDOW_SECONDS", "10"),
+            ("OTP_DEFAULT_TTL_SECONDS", "5"),
+            ("OTP_DEFAULT_CODE_LENGTH", "12"),
+            ("OTP_DEFAULT_LOCALE", "not a locale"),
+            ("OTP_BRAND", &"x".repeat(40)),
+        ];
+        for (variable, value) in cases {
+            let err = settings(&[(variable, value)]).unwrap_err();
+            assert_eq!(err.variable, variable, "{value}");
+        }
+    }
+
+    #[test]
+    fn every_variable_read_is_documented() {
+        let documented: Vec<_> = Settings::VARIABLES.iter().map(|(name, ..)| *name).collect();
+        let read = std::sync::Mutex::new(Vec::new());
+        let _ = Settings::from_lookup(|name| {
+            read.lock().unwrap().push(name.to_owned());
+            None
+        });
+        for name in read.into_inner().unwrap() {
+            assert!(documented.contains(&name.as_str()), "{name} is read but not documented");
+        }
+    }
+
+    #[test]
+    fn short_secrets_are_refused_and_never_printed() {
+        assert!(ServiceSecret::parse("too short").is_err());
+        let secret = ServiceSecret::parse("a secret that is long enough to use!").unwrap();
+        assert!(!format!("{secret:?}").contains("long enough"));
+    }
+}

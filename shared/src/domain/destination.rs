@@ -1,0 +1,298 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::Invalid;
+
+/// How a code is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Email => "email",
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The character shown in place of hidden characters of a destination.
+const MASK: char = '•';
+
+/// A valid international phone number, held in E.164 form (`+447911123456`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PhoneNumber {
+    e164: String,
+    country_code: u16,
+}
+
+impl PhoneNumber {
+    /// Parses an international number (leading `+` and country calling code; spaces, dots, dashes and
+    /// brackets allowed) with libphonenumber's metadata, and keeps it only if it is a valid number.
+    pub fn parse(input: &str) -> Result<Self, Invalid> {
+        let input = input.trim();
+        // Screen the characters before the parser sees them: it only ever needs these, and a tight
+        // alphabet keeps odd input away from a large third-party code path.
+        let allowed = |c: char| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')');
+        if input.is_empty() || input.len() > 32 || !input.chars().all(allowed) {
+            return Err(Invalid::new(
+                "must be a phone number in international form, e.g. +447911123456",
+            ));
+        }
+        if !input.starts_with('+') {
+            return Err(Invalid::new(
+                "must start with + and the country calling code, e.g. +447911123456",
+            ));
+        }
+        let number = phonenumber::parse(None, input)
+            .map_err(|_| Invalid::new("is not a phone number"))?;
+        if !number.is_valid() {
+            return Err(Invalid::new("is not a valid phone number for its country"));
+        }
+        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+        Ok(Self {
+            e164,
+            country_code: number.code().value(),
+        })
+    }
+
+    pub fn as_e164(&self) -> &str {
+        &self.e164
+    }
+
+    pub fn country_calling_code(&self) -> u16 {
+        self.country_code
+    }
+
+    /// `+44•••••••456`: the country calling code and the last three digits (two for short numbers),
+    /// every other digit replaced by one mask character.
+    pub fn masked(&self) -> String {
+        let code_len = self.country_code.to_string().len();
+        let national = &self.e164[1 + code_len..];
+        let shown = if national.len() >= 7 { 3 } else { 2 };
+        let hidden = national.len().saturating_sub(shown);
+        let mut out = String::with_capacity(self.e164.len() + hidden * 2);
+        out.push_str(&self.e164[..1 + code_len]);
+        out.extend(std::iter::repeat_n(MASK, hidden));
+        out.push_str(&national[hidden..]);
+        out
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneNumber({})", self.masked())
+    }
+}
+
+/// An email address checked by an RFC 5322 parser, with its domain lower-cased.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(input: &str) -> Result<Self, Invalid> {
+        let input = input.trim();
+        if input.len() > 254 {
+            return Err(Invalid::new("must be at most 254 characters"));
+        }
+        let options = email_address::Options::default()
+            .without_display_text()
+            .with_required_tld()
+            .without_domain_literal();
+        let parsed = email_address::EmailAddress::parse_with_options(input, options)
+            .map_err(|_| Invalid::new("is not an email address, e.g. ana@example.com"))?;
+        let local = parsed.local_part();
+        // Quoted local parts are legal but are not real mailboxes an OTP goes to.
+        if local.starts_with('"') {
+            return Err(Invalid::new("is not an email address, e.g. ana@example.com"));
+        }
+        Ok(Self(format!("{local}@{}", parsed.domain().to_ascii_lowercase())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `a•••@example.com`: the first character of the local part (only when it has two or more),
+    /// a fixed run of three mask characters that hides the length, and the domain.
+    pub fn masked(&self) -> String {
+        let (local, domain) = self.0.rsplit_once('@').unwrap_or(("", &self.0));
+        let mut chars = local.chars();
+        let first = match (chars.next(), chars.next()) {
+            (Some(first), Some(_)) => Some(first),
+            _ => None,
+        };
+        let mut out = String::with_capacity(domain.len() + 12);
+        out.extend(first);
+        out.extend(std::iter::repeat_n(MASK, 3));
+        out.push('@');
+        out.push_str(domain);
+        out
+    }
+}
+
+impl fmt::Debug for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EmailAddress({})", self.masked())
+    }
+}
+
+/// Where a code goes: the channel and an address valid for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Sms(PhoneNumber),
+    Email(EmailAddress),
+}
+
+impl Destination {
+    /// Parses `to` as the kind of address `channel` needs.
+    pub fn parse(channel: Channel, to: &str) -> Result<Self, Invalid> {
+        match channel {
+            Channel::Sms => PhoneNumber::parse(to).map(Destination::Sms),
+            Channel::Email => EmailAddress::parse(to).map(Destination::Email),
+        }
+    }
+
+    pub fn channel(&self) -> Channel {
+        match self {
+            Destination::Sms(_) => Channel::Sms,
+            Destination::Email(_) => Channel::Email,
+        }
+    }
+
+    /// The address a message is delivered to.
+    pub fn address(&self) -> &str {
+        match self {
+            Destination::Sms(phone) => phone.as_e164(),
+            Destination::Email(email) => email.as_str(),
+        }
+    }
+
+    /// The form under which sends are counted: an email's case does not make a new destination.
+    pub fn canonical(&self) -> String {
+        match self {
+            Destination::Sms(phone) => format!("sms:{}", phone.as_e164()),
+            Destination::Email(email) => format!("email:{}", email.as_str().to_lowercase()),
+        }
+    }
+
+    pub fn masked(&self) -> String {
+        match self {
+            Destination::Sms(phone) => phone.masked(),
+            Destination::Email(email) => email.masked(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_are_normalised_to_e164() {
+        let cases = [
+            ("+447911123456", "+447911123456"),
+            ("+44 7911 123456", "+447911123456"),
+            ("+1 (415) 555-2671", "+14155552671"),
+            ("  +33 6 12 34 56 78 ", "+33612345678"),
+            ("+49.151.23456789", "+4915123456789"),
+        ];
+        for (input, expected) in cases {
+            let phone = PhoneNumber::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(phone.as_e164(), expected, "input {input}");
+        }
+    }
+
+    #[test]
+    fn invalid_phone_numbers_are_refused() {
+        let cases = [
+            ("", "empty"),
+            ("07700900123", "no country code"),
+            ("+44", "country code only"),
+            ("+4479111234564567", "too long for the UK"),
+            ("+999123456789", "no such country"),
+            ("+1 555 CALL ME", "letters"),
+            ("+44 7911 123456 ext. 5", "extension text"),
+            ("+44\u{0}7911123456", "control character"),
+            ("+1234567890123456789012345678901234", "absurdly long"),
+        ];
+        for (input, why) in cases {
+            assert!(PhoneNumber::parse(input).is_err(), "accepted {input:?} ({why})");
+        }
+    }
+
+    #[test]
+    fn phone_masking_keeps_country_code_and_last_three_digits() {
+        let phone = PhoneNumber::parse("+447911123456").unwrap();
+        assert_eq!(phone.masked(), "+44•••••••456");
+        let us = PhoneNumber::parse("+14155552671").unwrap();
+        assert_eq!(us.masked(), "+1•••••••671");
+        assert_eq!(phone.country_calling_code(), 44);
+    }
+
+    #[test]
+    fn phone_debug_output_is_masked() {
+        let phone = PhoneNumber::parse("+447911123456").unwrap();
+        assert!(!format!("{phone:?}").contains("7911123"));
+    }
+
+    #[test]
+    fn emails_are_parsed_with_lowercase_domains() {
+        let email = EmailAddress::parse(" Ana.Lima@Example.COM ").unwrap();
+        assert_eq!(email.as_str(), "Ana.Lima@example.com");
+        let dest = Destination::Email(email);
+        assert_eq!(dest.canonical(), "email:ana.lima@example.com");
+    }
+
+    #[test]
+    fn invalid_emails_are_refused() {
+        let cases = [
+            ("", "empty"),
+            ("ana", "no at sign"),
+            ("ana@", "no domain"),
+            ("@example.com", "no local part"),
+            ("ana@localhost", "no top-level domain"),
+            ("Ana <ana@example.com>", "display name"),
+            ("ana@@example.com", "two at signs"),
+            ("\"ana lima\"@example.com", "quoted local part"),
+            ("ana@[192.0.2.1]", "IP literal"),
+        ];
+        for (input, why) in cases {
+            assert!(EmailAddress::parse(input).is_err(), "accepted {input:?} ({why})");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(EmailAddress::parse(&long).is_err());
+    }
+
+    #[test]
+    fn email_masking_shows_first_character_and_domain_only() {
+        let cases = [
+            ("ana@example.com", "a•••@example.com"),
+            ("a@example.com", "•••@example.com"),
+            ("verylongname@example.com", "v•••@example.com"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(EmailAddress::parse(input).unwrap().masked(), expected);
+        }
+    }
+
+    #[test]
+    fn destination_requires_the_address_kind_of_its_channel() {
+        assert!(Destination::parse(Channel::Sms, "ana@example.com").is_err());
+        assert!(Destination::parse(Channel::Email, "+447911123456").is_err());
+        let sms = Destination::parse(Channel::Sms, "+447911123456").unwrap();
+        assert_eq!(sms.channel(), Channel::Sms);
+        assert_eq!(sms.address(), "+447911123456");
+    }
+}

@@ -1,0 +1,22 @@
+//! Domain values. Each is built by parsing, so the rest of the code cannot hold an invalid one.
+
+mod challenge;
+mod code;
+mod destination;
+mod text;
+
+pub use challenge::{ChallengeId, Purpose, Reference, Ttl};
+pub use code::{Alphabet, Code, CodeAttempt, CodeLength, CodeSpec};
+pub use destination::{Channel, Destination, EmailAddress, PhoneNumber};
+pub use text::{Brand, Locale};
+
+/// Why a value was refused. The HTTP layer names the field it came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    pub fn new(detail: impl Into<String>) -> Self {
+        Self(detail.into())
+    }
+}

@@ -1,0 +1,170 @@
+//! Keyed hashing: codes are stored only as HMAC-SHA256 over (id, code), destinations only as a keyed
+//! pseudonym. Both keys derive with HKDF from the one service secret.
+
+use std::fmt;
+
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::config::ServiceSecret;
+use crate::domain::{ChallengeId, Destination};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The keys derived from the service secret. Each purpose has its own key, so a leak of one kind of
+/// hash says nothing about another.
+#[derive(Clone)]
+pub struct Keys {
+    code: Zeroizing<[u8; 32]>,
+    destination: Zeroizing<[u8; 32]>,
+}
+
+impl Keys {
+    const SALT: &'static [u8] = b"otp-lambda/v1";
+
+    pub fn derive(secret: &ServiceSecret) -> Self {
+        let hkdf = Hkdf::<Sha256>::new(Some(Self::SALT), secret.expose());
+        let expand = |info: &[u8]| {
+            let mut key = Zeroizing::new([0u8; 32]);
+            hkdf.expand(info, key.as_mut())
+                .expect("32 bytes is a valid HKDF-SHA256 output length");
+            key
+        };
+        Self {
+            code: expand(b"code-hmac"),
+            destination: expand(b"destination-pseudonym"),
+        }
+    }
+
+    /// HMAC-SHA256(key, id ‖ 0x00 ‖ code). Binding the id means a hash is useless for any other send.
+    pub fn code_hash(&self, id: &ChallengeId, code: &str) -> CodeHash {
+        let mut mac = HmacSha256::new_from_slice(self.code.as_ref()).expect("HMAC takes any key length");
+        mac.update(id.as_str().as_bytes());
+        mac.update(&[0]);
+        mac.update(code.as_bytes());
+        CodeHash(mac.finalize().into_bytes().into())
+    }
+
+    /// A stable pseudonym of the destination under which its sends are counted, so the store never
+    /// holds a phone number or an email address.
+    pub fn destination_key(&self, destination: &Destination) -> DestinationKey {
+        let mut mac = HmacSha256::new_from_slice(self.destination.as_ref())
+            .expect("HMAC takes any key length");
+        mac.update(destination.canonical().as_bytes());
+        DestinationKey(data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes()[..16]))
+    }
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Keys(<redacted>)")
+    }
+}
+
+/// The keyed hash of a code. Equality is constant time.
+#[derive(Clone)]
+pub struct CodeHash([u8; 32]);
+
+impl CodeHash {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl PartialEq for CodeHash {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl Eq for CodeHash {}
+
+impl fmt::Debug for CodeHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CodeHash(<redacted>)")
+    }
+}
+
+/// A keyed pseudonym of a destination (128 bits, hex).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DestinationKey(String);
+
+impl DestinationKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::SeededRandomness;
+    use crate::domain::{Channel, Destination};
+
+    fn keys(secret: &str) -> Keys {
+        Keys::derive(&ServiceSecret::parse(secret).unwrap())
+    }
+
+    #[test]
+    fn the_same_code_and_id_hash_the_same_under_one_key() {
+        let keys = keys("correct horse battery staple, long enough");
+        let id = ChallengeId::generate(&SeededRandomness::new(1));
+        assert_eq!(keys.code_hash(&id, "123456"), keys.code_hash(&id, "123456"));
+    }
+
+    #[test]
+    fn hashes_differ_by_code_id_and_key() {
+        let random = SeededRandomness::new(2);
+        let (id, other_id) = (ChallengeId::generate(&random), ChallengeId::generate(&random));
+        let a = keys("correct horse battery staple, long enough");
+        let b = keys("another secret of sufficient length, yes");
+        let hash = a.code_hash(&id, "123456");
+        assert_ne!(hash, a.code_hash(&id, "123457"));
+        assert_ne!(hash, a.code_hash(&other_id, "123456"));
+        assert_ne!(hash, b.code_hash(&id, "123456"));
+    }
+
+    #[test]
+    fn hash_matches_a_reference_hmac() {
+        // Recompute HMAC-SHA256(HKDF(secret, "code-hmac"), id ‖ 0 ‖ code) independently.
+        let secret = ServiceSecret::parse("correct horse battery staple, long enough").unwrap();
+        let id = ChallengeId::generate(&SeededRandomness::new(3));
+        let hkdf = Hkdf::<Sha256>::new(Some(b"otp-lambda/v1"), secret.expose());
+        let mut key = [0u8; 32];
+        hkdf.expand(b"code-hmac", &mut key).unwrap();
+        let mut mac = HmacSha256::new_from_slice(&key).unwrap();
+        mac.update(format!("{}\0{}", id.as_str(), "A1B2C3").as_bytes());
+        let expected: [u8; 32] = mac.finalize().into_bytes().into();
+        assert_eq!(Keys::derive(&secret).code_hash(&id, "A1B2C3").as_bytes(), &expected);
+    }
+
+    #[test]
+    fn comparison_is_by_value_in_constant_time() {
+        let hash = CodeHash::from_bytes([7; 32]);
+        let mut other = [7; 32];
+        assert_eq!(hash, CodeHash::from_bytes(other));
+        other[31] ^= 1;
+        assert_ne!(hash, CodeHash::from_bytes(other));
+        assert_eq!(format!("{hash:?}"), "CodeHash(<redacted>)");
+    }
+
+    #[test]
+    fn destination_keys_ignore_email_case_and_hide_the_address() {
+        let keys = keys("correct horse battery staple, long enough");
+        let lower = Destination::parse(Channel::Email, "ana@example.com").unwrap();
+        let upper = Destination::parse(Channel::Email, "ANA@EXAMPLE.COM").unwrap();
+        let key = keys.destination_key(&lower);
+        assert_eq!(key, keys.destination_key(&upper));
+        assert_eq!(key.as_str().len(), 32);
+        assert!(!key.as_str().contains("ana"));
+        let phone = Destination::parse(Channel::Sms, "+447911123456").unwrap();
+        assert_ne!(key, keys.destination_key(&phone));
+    }
+}

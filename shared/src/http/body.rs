@@ -1,0 +1,79 @@
+//! Reading a JSON body: size cap, media type, syntax, known fields, types. Error messages name the
+//! field and what it should be, and never repeat the value sent (it may be a code or an address).
+
+use lambda_http::{Body, Request};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::ApiError;
+
+/// Bodies above this size are refused before parsing.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A field a route accepts, and what it must be (for error messages).
+pub struct Field {
+    pub name: &'static str,
+    pub expected: &'static str,
+}
+
+pub fn parse<T: DeserializeOwned>(request: &Request, fields: &[Field]) -> Result<T, ApiError> {
+    check_media_type(request)?;
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::BodyTooLarge);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::MalformedJson("the body is empty; send a JSON object".into()));
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        // serde_json's syntax errors state a position, never the input.
+        ApiError::MalformedJson(e.to_string())
+    })?;
+    let Value::Object(object) = value else {
+        return Err(ApiError::MalformedJson("the body must be a JSON object".into()));
+    };
+    if let Some(unknown) = object.keys().find(|k| !fields.iter().any(|f| f.name == k.as_str())) {
+        let shown: String = unknown.chars().take(64).collect();
+        let known: Vec<_> = fields.iter().map(|f| f.name).collect();
+        return Err(ApiError::invalid(
+            &shown,
+            format!("is not a field of this request; known fields: {}", known.join(", ")),
+        ));
+    }
+    deserialize(object, fields)
+}
+
+fn deserialize<T: DeserializeOwned>(object: Map<String, Value>, fields: &[Field]) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(Value::Object(object)).map_err(|error| {
+        let path = error.path().to_string();
+        let name = path.split(['.', '[']).next().unwrap_or_default();
+        match fields.iter().find(|f| f.name == name) {
+            Some(field) => ApiError::invalid(field.name, format!("must be {}", field.expected)),
+            None => ApiError::MalformedJson("the body does not have the expected shape".into()),
+        }
+    })
+}
+
+fn check_media_type(request: &Request) -> Result<(), ApiError> {
+    let Some(value) = request.headers().get(http::header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType)
+    }
+}

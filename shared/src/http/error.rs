@@ -1,0 +1,169 @@
+//! Every way a request can end other than success, and the single mapping to HTTP statuses and
+//! RFC 9457 problem documents. Verify outcomes map here too.
+
+use http::StatusCode;
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+use crate::domain::Channel;
+use crate::ports::VerifyOutcome;
+use crate::usecases::{SendError, VerifyError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("`{field}` {detail}")]
+    InvalidField { field: String, detail: String },
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("the body is larger than {} bytes", super::MAX_BODY_BYTES)]
+    BodyTooLarge,
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("{0}")]
+    NotImplemented(&'static str),
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+}
+
+impl ApiError {
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        ApiError::InvalidField {
+            field: field.to_owned(),
+            detail: detail.into(),
+        }
+    }
+
+    /// The HTTP status of each error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidField { .. } | ApiError::MalformedJson(_) | ApiError::BodyTooLarge => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::Send(SendError::CoolingDown { .. } | SendError::CapReached { .. }) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Send(SendError::Delivery(_)) => StatusCode::BAD_GATEWAY,
+            ApiError::Send(SendError::Unexpected(_)) | ApiError::Verify(VerifyError::Unexpected(_)) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    fn problem(&self) -> Problem {
+        let status = self.status();
+        let (slug, title) = match self {
+            ApiError::InvalidField { .. } => ("invalid-request", "The request has an invalid field"),
+            ApiError::MalformedJson(_) => ("malformed-json", "The body is not a JSON object"),
+            ApiError::BodyTooLarge => ("body-too-large", "The body is too large"),
+            ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::RouteNotFound => ("not-found", "No such route"),
+            ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
+            ApiError::NotImplemented(_) => ("not-implemented", "Not implemented yet"),
+            ApiError::Send(SendError::CoolingDown { .. }) => ("resend-cooldown", "Too soon to resend"),
+            ApiError::Send(SendError::CapReached { .. }) => {
+                ("destination-send-limit", "Too many codes sent to this destination")
+            }
+            ApiError::Send(SendError::Delivery(_)) => ("delivery-failed", "The code could not be delivered"),
+            ApiError::Send(SendError::Unexpected(_)) | ApiError::Verify(VerifyError::Unexpected(_)) => {
+                ("internal", "Internal error")
+            }
+        };
+        let detail = match self {
+            ApiError::Send(SendError::Delivery(e)) => format!(
+                "the {} provider did not accept the message; the code was withdrawn",
+                e.channel
+            ),
+            // Opaque on purpose: the cause is logged, not shown.
+            ApiError::Send(SendError::Unexpected(_)) | ApiError::Verify(VerifyError::Unexpected(_)) => {
+                "the request could not be completed; try again".to_owned()
+            }
+            other => other.to_string(),
+        };
+        Problem {
+            r#type: format!("urn:problem-type:otp-lambda:{slug}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            field: match self {
+                ApiError::InvalidField { field, .. } => Some(field.clone()),
+                _ => None,
+            },
+            retry_after: self.retry_after(),
+            channel: match self {
+                ApiError::Send(SendError::Delivery(e)) => Some(e.channel),
+                _ => None,
+            },
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Send(
+                SendError::CoolingDown { retry_after } | SendError::CapReached { retry_after },
+            ) => Some(retry_after.as_secs()),
+            _ => None,
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        match &self {
+            ApiError::Send(SendError::Unexpected(e)) | ApiError::Verify(VerifyError::Unexpected(e)) => {
+                tracing::error!(error = ?e, "request failed");
+            }
+            ApiError::Send(SendError::Delivery(e)) => {
+                tracing::error!(channel = %e.channel, error = ?e.source, "delivery failed");
+            }
+            _ => tracing::info!(status = self.status().as_u16(), problem = %self, "request refused"),
+        }
+        let problem = self.problem();
+        let mut response = Response::builder()
+            .status(self.status())
+            .header(http::header::CONTENT_TYPE, "application/problem+json")
+            .header(http::header::CACHE_CONTROL, "no-store");
+        if let Some(seconds) = problem.retry_after {
+            response = response.header(http::header::RETRY_AFTER, seconds);
+        }
+        if let ApiError::MethodNotAllowed { allow } = self {
+            response = response.header(http::header::ALLOW, allow);
+        }
+        let body = serde_json::to_vec(&problem).expect("problems always serialise");
+        response.body(Body::Binary(body)).expect("headers are valid")
+    }
+}
+
+/// An RFC 9457 problem document, with this API's extension members.
+#[derive(Debug, Serialize)]
+struct Problem {
+    r#type: String,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<Channel>,
+}
+
+/// The HTTP status of each verify outcome. Only `approved` is a success.
+pub fn verify_status(outcome: &VerifyOutcome) -> StatusCode {
+    match outcome {
+        VerifyOutcome::Approved(_) => StatusCode::OK,
+        VerifyOutcome::Incorrect { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        VerifyOutcome::Expired => StatusCode::GONE,
+        VerifyOutcome::Locked => StatusCode::LOCKED,
+        VerifyOutcome::Consumed => StatusCode::CONFLICT,
+        VerifyOutcome::NotFound => StatusCode::NOT_FOUND,
+    }
+}

@@ -1,0 +1,25 @@
+//! The HTTP edge: the handlers each Lambda (and otp-local) calls, body parsing, and the one place
+//! where outcomes and errors become HTTP statuses ([`error`]).
+
+mod body;
+mod dto;
+pub mod error;
+mod handlers;
+
+pub use body::MAX_BODY_BYTES;
+pub use error::ApiError;
+pub use handlers::{enroll, send, verify};
+
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+/// A JSON reply. OTP replies are never cacheable.
+pub fn json_response(status: http::StatusCode, value: &impl Serialize) -> Response<Body> {
+    let body = serde_json::to_vec(value).expect("reply types always serialise");
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::CACHE_CONTROL, "no-store")
+        .body(Body::Binary(body))
+        .expect("static headers are valid")
+}

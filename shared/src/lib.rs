@@ -1,0 +1,18 @@
+//! The heart of otp-lambda, shared by the send, verify and enroll Lambdas and by otp-local.
+//!
+//! - [`domain`]: values built by parsing (destinations, codes, challenge ids, purposes…).
+//! - [`usecases`]: send and verify, generic over the [`ports`].
+//! - [`adapters`]: implementations of the ports (in-memory store, OS randomness, system clock).
+//! - [`http`]: the handlers the Lambdas and otp-local call, and the one place HTTP statuses are chosen.
+
+pub mod adapters;
+pub mod config;
+pub mod domain;
+pub mod hashing;
+pub mod http;
+pub mod messages;
+pub mod ports;
+pub mod usecases;
+
+pub use config::{ServiceSecret, Settings};
+pub use usecases::Otp;

@@ -1,0 +1,55 @@
+//! The use cases, generic over the store and notifier ports. They know no HTTP and no AWS.
+
+mod send;
+mod verify;
+
+use std::sync::Arc;
+
+pub use send::{SendError, SendReceipt, SendRequest};
+pub use verify::{VerifyError, VerifyRequest};
+
+use crate::config::Settings;
+use crate::hashing::Keys;
+use crate::ports::{Clock, Randomness};
+
+/// The OTP service: its ports, keys and settings, built once per process.
+pub struct Otp<S, N> {
+    store: S,
+    notifier: N,
+    clock: Arc<dyn Clock>,
+    randomness: Arc<dyn Randomness>,
+    keys: Keys,
+    settings: Settings,
+}
+
+impl<S, N> Otp<S, N> {
+    pub fn new(
+        store: S,
+        notifier: N,
+        clock: Arc<dyn Clock>,
+        randomness: Arc<dyn Randomness>,
+        keys: Keys,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            store,
+            notifier,
+            clock,
+            randomness,
+            keys,
+            settings,
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn notifier(&self) -> &N {
+        &self.notifier
+    }
+}
