@@ -49,37 +49,70 @@ impl Default for Settings {
 impl Settings {
     /// Every variable, its default and its meaning; the README's configuration table lists the same.
     pub const VARIABLES: &'static [(&'static str, &'static str, &'static str)] = &[
-        ("OTP_MAX_ATTEMPTS", "5", "wrong attempts allowed per code (1–20) before it locks"),
-        ("OTP_RESEND_COOLDOWN_SECONDS", "30", "seconds before a new code may be sent for the same destination and purpose (0–3600)"),
-        ("OTP_MAX_SENDS_PER_DESTINATION", "5", "sends allowed to one destination per window (1–1000)"),
-        ("OTP_SEND_WINDOW_SECONDS", "900", "length of that window in seconds (60–86400)"),
-        ("OTP_DEFAULT_TTL_SECONDS", "300", "code lifetime when a send gives no ttl_seconds (30–3600)"),
-        ("OTP_DEFAULT_CODE_LENGTH", "6", "code length when a send gives no length (4–10)"),
-        ("OTP_DEFAULT_LOCALE", "en", "message language when a send gives no locale (BCP 47)"),
-        ("OTP_BRAND", "(none)", "brand shown in messages when a send gives none (≤ 32 characters)"),
+        (
+            "OTP_MAX_ATTEMPTS",
+            "5",
+            "wrong attempts allowed per code (1–20) before it locks",
+        ),
+        (
+            "OTP_RESEND_COOLDOWN_SECONDS",
+            "30",
+            "seconds before a new code may be sent for the same destination and purpose (0–3600)",
+        ),
+        (
+            "OTP_MAX_SENDS_PER_DESTINATION",
+            "5",
+            "sends allowed to one destination per window (1–1000)",
+        ),
+        (
+            "OTP_SEND_WINDOW_SECONDS",
+            "900",
+            "length of that window in seconds (60–86400)",
+        ),
+        (
+            "OTP_DEFAULT_TTL_SECONDS",
+            "300",
+            "code lifetime when a send gives no ttl_seconds (30–3600)",
+        ),
+        (
+            "OTP_DEFAULT_CODE_LENGTH",
+            "6",
+            "code length when a send gives no length (4–10)",
+        ),
+        (
+            "OTP_DEFAULT_LOCALE",
+            "en",
+            "message language when a send gives no locale (BCP 47)",
+        ),
+        (
+            "OTP_BRAND",
+            "(none)",
+            "brand shown in messages when a send gives none (≤ 32 characters)",
+        ),
     ];
 
     /// Reads the settings through `lookup` (the environment, in production).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let defaults = Self::default();
-        let number = |variable: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
-            match lookup(variable) {
-                None => Ok(default),
-                Some(raw) => raw
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| range.contains(n))
-                    .ok_or_else(|| ConfigError {
-                        variable,
-                        detail: format!(
-                            "must be a whole number from {} to {}",
-                            range.start(),
-                            range.end()
-                        ),
-                    }),
-            }
-        };
+        let number =
+            |variable: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
+                match lookup(variable) {
+                    None => Ok(default),
+                    Some(raw) => raw
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| range.contains(n))
+                        .ok_or_else(|| ConfigError {
+                            variable,
+                            detail: format!(
+                                "must be a whole number from {} to {}",
+                                range.start(),
+                                range.end()
+                            ),
+                        }),
+                }
+            };
         let invalid = |variable: &'static str| {
             move |e: crate::domain::Invalid| ConfigError {
                 variable,
@@ -180,8 +213,10 @@ mod tests {
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let vars: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -247,7 +282,10 @@ mod tests {
             None
         });
         for name in read.into_inner().unwrap() {
-            assert!(documented.contains(&name.as_str()), "{name} is read but not documented");
+            assert!(
+                documented.contains(&name.as_str()),
+                "{name} is read but not documented"
+            );
         }
     }
 

@@ -41,7 +41,8 @@ impl Keys {
 
     /// HMAC-SHA256(key, id ‖ 0x00 ‖ code). Binding the id means a hash is useless for any other send.
     pub fn code_hash(&self, id: &ChallengeId, code: &str) -> CodeHash {
-        let mut mac = HmacSha256::new_from_slice(self.code.as_ref()).expect("HMAC takes any key length");
+        let mut mac =
+            HmacSha256::new_from_slice(self.code.as_ref()).expect("HMAC takes any key length");
         mac.update(id.as_str().as_bytes());
         mac.update(&[0]);
         mac.update(code.as_bytes());
@@ -122,7 +123,10 @@ mod tests {
     #[test]
     fn hashes_differ_by_code_id_and_key() {
         let random = SeededRandomness::new(2);
-        let (id, other_id) = (ChallengeId::generate(&random), ChallengeId::generate(&random));
+        let (id, other_id) = (
+            ChallengeId::generate(&random),
+            ChallengeId::generate(&random),
+        );
         let a = keys("correct horse battery staple, long enough");
         let b = keys("another secret of sufficient length, yes");
         let hash = a.code_hash(&id, "123456");
@@ -142,7 +146,10 @@ mod tests {
         let mut mac = HmacSha256::new_from_slice(&key).unwrap();
         mac.update(format!("{}\0{}", id.as_str(), "A1B2C3").as_bytes());
         let expected: [u8; 32] = mac.finalize().into_bytes().into();
-        assert_eq!(Keys::derive(&secret).code_hash(&id, "A1B2C3").as_bytes(), &expected);
+        assert_eq!(
+            Keys::derive(&secret).code_hash(&id, "A1B2C3").as_bytes(),
+            &expected
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod hashing;
 pub mod http;
 pub mod messages;
 pub mod ports;
+pub mod runtime;
 pub mod usecases;
 
 pub use config::{ServiceSecret, Settings};

@@ -1,1 +1,9 @@
+//! Integration tests: otp-local over HTTP (a fresh server on a free port per test) and the Lambda
+//! handlers fed API Gateway HTTP API (v2) events.
 
+mod concurrency;
+mod helpers;
+mod lambda_events;
+mod resend;
+mod send;
+mod verify;

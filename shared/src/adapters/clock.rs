@@ -31,7 +31,11 @@ impl ManualClock {
 
 impl Default for ManualClock {
     fn default() -> Self {
-        Self::new(OffsetDateTime::now_utc().replace_nanosecond(0).expect("0 is a valid nanosecond"))
+        Self::new(
+            OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .expect("0 is a valid nanosecond"),
+        )
     }
 }
 

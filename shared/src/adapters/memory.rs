@@ -90,10 +90,17 @@ impl ChallengeStore for MemoryStore {
             .destinations
             .entry(challenge.destination.clone())
             .or_default();
-        while sends.recent.front().is_some_and(|t| *t <= now - policy.window) {
+        while sends
+            .recent
+            .front()
+            .is_some_and(|t| *t <= now - policy.window)
+        {
             sends.recent.pop_front();
         }
-        let last = sends.last_by_purpose.get(&challenge.purpose).map(|(t, _)| *t);
+        let last = sends
+            .last_by_purpose
+            .get(&challenge.purpose)
+            .map(|(t, _)| *t);
         let admission = policy.admit(sends.recent.make_contiguous(), last, now);
         if !matches!(admission, SendAdmission::Admitted { .. }) {
             return Ok(admission);
@@ -151,7 +158,9 @@ impl ChallengeStore for MemoryStore {
             State::Consumed => VerifyOutcome::Consumed,
             State::Revoked => VerifyOutcome::Expired,
             State::Pending if now >= stored.expires_at => VerifyOutcome::Expired,
-            State::Pending if stored.failed_attempts >= stored.max_attempts => VerifyOutcome::Locked,
+            State::Pending if stored.failed_attempts >= stored.max_attempts => {
+                VerifyOutcome::Locked
+            }
             State::Pending if stored.code_hash == *candidate => {
                 stored.state = State::Consumed;
                 VerifyOutcome::Approved(stored.approved.clone())
@@ -185,7 +194,11 @@ mod tests {
         OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_800_000_000 + seconds)
     }
 
-    fn challenge(random: &SeededRandomness, destination: &str, now: OffsetDateTime) -> NewChallenge {
+    fn challenge(
+        random: &SeededRandomness,
+        destination: &str,
+        now: OffsetDateTime,
+    ) -> NewChallenge {
         NewChallenge {
             id: ChallengeId::generate(random),
             destination: fake_destination(destination),
@@ -205,8 +218,9 @@ mod tests {
         let keys = crate::hashing::Keys::derive(
             &crate::config::ServiceSecret::parse("memory store tests secret, 32+ bytes").unwrap(),
         );
-        let dest = crate::domain::Destination::parse(Channel::Email, &format!("{name}@example.com"))
-            .unwrap();
+        let dest =
+            crate::domain::Destination::parse(Channel::Email, &format!("{name}@example.com"))
+                .unwrap();
         keys.destination_key(&dest)
     }
 
@@ -217,8 +231,14 @@ mod tests {
         let id = c.id.clone();
         store.begin(c, POLICY).await.unwrap();
         let right = CodeHash::from_bytes([1; 32]);
-        assert!(matches!(store.verify(&id, &right, t(1)).await.unwrap(), VerifyOutcome::Approved(_)));
-        assert_eq!(store.verify(&id, &right, t(2)).await.unwrap(), VerifyOutcome::Consumed);
+        assert!(matches!(
+            store.verify(&id, &right, t(1)).await.unwrap(),
+            VerifyOutcome::Approved(_)
+        ));
+        assert_eq!(
+            store.verify(&id, &right, t(2)).await.unwrap(),
+            VerifyOutcome::Consumed
+        );
     }
 
     #[tokio::test]
@@ -231,11 +251,16 @@ mod tests {
         for remaining in [2, 1, 0] {
             assert_eq!(
                 store.verify(&id, &wrong, t(1)).await.unwrap(),
-                VerifyOutcome::Incorrect { attempts_remaining: remaining }
+                VerifyOutcome::Incorrect {
+                    attempts_remaining: remaining
+                }
             );
         }
         let right = CodeHash::from_bytes([1; 32]);
-        assert_eq!(store.verify(&id, &right, t(2)).await.unwrap(), VerifyOutcome::Locked);
+        assert_eq!(
+            store.verify(&id, &right, t(2)).await.unwrap(),
+            VerifyOutcome::Locked
+        );
     }
 
     #[tokio::test]
@@ -245,7 +270,10 @@ mod tests {
         let id = c.id.clone();
         store.begin(c, POLICY).await.unwrap();
         let right = CodeHash::from_bytes([1; 32]);
-        assert_eq!(store.verify(&id, &right, t(300)).await.unwrap(), VerifyOutcome::Expired);
+        assert_eq!(
+            store.verify(&id, &right, t(300)).await.unwrap(),
+            VerifyOutcome::Expired
+        );
     }
 
     #[tokio::test]
@@ -256,9 +284,15 @@ mod tests {
         store.begin(first, POLICY).await.unwrap();
         let second = challenge(&random, "a", t(31));
         let second_id = second.id.clone();
-        assert!(matches!(store.begin(second, POLICY).await.unwrap(), SendAdmission::Admitted { .. }));
+        assert!(matches!(
+            store.begin(second, POLICY).await.unwrap(),
+            SendAdmission::Admitted { .. }
+        ));
         let right = CodeHash::from_bytes([1; 32]);
-        assert_eq!(store.verify(&first_id, &right, t(32)).await.unwrap(), VerifyOutcome::Expired);
+        assert_eq!(
+            store.verify(&first_id, &right, t(32)).await.unwrap(),
+            VerifyOutcome::Expired
+        );
         assert!(matches!(
             store.verify(&second_id, &right, t(32)).await.unwrap(),
             VerifyOutcome::Approved(_)
@@ -268,15 +302,24 @@ mod tests {
     #[tokio::test]
     async fn a_withdrawn_code_cannot_be_verified_but_still_counts() {
         let (store, random) = (MemoryStore::new(), SeededRandomness::new(5));
-        let policy = SendPolicy { max_sends: 1, ..POLICY };
+        let policy = SendPolicy {
+            max_sends: 1,
+            ..POLICY
+        };
         let c = challenge(&random, "a", t(0));
         let id = c.id.clone();
         store.begin(c, policy).await.unwrap();
         store.withdraw(&id, t(1)).await.unwrap();
         let right = CodeHash::from_bytes([1; 32]);
-        assert_eq!(store.verify(&id, &right, t(2)).await.unwrap(), VerifyOutcome::Expired);
+        assert_eq!(
+            store.verify(&id, &right, t(2)).await.unwrap(),
+            VerifyOutcome::Expired
+        );
         assert!(matches!(
-            store.begin(challenge(&random, "a", t(60)), policy).await.unwrap(),
+            store
+                .begin(challenge(&random, "a", t(60)), policy)
+                .await
+                .unwrap(),
             SendAdmission::CapReached { .. }
         ));
     }
@@ -286,13 +329,19 @@ mod tests {
         let (store, random) = (MemoryStore::new(), SeededRandomness::new(6));
         let id = ChallengeId::generate(&random);
         let hash = CodeHash::from_bytes([1; 32]);
-        assert_eq!(store.verify(&id, &hash, t(0)).await.unwrap(), VerifyOutcome::NotFound);
+        assert_eq!(
+            store.verify(&id, &hash, t(0)).await.unwrap(),
+            VerifyOutcome::NotFound
+        );
     }
 
     #[tokio::test]
     async fn the_sweep_forgets_only_what_no_rule_needs() {
         let (store, random) = (MemoryStore::new(), SeededRandomness::new(7));
-        store.begin(challenge(&random, "old", t(0)), POLICY).await.unwrap();
+        store
+            .begin(challenge(&random, "old", t(0)), POLICY)
+            .await
+            .unwrap();
         let recent = challenge(&random, "new", t(2000));
         let recent_id = recent.id.clone();
         store.begin(recent, POLICY).await.unwrap();

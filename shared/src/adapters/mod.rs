@@ -3,8 +3,10 @@
 
 mod clock;
 mod memory;
+mod no_delivery;
 mod randomness;
 
 pub use clock::{ManualClock, SystemClock};
 pub use memory::MemoryStore;
+pub use no_delivery::NoDelivery;
 pub use randomness::{OsRandomness, SeededRandomness};

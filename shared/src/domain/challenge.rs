@@ -26,7 +26,9 @@ impl ChallengeId {
             return Err(invalid());
         }
         let upper = input.to_ascii_uppercase();
-        let bytes = BASE32_NOPAD.decode(upper.as_bytes()).map_err(|_| invalid())?;
+        let bytes = BASE32_NOPAD
+            .decode(upper.as_bytes())
+            .map_err(|_| invalid())?;
         debug_assert_eq!(bytes.len(), Self::BYTES);
         Ok(Self(upper.to_ascii_lowercase()))
     }
@@ -157,7 +159,11 @@ mod tests {
         let random = SeededRandomness::new(9);
         let id = ChallengeId::generate(&random);
         assert_eq!(id.as_str().len(), 32);
-        assert!(id.as_str().bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)));
+        assert!(
+            id.as_str()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+        );
         assert_eq!(ChallengeId::parse(id.as_str()).unwrap(), id);
         assert_eq!(ChallengeId::parse(&id.as_str().to_uppercase()).unwrap(), id);
         assert_ne!(ChallengeId::generate(&random), id);
@@ -165,7 +171,14 @@ mod tests {
 
     #[test]
     fn malformed_challenge_ids_are_refused() {
-        let cases = ["", "abc", &"a".repeat(31), &"a".repeat(33), &"1".repeat(32), &"é".repeat(16)];
+        let cases = [
+            "",
+            "abc",
+            &"a".repeat(31),
+            &"a".repeat(33),
+            &"1".repeat(32),
+            &"é".repeat(16),
+        ];
         for bad in cases {
             assert!(ChallengeId::parse(bad).is_err(), "{bad:?}");
         }
@@ -173,10 +186,25 @@ mod tests {
 
     #[test]
     fn purposes_are_short_slugs() {
-        for good in ["login", "change-payment", "port_out", "a", "x1", &"a".repeat(32)] {
+        for good in [
+            "login",
+            "change-payment",
+            "port_out",
+            "a",
+            "x1",
+            &"a".repeat(32),
+        ] {
             assert!(Purpose::parse(good).is_ok(), "{good:?}");
         }
-        for bad in ["", "Login", "-login", "login-", "log in", "login!", &"a".repeat(33)] {
+        for bad in [
+            "",
+            "Login",
+            "-login",
+            "login-",
+            "log in",
+            "login!",
+            &"a".repeat(33),
+        ] {
             assert!(Purpose::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(Purpose::default().as_str(), "verification");

@@ -112,7 +112,9 @@ impl CodeAttempt {
                 continue;
             }
             if !c.is_ascii_alphanumeric() {
-                return Err(Invalid::new("may only contain letters, digits, spaces and dashes"));
+                return Err(Invalid::new(
+                    "may only contain letters, digits, spaces and dashes",
+                ));
             }
             if normalized.len() == Self::MAX_LEN {
                 return Err(Invalid::new(format!(
@@ -160,7 +162,9 @@ mod tests {
                     let code = Code::generate(spec(alphabet, length), &random);
                     assert_eq!(code.expose().len(), length as usize);
                     assert!(
-                        code.expose().bytes().all(|b| alphabet.symbols().contains(&b)),
+                        code.expose()
+                            .bytes()
+                            .all(|b| alphabet.symbols().contains(&b)),
                         "{alphabet:?} code has a foreign symbol"
                     );
                 }
@@ -236,7 +240,10 @@ mod tests {
             .iter()
             .map(|&n| (n as f64 - expected).powi(2) / expected)
             .sum();
-        assert!(chi_square > 59.703, "biased draw scored only {chi_square:.1}");
+        assert!(
+            chi_square > 59.703,
+            "biased draw scored only {chi_square:.1}"
+        );
     }
 
     #[test]

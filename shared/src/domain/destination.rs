@@ -44,7 +44,8 @@ impl PhoneNumber {
         let input = input.trim();
         // Screen the characters before the parser sees them: it only ever needs these, and a tight
         // alphabet keeps odd input away from a large third-party code path.
-        let allowed = |c: char| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')');
+        let allowed =
+            |c: char| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')');
         if input.is_empty() || input.len() > 32 || !input.chars().all(allowed) {
             return Err(Invalid::new(
                 "must be a phone number in international form, e.g. +447911123456",
@@ -55,8 +56,8 @@ impl PhoneNumber {
                 "must start with + and the country calling code, e.g. +447911123456",
             ));
         }
-        let number = phonenumber::parse(None, input)
-            .map_err(|_| Invalid::new("is not a phone number"))?;
+        let number =
+            phonenumber::parse(None, input).map_err(|_| Invalid::new("is not a phone number"))?;
         if !number.is_valid() {
             return Err(Invalid::new("is not a valid phone number for its country"));
         }
@@ -115,9 +116,14 @@ impl EmailAddress {
         let local = parsed.local_part();
         // Quoted local parts are legal but are not real mailboxes an OTP goes to.
         if local.starts_with('"') {
-            return Err(Invalid::new("is not an email address, e.g. ana@example.com"));
+            return Err(Invalid::new(
+                "is not an email address, e.g. ana@example.com",
+            ));
         }
-        Ok(Self(format!("{local}@{}", parsed.domain().to_ascii_lowercase())))
+        Ok(Self(format!(
+            "{local}@{}",
+            parsed.domain().to_ascii_lowercase()
+        )))
     }
 
     pub fn as_str(&self) -> &str {
@@ -228,7 +234,10 @@ mod tests {
             ("+1234567890123456789012345678901234", "absurdly long"),
         ];
         for (input, why) in cases {
-            assert!(PhoneNumber::parse(input).is_err(), "accepted {input:?} ({why})");
+            assert!(
+                PhoneNumber::parse(input).is_err(),
+                "accepted {input:?} ({why})"
+            );
         }
     }
 
@@ -269,7 +278,10 @@ mod tests {
             ("ana@[192.0.2.1]", "IP literal"),
         ];
         for (input, why) in cases {
-            assert!(EmailAddress::parse(input).is_err(), "accepted {input:?} ({why})");
+            assert!(
+                EmailAddress::parse(input).is_err(),
+                "accepted {input:?} ({why})"
+            );
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert!(EmailAddress::parse(&long).is_err());

@@ -41,7 +41,9 @@ impl Locale {
             .filter(|tag| tag.validate().is_ok())
             // 5–8 letter primary subtags are reserved for future registration: none is a language.
             .filter(|tag| (2..=3).contains(&tag.primary_language().len()))
-            .ok_or_else(|| Invalid::new("must be a BCP 47 language tag, e.g. \"en\" or \"fr-CA\""))?;
+            .ok_or_else(|| {
+                Invalid::new("must be a BCP 47 language tag, e.g. \"en\" or \"fr-CA\"")
+            })?;
         Ok(Self {
             language: tag.primary_language().to_ascii_lowercase(),
             tag: tag.as_str().to_owned(),
@@ -82,7 +84,13 @@ mod tests {
 
     #[test]
     fn locales_are_bcp47_tags() {
-        let cases = [("en", "en"), ("fr-CA", "fr"), ("pt-BR", "pt"), ("DE", "de"), ("es-419", "es")];
+        let cases = [
+            ("en", "en"),
+            ("fr-CA", "fr"),
+            ("pt-BR", "pt"),
+            ("DE", "de"),
+            ("es-419", "es"),
+        ];
         for (tag, language) in cases {
             let locale = Locale::parse(tag).unwrap_or_else(|e| panic!("{tag}: {e}"));
             assert_eq!(locale.language(), language);

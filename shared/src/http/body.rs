@@ -28,27 +28,40 @@ pub fn parse<T: DeserializeOwned>(request: &Request, fields: &[Field]) -> Result
         return Err(ApiError::BodyTooLarge);
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::MalformedJson("the body is empty; send a JSON object".into()));
+        return Err(ApiError::MalformedJson(
+            "the body is empty; send a JSON object".into(),
+        ));
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         // serde_json's syntax errors state a position, never the input.
         ApiError::MalformedJson(e.to_string())
     })?;
     let Value::Object(object) = value else {
-        return Err(ApiError::MalformedJson("the body must be a JSON object".into()));
+        return Err(ApiError::MalformedJson(
+            "the body must be a JSON object".into(),
+        ));
     };
-    if let Some(unknown) = object.keys().find(|k| !fields.iter().any(|f| f.name == k.as_str())) {
+    if let Some(unknown) = object
+        .keys()
+        .find(|k| !fields.iter().any(|f| f.name == k.as_str()))
+    {
         let shown: String = unknown.chars().take(64).collect();
         let known: Vec<_> = fields.iter().map(|f| f.name).collect();
         return Err(ApiError::invalid(
             &shown,
-            format!("is not a field of this request; known fields: {}", known.join(", ")),
+            format!(
+                "is not a field of this request; known fields: {}",
+                known.join(", ")
+            ),
         ));
     }
     deserialize(object, fields)
 }
 
-fn deserialize<T: DeserializeOwned>(object: Map<String, Value>, fields: &[Field]) -> Result<T, ApiError> {
+fn deserialize<T: DeserializeOwned>(
+    object: Map<String, Value>,
+    fields: &[Field],
+) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(Value::Object(object)).map_err(|error| {
         let path = error.path().to_string();
         let name = path.split(['.', '[']).next().unwrap_or_default();
@@ -71,7 +84,9 @@ fn check_media_type(request: &Request) -> Result<(), ApiError> {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType)

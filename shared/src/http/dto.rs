@@ -17,16 +17,46 @@ use crate::usecases::{SendReceipt, SendRequest, VerifyRequest};
 const STRING: &str = "a string";
 
 pub const SEND_FIELDS: &[Field] = &[
-    Field { name: "channel", expected: "\"sms\" or \"email\"" },
-    Field { name: "to", expected: STRING },
-    Field { name: "purpose", expected: STRING },
-    Field { name: "length", expected: "a whole number from 4 to 10" },
-    Field { name: "alphabet", expected: "\"digits\", \"letters\" or \"alphanumeric\"" },
-    Field { name: "ttl_seconds", expected: "a whole number of seconds from 30 to 3600" },
-    Field { name: "template", expected: STRING },
-    Field { name: "brand", expected: STRING },
-    Field { name: "locale", expected: STRING },
-    Field { name: "reference", expected: STRING },
+    Field {
+        name: "channel",
+        expected: "\"sms\" or \"email\"",
+    },
+    Field {
+        name: "to",
+        expected: STRING,
+    },
+    Field {
+        name: "purpose",
+        expected: STRING,
+    },
+    Field {
+        name: "length",
+        expected: "a whole number from 4 to 10",
+    },
+    Field {
+        name: "alphabet",
+        expected: "\"digits\", \"letters\" or \"alphanumeric\"",
+    },
+    Field {
+        name: "ttl_seconds",
+        expected: "a whole number of seconds from 30 to 3600",
+    },
+    Field {
+        name: "template",
+        expected: STRING,
+    },
+    Field {
+        name: "brand",
+        expected: STRING,
+    },
+    Field {
+        name: "locale",
+        expected: STRING,
+    },
+    Field {
+        name: "reference",
+        expected: STRING,
+    },
 ];
 
 /// `POST /v1/otp/send`. Every field is optional here so that a missing one is reported by name.
@@ -150,8 +180,14 @@ fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
 }
 
 pub const VERIFY_FIELDS: &[Field] = &[
-    Field { name: "id", expected: STRING },
-    Field { name: "code", expected: STRING },
+    Field {
+        name: "id",
+        expected: STRING,
+    },
+    Field {
+        name: "code",
+        expected: STRING,
+    },
 ];
 
 /// `POST /v1/otp/verify`.

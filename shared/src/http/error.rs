@@ -53,30 +53,35 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             ApiError::Send(SendError::Delivery(_)) => StatusCode::BAD_GATEWAY,
-            ApiError::Send(SendError::Unexpected(_)) | ApiError::Verify(VerifyError::Unexpected(_)) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            ApiError::Send(SendError::Unexpected(_))
+            | ApiError::Verify(VerifyError::Unexpected(_)) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn problem(&self) -> Problem {
         let status = self.status();
         let (slug, title) = match self {
-            ApiError::InvalidField { .. } => ("invalid-request", "The request has an invalid field"),
+            ApiError::InvalidField { .. } => {
+                ("invalid-request", "The request has an invalid field")
+            }
             ApiError::MalformedJson(_) => ("malformed-json", "The body is not a JSON object"),
             ApiError::BodyTooLarge => ("body-too-large", "The body is too large"),
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::RouteNotFound => ("not-found", "No such route"),
             ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             ApiError::NotImplemented(_) => ("not-implemented", "Not implemented yet"),
-            ApiError::Send(SendError::CoolingDown { .. }) => ("resend-cooldown", "Too soon to resend"),
-            ApiError::Send(SendError::CapReached { .. }) => {
-                ("destination-send-limit", "Too many codes sent to this destination")
+            ApiError::Send(SendError::CoolingDown { .. }) => {
+                ("resend-cooldown", "Too soon to resend")
             }
-            ApiError::Send(SendError::Delivery(_)) => ("delivery-failed", "The code could not be delivered"),
-            ApiError::Send(SendError::Unexpected(_)) | ApiError::Verify(VerifyError::Unexpected(_)) => {
-                ("internal", "Internal error")
+            ApiError::Send(SendError::CapReached { .. }) => (
+                "destination-send-limit",
+                "Too many codes sent to this destination",
+            ),
+            ApiError::Send(SendError::Delivery(_)) => {
+                ("delivery-failed", "The code could not be delivered")
             }
+            ApiError::Send(SendError::Unexpected(_))
+            | ApiError::Verify(VerifyError::Unexpected(_)) => ("internal", "Internal error"),
         };
         let detail = match self {
             ApiError::Send(SendError::Delivery(e)) => format!(
@@ -84,7 +89,8 @@ impl ApiError {
                 e.channel
             ),
             // Opaque on purpose: the cause is logged, not shown.
-            ApiError::Send(SendError::Unexpected(_)) | ApiError::Verify(VerifyError::Unexpected(_)) => {
+            ApiError::Send(SendError::Unexpected(_))
+            | ApiError::Verify(VerifyError::Unexpected(_)) => {
                 "the request could not be completed; try again".to_owned()
             }
             other => other.to_string(),
@@ -117,13 +123,16 @@ impl ApiError {
 
     pub fn into_response(self) -> Response<Body> {
         match &self {
-            ApiError::Send(SendError::Unexpected(e)) | ApiError::Verify(VerifyError::Unexpected(e)) => {
+            ApiError::Send(SendError::Unexpected(e))
+            | ApiError::Verify(VerifyError::Unexpected(e)) => {
                 tracing::error!(error = ?e, "request failed");
             }
             ApiError::Send(SendError::Delivery(e)) => {
                 tracing::error!(channel = %e.channel, error = ?e.source, "delivery failed");
             }
-            _ => tracing::info!(status = self.status().as_u16(), problem = %self, "request refused"),
+            _ => {
+                tracing::info!(status = self.status().as_u16(), problem = %self, "request refused")
+            }
         }
         let problem = self.problem();
         let mut response = Response::builder()
@@ -137,7 +146,9 @@ impl ApiError {
             response = response.header(http::header::ALLOW, allow);
         }
         let body = serde_json::to_vec(&problem).expect("problems always serialise");
-        response.body(Body::Binary(body)).expect("headers are valid")
+        response
+            .body(Body::Binary(body))
+            .expect("headers are valid")
     }
 }
 

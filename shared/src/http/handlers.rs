@@ -17,7 +17,10 @@ pub async fn send<S: ChallengeStore, N: Notifier>(
         require_method(&request, &Method::POST, "POST")?;
         let body: SendBody = body::parse(&request, SEND_FIELDS)?;
         let receipt = otp.send(body.into_request(otp.settings())?).await?;
-        Ok(json_response(StatusCode::ACCEPTED, &SendReply::from(receipt)))
+        Ok(json_response(
+            StatusCode::ACCEPTED,
+            &SendReply::from(receipt),
+        ))
     })
     .await)
 }

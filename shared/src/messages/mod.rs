@@ -31,7 +31,9 @@ impl CustomTemplate {
             )));
         }
         if input.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(Invalid::new("must not contain control characters other than newlines"));
+            return Err(Invalid::new(
+                "must not contain control characters other than newlines",
+            ));
         }
         let mut has_code = false;
         for piece in pieces(input) {
@@ -146,7 +148,11 @@ pub fn texts_for(locale: &Locale) -> &'static Texts {
 pub fn render(channel: Channel, input: MessageInput<'_>) -> RenderedMessage {
     let texts = texts_for(input.locale);
     let pick = |branded: &'static str, plain: &'static str| {
-        if input.brand.is_some() { branded } else { plain }
+        if input.brand.is_some() {
+            branded
+        } else {
+            plain
+        }
     };
     match channel {
         Channel::Sms => {
@@ -289,7 +295,11 @@ mod tests {
             ("ja", "en"),
         ];
         for (tag, language) in cases {
-            assert_eq!(texts_for(&Locale::parse(tag).unwrap()).language, language, "{tag}");
+            assert_eq!(
+                texts_for(&Locale::parse(tag).unwrap()).language,
+                language,
+                "{tag}"
+            );
         }
     }
 
@@ -299,7 +309,11 @@ mod tests {
         assert_eq!(languages, ["en", "es", "fr", "de", "pt"]);
         for t in CATALOG {
             for (name, text) in [("sms_branded", t.sms_branded), ("sms", t.sms)] {
-                assert!(text.contains("{code}") && text.contains("{minutes}"), "{} {name}", t.language);
+                assert!(
+                    text.contains("{code}") && text.contains("{minutes}"),
+                    "{} {name}",
+                    t.language
+                );
             }
             for branded in [t.sms_branded, t.subject_branded, t.intro_branded] {
                 assert!(branded.contains("{brand}"), "{}: {branded}", t.language);
@@ -323,7 +337,13 @@ mod tests {
             for brand in [Some(&brand), None] {
                 let msg = render(Channel::Sms, input(&code, brand, &locale, None));
                 let size = sms_size(&msg.text);
-                assert_eq!(size.encoding, SmsEncoding::Gsm7, "{}: {}", t.language, msg.text);
+                assert_eq!(
+                    size.encoding,
+                    SmsEncoding::Gsm7,
+                    "{}: {}",
+                    t.language,
+                    msg.text
+                );
                 assert_eq!(size.segments, 1, "{}: {} units", t.language, size.units);
             }
         }
@@ -337,12 +357,18 @@ mod tests {
         let msg = render(Channel::Sms, input(&code, Some(&brand), &en, None));
         assert_eq!(
             msg.text,
-            format!("{} is your Acme verification code. It expires in 5 min. Never share it.", code.expose())
+            format!(
+                "{} is your Acme verification code. It expires in 5 min. Never share it.",
+                code.expose()
+            )
         );
         assert!(msg.subject.is_none() && msg.html.is_none());
         let fr = Locale::parse("fr-CA").unwrap();
         let msg = render(Channel::Sms, input(&code, None, &fr, None));
-        assert!(msg.text.starts_with(&format!("{} est votre code", code.expose())));
+        assert!(
+            msg.text
+                .starts_with(&format!("{} est votre code", code.expose()))
+        );
     }
 
     #[test]
@@ -351,8 +377,14 @@ mod tests {
         let code = code(6);
         let template =
             CustomTemplate::parse("{brand}: use {code} to {purpose} within {minutes} min").unwrap();
-        let msg = render(Channel::Sms, input(&code, Some(&brand), &Locale::default(), Some(&template)));
-        assert_eq!(msg.text, format!("{{code}}: use {} to login within 5 min", code.expose()));
+        let msg = render(
+            Channel::Sms,
+            input(&code, Some(&brand), &Locale::default(), Some(&template)),
+        );
+        assert_eq!(
+            msg.text,
+            format!("{{code}}: use {} to login within 5 min", code.expose())
+        );
     }
 
     #[test]
@@ -380,7 +412,10 @@ mod tests {
         let code = code(8);
         let de = Locale::parse("de-CH").unwrap();
         let msg = render(Channel::Email, input(&code, Some(&brand), &de, None));
-        assert_eq!(msg.subject.as_deref(), Some("Ihr <b>Acme & Co</b> Bestätigungscode"));
+        assert_eq!(
+            msg.subject.as_deref(),
+            Some("Ihr <b>Acme & Co</b> Bestätigungscode")
+        );
         assert!(msg.text.contains(code.expose()));
         assert!(msg.text.contains("Der Code ist 5 Min. gültig."));
         let html = msg.html.unwrap();
@@ -394,10 +429,17 @@ mod tests {
     fn email_with_a_custom_template_uses_it_as_the_text_part() {
         let code = code(6);
         let template = CustomTemplate::parse("Hello,\nyour code: {code}").unwrap();
-        let msg = render(Channel::Email, input(&code, None, &Locale::default(), Some(&template)));
+        let msg = render(
+            Channel::Email,
+            input(&code, None, &Locale::default(), Some(&template)),
+        );
         assert_eq!(msg.text, format!("Hello,\nyour code: {}", code.expose()));
         assert_eq!(msg.subject.as_deref(), Some("Your verification code"));
-        assert!(msg.html.unwrap().contains(&format!("Hello,<br>\nyour code: {}", code.expose())));
+        assert!(
+            msg.html
+                .unwrap()
+                .contains(&format!("Hello,<br>\nyour code: {}", code.expose()))
+        );
     }
 
     #[test]

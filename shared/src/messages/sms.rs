@@ -36,7 +36,11 @@ pub fn sms_size(text: &str) -> SmsSize {
         Some(units) => (SmsEncoding::Gsm7, units, 160, 153),
         None => (SmsEncoding::Ucs2, text.encode_utf16().count(), 70, 67),
     };
-    let segments = if units <= single { 1 } else { units.div_ceil(part) };
+    let segments = if units <= single {
+        1
+    } else {
+        units.div_ceil(part)
+    };
     SmsSize {
         encoding,
         units,
@@ -51,7 +55,14 @@ mod tests {
     #[test]
     fn gsm7_texts_fit_160_septets_per_segment() {
         let size = sms_size(&"a".repeat(160));
-        assert_eq!(size, SmsSize { encoding: SmsEncoding::Gsm7, units: 160, segments: 1 });
+        assert_eq!(
+            size,
+            SmsSize {
+                encoding: SmsEncoding::Gsm7,
+                units: 160,
+                segments: 1
+            }
+        );
         assert_eq!(sms_size(&"a".repeat(161)).segments, 2);
         assert_eq!(sms_size(&"a".repeat(306)).segments, 2);
         assert_eq!(sms_size(&"a".repeat(307)).segments, 3);
@@ -67,7 +78,10 @@ mod tests {
 
     #[test]
     fn accented_letters_in_gsm7_stay_gsm7() {
-        assert_eq!(sms_size("Bestätigungscode für Sie, vérification").encoding, SmsEncoding::Gsm7);
+        assert_eq!(
+            sms_size("Bestätigungscode für Sie, vérification").encoding,
+            SmsEncoding::Gsm7
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use crate::domain::{
     Brand, ChallengeId, Channel, Code, CodeSpec, Destination, Locale, Purpose, Reference, Ttl,
 };
 use crate::messages::{self, CustomTemplate, MessageInput};
-use crate::ports::{ChallengeStore, DeliveryError, NewChallenge, Notifier, OutgoingMessage, SendAdmission};
+use crate::ports::{
+    ChallengeStore, DeliveryError, NewChallenge, Notifier, OutgoingMessage, SendAdmission,
+};
 
 /// A send, fully parsed.
 #[derive(Debug, Clone)]

@@ -1,0 +1,193 @@
+//! The Lambda handlers fed API Gateway HTTP API (v2) events, parsed by lambda_http exactly as the
+//! runtime parses them.
+
+use std::sync::{Arc, Mutex};
+
+use lambda_http::{Body, Request, Response};
+use otp_shared::adapters::{ManualClock, MemoryStore, NoDelivery, OsRandomness};
+use otp_shared::hashing::Keys;
+use otp_shared::ports::{DeliveryError, Notifier, OutgoingMessage};
+use otp_shared::{Otp, ServiceSecret, Settings};
+use serde_json::Value;
+
+/// Keeps delivered messages so the test can read the code.
+#[derive(Default, Clone)]
+struct Recorder(Arc<Mutex<Vec<OutgoingMessage>>>);
+
+impl Notifier for Recorder {
+    async fn deliver(&self, message: &OutgoingMessage) -> Result<(), DeliveryError> {
+        self.0.lock().unwrap().push(message.clone());
+        Ok(())
+    }
+}
+
+fn otp<N>(notifier: N) -> Otp<MemoryStore, N> {
+    Otp::new(
+        MemoryStore::new(),
+        notifier,
+        Arc::new(ManualClock::default()),
+        Arc::new(OsRandomness),
+        Keys::derive(&ServiceSecret::ephemeral(&OsRandomness)),
+        Settings::default(),
+    )
+}
+
+/// An event from `tests/fixtures/apigw-v2`, optionally with another body.
+fn event(fixture: &str, body: Option<&str>) -> Request {
+    let path = format!("{}/fixtures/apigw-v2/{fixture}", env!("CARGO_MANIFEST_DIR"));
+    let mut json: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    if let Some(body) = body {
+        json["body"] = Value::String(body.to_owned());
+        json["isBase64Encoded"] = Value::Bool(false);
+    }
+    lambda_http::request::from_str(&json.to_string()).expect("a valid API Gateway v2 event")
+}
+
+fn json_of(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref()).unwrap()
+}
+
+fn content_type(response: &Response<Body>) -> &str {
+    response.headers()["content-type"].to_str().unwrap()
+}
+
+#[tokio::test]
+async fn send_then_verify_through_api_gateway_events() {
+    let recorder = Recorder::default();
+    let otp = otp(recorder.clone());
+
+    let sent = otp_shared::http::send(&otp, event("send.json", None))
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+    assert_eq!(content_type(&sent), "application/json");
+    assert_eq!(sent.headers()["cache-control"], "no-store");
+    let sent = json_of(&sent);
+    assert_eq!(sent["to"], "+44•••••••456");
+    assert_eq!(sent["reference"], "order-42");
+    let message = recorder.0.lock().unwrap()[0].clone();
+    assert_eq!(message.to, "+447911123456");
+    let code = message.text.split_whitespace().next().unwrap().to_owned();
+
+    let body = format!(
+        r#"{{"id":"{}","code":"{code}"}}"#,
+        sent["id"].as_str().unwrap()
+    );
+    let verified = otp_shared::http::verify(&otp, event("verify.json", Some(&body)))
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+    assert_eq!(json_of(&verified)["status"], "approved");
+    assert_eq!(json_of(&verified)["purpose"], "login");
+}
+
+#[tokio::test]
+async fn a_base64_encoded_body_is_decoded() {
+    let recorder = Recorder::default();
+    let otp = otp(recorder.clone());
+    let sent = otp_shared::http::send(&otp, event("send-base64.json", None))
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202, "{:?}", json_of(&sent));
+    let message = recorder.0.lock().unwrap()[0].clone();
+    assert_eq!(message.to, "ana@example.com");
+    assert_eq!(
+        message.subject.as_deref(),
+        Some("O seu código de verificação")
+    );
+}
+
+#[tokio::test]
+async fn handler_errors_are_problem_documents() {
+    let otp = otp(Recorder::default());
+    let cases = [
+        ("send.json", Some("{"), 400, "malformed-json"),
+        (
+            "send.json",
+            Some(r#"{"channel":"sms","to":"+1"}"#),
+            400,
+            "invalid-request",
+        ),
+        (
+            "send.json",
+            Some(r#"{"channel":"sms","to":"+447911123456","length":99}"#),
+            400,
+            "invalid-request",
+        ),
+        ("send-get.json", None, 405, "method-not-allowed"),
+        ("verify.json", None, 404, ""),
+        (
+            "verify.json",
+            Some(r#"{"id":"x","code":"1"}"#),
+            400,
+            "invalid-request",
+        ),
+    ];
+    for (fixture, body, status, kind) in cases {
+        let request = event(fixture, body);
+        let response = if fixture.starts_with("send") {
+            otp_shared::http::send(&otp, request).await.unwrap()
+        } else {
+            otp_shared::http::verify(&otp, request).await.unwrap()
+        };
+        assert_eq!(response.status(), status, "{fixture} {body:?}");
+        if kind.is_empty() {
+            // An unknown id is an outcome, not an error.
+            assert_eq!(json_of(&response)["status"], "not_found");
+        } else {
+            assert_eq!(content_type(&response), "application/problem+json");
+            assert_eq!(
+                json_of(&response)["type"],
+                format!("urn:problem-type:otp-lambda:{kind}")
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused() {
+    let otp = otp(Recorder::default());
+    let body = format!(
+        r#"{{"channel":"sms","to":"+447911123456","brand":"{}"}}"#,
+        "x".repeat(16 * 1024)
+    );
+    let response = otp_shared::http::send(&otp, event("send.json", Some(&body)))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        json_of(&response)["type"],
+        "urn:problem-type:otp-lambda:body-too-large"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_502_naming_the_channel_and_withdraws_the_code() {
+    let otp = otp(NoDelivery);
+    let response = otp_shared::http::send(&otp, event("send.json", None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    let problem = json_of(&response);
+    assert_eq!(
+        problem["type"],
+        "urn:problem-type:otp-lambda:delivery-failed"
+    );
+    assert_eq!(problem["channel"], "sms");
+    assert!(!problem.to_string().contains("7911123456"));
+
+    // The send still counts: a retry inside the cooldown is refused.
+    let retry = otp_shared::http::send(&otp, event("send.json", None))
+        .await
+        .unwrap();
+    assert_eq!(retry.status(), 429);
+}
+
+#[tokio::test]
+async fn enroll_answers_501_problem() {
+    let response = otp_shared::http::enroll(event("enroll.json", None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 501);
+    assert_eq!(content_type(&response), "application/problem+json");
+}
