@@ -4,6 +4,7 @@
 mod concurrency;
 mod helpers;
 mod lambda_events;
+mod readme;
 mod resend;
 mod send;
 mod verify;

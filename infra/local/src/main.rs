@@ -49,3 +49,18 @@ async fn main() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listens_on_localhost_3000_unless_told_otherwise() {
+        assert_eq!(
+            Args::parse_from(["otp-local"]).addr,
+            "127.0.0.1:3000".parse().unwrap()
+        );
+        let args = Args::parse_from(["otp-local", "--addr", "127.0.0.1:8080"]);
+        assert_eq!(args.addr.port(), 8080);
+    }
+}
