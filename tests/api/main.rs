@@ -4,6 +4,7 @@
 mod concurrency;
 mod helpers;
 mod lambda_events;
+mod logs;
 mod readme;
 mod resend;
 mod send;

@@ -1,0 +1,142 @@
+//! What the service logs must never carry a code, a secret or a full phone number / email address.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use lambda_http::Request;
+use otp_shared::adapters::{ManualClock, MemoryStore, NoDelivery, OsRandomness};
+use otp_shared::hashing::Keys;
+use otp_shared::ports::{DeliveryError, Notifier, OutgoingMessage};
+use otp_shared::{Otp, ServiceSecret, Settings};
+use serde_json::Value;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<OutgoingMessage>>>);
+
+impl Notifier for Recorder {
+    async fn deliver(&self, message: &OutgoingMessage) -> Result<(), DeliveryError> {
+        self.0.lock().unwrap().push(message.clone());
+        Ok(())
+    }
+}
+
+fn post(path: &str, body: &str) -> Request {
+    let mut request = Request::new(lambda_http::Body::Text(body.to_owned()));
+    *request.method_mut() = http_method();
+    *request.uri_mut() = path.parse().unwrap();
+    request
+}
+
+fn http_method() -> lambda_http::http::Method {
+    lambda_http::http::Method::POST
+}
+
+fn otp_with<N>(notifier: N, secret: &ServiceSecret) -> Otp<MemoryStore, N> {
+    Otp::new(
+        MemoryStore::new(),
+        notifier,
+        Arc::new(ManualClock::default()),
+        Arc::new(OsRandomness),
+        Keys::derive(secret),
+        Settings::default(),
+    )
+}
+
+/// Codes are 10 alphanumeric characters here, so none can turn up in a log by coincidence.
+#[tokio::test(flavor = "current_thread")]
+async fn logs_carry_no_code_secret_or_full_address() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let secret_text = "a service secret that must never be logged";
+    let secret = ServiceSecret::parse(secret_text).unwrap();
+    let recorder = Recorder::default();
+    let otp = otp_with(recorder.clone(), &secret);
+
+    let mut codes = Vec::new();
+    for (channel, to) in [("sms", "+447911123456"), ("email", "ana.lima@example.com")] {
+        let body = format!(
+            r#"{{"channel":"{channel}","to":"{to}","template":"Code {{code}} for {{purpose}}","length":10,"alphabet":"alphanumeric"}}"#
+        );
+        let sent = otp_shared::http::send(&otp, post("/v1/otp/send", &body))
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 202);
+        let sent: Value = serde_json::from_slice(sent.body().as_ref()).unwrap();
+        let id = sent["id"].as_str().unwrap().to_owned();
+        let text = recorder.0.lock().unwrap().last().unwrap().text.clone();
+        let code = text.split_whitespace().nth(1).unwrap().to_owned();
+        for attempt in ["2222222222", code.as_str(), code.as_str()] {
+            let body = format!(r#"{{"id":"{id}","code":"{attempt}"}}"#);
+            otp_shared::http::verify(&otp, post("/v1/otp/verify", &body))
+                .await
+                .unwrap();
+        }
+        // A refused resend and a bad request are logged too.
+        otp_shared::http::send(&otp, post("/v1/otp/send", &body))
+            .await
+            .unwrap();
+        let bad = format!(r#"{{"channel":"{channel}","to":"{to}","length":99}}"#);
+        otp_shared::http::send(&otp, post("/v1/otp/send", &bad))
+            .await
+            .unwrap();
+        codes.push(code);
+    }
+    // A failed delivery is logged with its cause.
+    let failing = otp_with(NoDelivery, &secret);
+    let body = r#"{"channel":"sms","to":"+14155552671"}"#;
+    assert_eq!(
+        otp_shared::http::send(&failing, post("/v1/otp/send", body))
+            .await
+            .unwrap()
+            .status(),
+        502
+    );
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.lines().count() >= 10,
+        "too little was logged to prove anything:\n{logs}"
+    );
+    assert!(
+        logs.contains("+44•••••••456"),
+        "masked destinations are logged"
+    );
+    let forbidden = [
+        "+447911123456",
+        "7911123456",
+        "ana.lima@example.com",
+        "ana.lima",
+        "4155552671",
+        secret_text,
+    ];
+    for needle in forbidden
+        .iter()
+        .copied()
+        .chain(codes.iter().map(String::as_str))
+    {
+        assert!(
+            !logs.contains(needle),
+            "the logs contain {needle:?}:\n{logs}"
+        );
+    }
+}
