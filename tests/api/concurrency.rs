@@ -5,11 +5,7 @@ use crate::helpers::spawn_app;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_concurrent_verifies_of_the_right_code_approve_exactly_once() {
     let app = spawn_app().await;
-    let id = app.send_sms("+447911123456").await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let code = app.last_code().await;
+    let (id, code) = app.issue("+447911123456").await;
 
     let replies = join_all((0..100).map(|_| app.verify(&id, &code))).await;
 
@@ -28,11 +24,7 @@ async fn a_hundred_concurrent_verifies_of_the_right_code_approve_exactly_once() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_wrong_guesses_never_exceed_the_attempt_cap() {
     let app = spawn_app().await;
-    let id = app.send_sms("+447911123456").await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let code = app.last_code().await;
+    let (id, code) = app.issue("+447911123456").await;
     let wrong = crate::helpers::wrong_code(&code);
 
     let replies = join_all((0..50).map(|_| app.verify(&id, &wrong))).await;

@@ -1,8 +1,10 @@
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use otp_shared::adapters::{ManualClock, OsRandomness};
-use otp_shared::{ServiceSecret, Settings};
+use otp_shared::adapters::{ManualClock, MemoryStore, OsRandomness};
+use otp_shared::hashing::Keys;
+use otp_shared::ports::{DeliveryError, Notifier, OutgoingMessage};
+use otp_shared::{Otp, ServiceSecret, Settings};
 use serde_json::{Value, json};
 
 pub struct TestApp {
@@ -76,6 +78,15 @@ impl TestApp {
         self.post("/v1/otp/send", body).await
     }
 
+    /// A default SMS send to `to` and the code it delivered: `(id, code)`.
+    pub async fn issue(&self, to: &str) -> (String, String) {
+        let id = self.send_sms(to).await.body["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (id, self.last_code().await)
+    }
+
     /// A default SMS send to `to`; panics unless accepted.
     pub async fn send_sms(&self, to: &str) -> Reply {
         let reply = self.send(&json!({"channel": "sms", "to": to})).await;
@@ -140,4 +151,38 @@ pub fn wrong_code(code: &str) -> String {
     code.chars()
         .map(|c| if c == '0' { '1' } else { '0' })
         .collect()
+}
+
+/// A notifier that keeps what it delivers, for tests that call the handlers directly.
+#[derive(Clone, Default)]
+pub struct Recorder(pub Arc<Mutex<Vec<OutgoingMessage>>>);
+
+impl Recorder {
+    pub fn last(&self) -> OutgoingMessage {
+        self.0
+            .lock()
+            .unwrap()
+            .last()
+            .expect("a message was delivered")
+            .clone()
+    }
+}
+
+impl Notifier for Recorder {
+    async fn deliver(&self, message: &OutgoingMessage) -> Result<(), DeliveryError> {
+        self.0.lock().unwrap().push(message.clone());
+        Ok(())
+    }
+}
+
+/// The service as a Lambda builds it, with an in-memory store and the given notifier.
+pub fn otp_with<N>(notifier: N, secret: &ServiceSecret) -> Otp<MemoryStore, N> {
+    Otp::new(
+        MemoryStore::new(),
+        notifier,
+        Arc::new(ManualClock::default()),
+        Arc::new(OsRandomness),
+        Keys::derive(secret),
+        Settings::default(),
+    )
 }

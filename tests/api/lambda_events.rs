@@ -1,35 +1,15 @@
 //! The Lambda handlers fed API Gateway HTTP API (v2) events, parsed by lambda_http exactly as the
 //! runtime parses them.
 
-use std::sync::{Arc, Mutex};
-
 use lambda_http::{Body, Request, Response};
-use otp_shared::adapters::{ManualClock, MemoryStore, NoDelivery, OsRandomness};
-use otp_shared::hashing::Keys;
-use otp_shared::ports::{DeliveryError, Notifier, OutgoingMessage};
-use otp_shared::{Otp, ServiceSecret, Settings};
+use otp_shared::adapters::{MemoryStore, NoDelivery, OsRandomness};
+use otp_shared::{Otp, ServiceSecret};
 use serde_json::Value;
 
-/// Keeps delivered messages so the test can read the code.
-#[derive(Default, Clone)]
-struct Recorder(Arc<Mutex<Vec<OutgoingMessage>>>);
-
-impl Notifier for Recorder {
-    async fn deliver(&self, message: &OutgoingMessage) -> Result<(), DeliveryError> {
-        self.0.lock().unwrap().push(message.clone());
-        Ok(())
-    }
-}
+use crate::helpers::{Recorder, otp_with};
 
 fn otp<N>(notifier: N) -> Otp<MemoryStore, N> {
-    Otp::new(
-        MemoryStore::new(),
-        notifier,
-        Arc::new(ManualClock::default()),
-        Arc::new(OsRandomness),
-        Keys::derive(&ServiceSecret::ephemeral(&OsRandomness)),
-        Settings::default(),
-    )
+    otp_with(notifier, &ServiceSecret::ephemeral(&OsRandomness))
 }
 
 /// An event from `tests/fixtures/apigw-v2`, optionally with another body.
@@ -65,7 +45,7 @@ async fn send_then_verify_through_api_gateway_events() {
     let sent = json_of(&sent);
     assert_eq!(sent["to"], "+44•••••••456");
     assert_eq!(sent["reference"], "order-42");
-    let message = recorder.0.lock().unwrap()[0].clone();
+    let message = recorder.last();
     assert_eq!(message.to, "+447911123456");
     let code = message.text.split_whitespace().next().unwrap().to_owned();
 
@@ -89,7 +69,7 @@ async fn a_base64_encoded_body_is_decoded() {
         .await
         .unwrap();
     assert_eq!(sent.status(), 202, "{:?}", json_of(&sent));
-    let message = recorder.0.lock().unwrap()[0].clone();
+    let message = recorder.last();
     assert_eq!(message.to, "ana@example.com");
     assert_eq!(
         message.subject.as_deref(),

@@ -4,11 +4,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use lambda_http::Request;
-use otp_shared::adapters::{ManualClock, MemoryStore, NoDelivery, OsRandomness};
-use otp_shared::hashing::Keys;
-use otp_shared::ports::{DeliveryError, Notifier, OutgoingMessage};
-use otp_shared::{Otp, ServiceSecret, Settings};
+use otp_shared::ServiceSecret;
+use otp_shared::adapters::NoDelivery;
 use serde_json::Value;
+
+use crate::helpers::{Recorder, otp_with};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -23,16 +23,6 @@ impl Write for Captured {
     }
 }
 
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<OutgoingMessage>>>);
-
-impl Notifier for Recorder {
-    async fn deliver(&self, message: &OutgoingMessage) -> Result<(), DeliveryError> {
-        self.0.lock().unwrap().push(message.clone());
-        Ok(())
-    }
-}
-
 fn post(path: &str, body: &str) -> Request {
     let mut request = Request::new(lambda_http::Body::Text(body.to_owned()));
     *request.method_mut() = http_method();
@@ -42,17 +32,6 @@ fn post(path: &str, body: &str) -> Request {
 
 fn http_method() -> lambda_http::http::Method {
     lambda_http::http::Method::POST
-}
-
-fn otp_with<N>(notifier: N, secret: &ServiceSecret) -> Otp<MemoryStore, N> {
-    Otp::new(
-        MemoryStore::new(),
-        notifier,
-        Arc::new(ManualClock::default()),
-        Arc::new(OsRandomness),
-        Keys::derive(secret),
-        Settings::default(),
-    )
 }
 
 /// Codes are 10 alphanumeric characters here, so none can turn up in a log by coincidence.
@@ -83,7 +62,7 @@ async fn logs_carry_no_code_secret_or_full_address() {
         assert_eq!(sent.status(), 202);
         let sent: Value = serde_json::from_slice(sent.body().as_ref()).unwrap();
         let id = sent["id"].as_str().unwrap().to_owned();
-        let text = recorder.0.lock().unwrap().last().unwrap().text.clone();
+        let text = recorder.last().text;
         let code = text.split_whitespace().nth(1).unwrap().to_owned();
         for attempt in ["2222222222", code.as_str(), code.as_str()] {
             let body = format!(r#"{{"id":"{id}","code":"{attempt}"}}"#);

@@ -9,17 +9,9 @@ use crate::helpers::{spawn_app, spawn_app_with};
 #[tokio::test]
 async fn a_resend_replaces_the_pending_code() {
     let app = spawn_app().await;
-    let first = app.send_sms("+447911123456").await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let first_code = app.last_code().await;
+    let (first, first_code) = app.issue("+447911123456").await;
     app.advance(30);
-    let second = app.send_sms("+447911123456").await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let second_code = app.last_code().await;
+    let (second, second_code) = app.issue("+447911123456").await;
     assert_ne!(first, second);
 
     let old = app.verify(&first, &first_code).await;

@@ -47,11 +47,7 @@ async fn codes_are_compared_loosely_as_users_type_them() {
 #[tokio::test]
 async fn a_wrong_code_is_incorrect_and_counts_down() {
     let app = spawn_app().await;
-    let id = app.send_sms("+447911123456").await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let code = app.last_code().await;
+    let (id, code) = app.issue("+447911123456").await;
 
     let reply = app.verify(&id, &wrong_code(&code)).await;
 
@@ -64,11 +60,7 @@ async fn a_wrong_code_is_incorrect_and_counts_down() {
 #[tokio::test]
 async fn five_wrong_attempts_lock_the_code_even_for_the_right_one() {
     let app = spawn_app().await;
-    let id = app.send_sms("+447911123456").await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let code = app.last_code().await;
+    let (id, code) = app.issue("+447911123456").await;
     for remaining in (0..5).rev() {
         let reply = app.verify(&id, &wrong_code(&code)).await;
         assert_eq!(reply.body["status"], "incorrect");
@@ -85,11 +77,7 @@ async fn five_wrong_attempts_lock_the_code_even_for_the_right_one() {
 #[tokio::test]
 async fn a_replayed_code_is_consumed() {
     let app = spawn_app().await;
-    let id = app.send_sms("+447911123456").await.body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let code = app.last_code().await;
+    let (id, code) = app.issue("+447911123456").await;
     assert_eq!(app.verify(&id, &code).await.status, 200);
 
     let replay = app.verify(&id, &code).await;
