@@ -188,6 +188,14 @@ impl ServiceSecret {
         Ok(Self(Zeroizing::new(value.as_bytes().to_vec())))
     }
 
+    /// `OTP_SECRET` from the environment: `None` when unset, an error when set but unusable.
+    pub fn from_env() -> Result<Option<Self>, ConfigError> {
+        std::env::var("OTP_SECRET")
+            .ok()
+            .map(|value| Self::parse(&value))
+            .transpose()
+    }
+
     /// A fresh random secret, for a local server that was given none. Codes die with the process.
     pub fn ephemeral(randomness: &dyn Randomness) -> Self {
         let mut bytes = Zeroizing::new(vec![0u8; Self::MIN_BYTES]);

@@ -13,9 +13,8 @@ pub type LambdaOtp = Otp<MemoryStore, NoDelivery>;
 
 pub fn lambda_otp_from_env() -> anyhow::Result<LambdaOtp> {
     let settings = Settings::from_env()?;
-    let secret = std::env::var("OTP_SECRET")
-        .map_err(|_| anyhow::anyhow!("OTP_SECRET is not set"))
-        .and_then(|value| Ok(ServiceSecret::parse(&value)?))?;
+    let secret =
+        ServiceSecret::from_env()?.ok_or_else(|| anyhow::anyhow!("OTP_SECRET is not set"))?;
     Ok(Otp::new(
         MemoryStore::new(),
         NoDelivery,

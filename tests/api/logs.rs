@@ -24,14 +24,9 @@ impl Write for Captured {
 }
 
 fn post(path: &str, body: &str) -> Request {
-    let mut request = Request::new(lambda_http::Body::Text(body.to_owned()));
-    *request.method_mut() = http_method();
-    *request.uri_mut() = path.parse().unwrap();
-    request
-}
-
-fn http_method() -> lambda_http::http::Method {
-    lambda_http::http::Method::POST
+    lambda_http::http::Request::post(path)
+        .body(lambda_http::Body::Text(body.to_owned()))
+        .expect("a valid request")
 }
 
 /// Codes are 10 alphanumeric characters here, so none can turn up in a log by coincidence.

@@ -24,9 +24,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let settings = Settings::from_env()?;
-    let secret = match std::env::var("OTP_SECRET") {
-        Ok(value) => ServiceSecret::parse(&value)?,
-        Err(_) => {
+    let secret = match ServiceSecret::from_env()? {
+        Some(secret) => secret,
+        None => {
             tracing::warn!(
                 "OTP_SECRET is not set: using an ephemeral key; codes end with this process"
             );
