@@ -164,8 +164,13 @@ impl Settings {
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(env_var)
     }
+}
+
+/// A variable from the environment; set but empty counts as unset (templates pass "" for "none").
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
 }
 
 /// The one secret every key of the service derives from. Never printed.
@@ -190,8 +195,7 @@ impl ServiceSecret {
 
     /// `OTP_SECRET` from the environment: `None` when unset, an error when set but unusable.
     pub fn from_env() -> Result<Option<Self>, ConfigError> {
-        std::env::var("OTP_SECRET")
-            .ok()
+        env_var("OTP_SECRET")
             .map(|value| Self::parse(&value))
             .transpose()
     }

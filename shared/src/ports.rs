@@ -195,12 +195,19 @@ pub struct DeliveryError {
     pub source: anyhow::Error,
 }
 
+/// A message the provider accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// The provider's id for the message (SNS / SES message id), for tracing a delivery.
+    pub message_id: Option<String>,
+}
+
 /// Delivers messages (SMS, email).
 pub trait Notifier: Send + Sync {
     fn deliver(
         &self,
         message: &OutgoingMessage,
-    ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+    ) -> impl Future<Output = Result<Delivered, DeliveryError>> + Send;
 }
 
 #[cfg(test)]

@@ -2,25 +2,106 @@
 
 use std::sync::Arc;
 
-use crate::adapters::{MemoryStore, NoDelivery, OsRandomness, SystemClock};
-use crate::config::{ServiceSecret, Settings};
+use anyhow::Context as _;
+use aws_config::SdkConfig;
+
+use crate::adapters::aws::{
+    self, AwsDelivery, DynamoStore, EmailSettings, SesEmail, SmsSettings, SnsSms,
+};
+use crate::adapters::{OsRandomness, SystemClock};
+use crate::config::{ServiceSecret, Settings, env_var};
 use crate::hashing::Keys;
 use crate::usecases::Otp;
 
-/// The service as a Lambda runs it in this build: the store and delivery adapters for AWS are not
-/// wired in yet, so the store is per-container memory and every delivery is refused (502).
-pub type LambdaOtp = Otp<MemoryStore, NoDelivery>;
+/// The service as a Lambda runs it: codes in DynamoDB, SMS by SNS, email by SES.
+pub type LambdaOtp = Otp<DynamoStore, AwsDelivery>;
 
-pub fn lambda_otp_from_env() -> anyhow::Result<LambdaOtp> {
+/// What a function delivers: the send function needs SNS and SES clients; the others none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deliveries {
+    SmsAndEmail,
+    Nothing,
+}
+
+/// The environment a function reads beyond [`Settings::VARIABLES`]; the README lists the same.
+pub const AWS_VARIABLES: &[(&str, &str, &str)] = &[
+    ("OTP_TABLE_NAME", "(required)", "the DynamoDB table"),
+    (
+        "OTP_SECRET_ARN",
+        "(none)",
+        "Secrets Manager secret (ARN or name) every key derives from; read once per cold start",
+    ),
+    (
+        "OTP_SECRET",
+        "(none)",
+        "the service secret itself (≥ 32 bytes), when no OTP_SECRET_ARN is given (local use)",
+    ),
+    (
+        "OTP_EMAIL_FROM",
+        "(none)",
+        "SES-verified address codes are emailed from; email sends fail (502) without it",
+    ),
+    ("OTP_SES_CONFIGURATION_SET", "(none)", "SES configuration set for sent email"),
+    ("OTP_SMS_SENDER_ID", "(none)", "SNS alphanumeric sender ID (1–11 characters)"),
+    ("OTP_SMS_ORIGINATION_NUMBER", "(none)", "SNS origination number (E.164)"),
+    ("OTP_SMS_MAX_PRICE", "(none)", "SNS maximum price per SMS in USD"),
+];
+
+/// Builds the service from the environment: settings, AWS clients (one shared configuration), the
+/// service secret and the delivery adapters `deliveries` asks for.
+pub async fn lambda_otp_from_env(deliveries: Deliveries) -> anyhow::Result<LambdaOtp> {
     let settings = Settings::from_env()?;
-    let secret =
-        ServiceSecret::from_env()?.ok_or_else(|| anyhow::anyhow!("OTP_SECRET is not set"))?;
+    let sdk = aws::sdk_config().await;
+    let secret = service_secret(&sdk)
+        .await?
+        .context("set OTP_SECRET_ARN (or OTP_SECRET)")?;
+    let table = env_var("OTP_TABLE_NAME").context("OTP_TABLE_NAME is not set")?;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let delivery = match deliveries {
+        Deliveries::SmsAndEmail => aws_delivery(&sdk)?,
+        Deliveries::Nothing => AwsDelivery::default(),
+    };
     Ok(Otp::new(
-        MemoryStore::new(),
-        NoDelivery,
+        store,
+        delivery,
         Arc::new(SystemClock),
         Arc::new(OsRandomness),
         Keys::derive(&secret),
         settings,
     ))
+}
+
+/// The service secret: from Secrets Manager when `OTP_SECRET_ARN` is set, else `OTP_SECRET`, else
+/// `None`.
+pub async fn service_secret(sdk: &SdkConfig) -> anyhow::Result<Option<ServiceSecret>> {
+    match env_var("OTP_SECRET_ARN") {
+        Some(arn) => {
+            let client = aws_sdk_secretsmanager::Client::new(sdk);
+            Ok(Some(
+                aws::service_secret_from_secrets_manager(&client, &arn).await?,
+            ))
+        }
+        None => Ok(ServiceSecret::from_env()?),
+    }
+}
+
+/// SNS for SMS, and SES for email when `OTP_EMAIL_FROM` is set.
+pub fn aws_delivery(sdk: &SdkConfig) -> anyhow::Result<AwsDelivery> {
+    let sms = SnsSms::new(
+        aws_sdk_sns::Client::new(sdk),
+        SmsSettings::from_lookup(env_var)?,
+    );
+    let email = if env_var("OTP_EMAIL_FROM").is_some() {
+        Some(SesEmail::new(
+            aws_sdk_sesv2::Client::new(sdk),
+            EmailSettings::from_lookup(env_var)?,
+        ))
+    } else {
+        tracing::warn!("OTP_EMAIL_FROM is not set: email sends will fail");
+        None
+    };
+    Ok(AwsDelivery {
+        sms: Some(sms),
+        email,
+    })
 }

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use otp_shared::adapters::{ManualClock, MemoryStore, OsRandomness};
 use otp_shared::hashing::Keys;
-use otp_shared::ports::{DeliveryError, Notifier, OutgoingMessage};
+use otp_shared::ports::{Delivered, DeliveryError, Notifier, OutgoingMessage};
 use otp_shared::{Otp, ServiceSecret, Settings};
 use serde_json::{Value, json};
 
@@ -169,9 +169,9 @@ impl Recorder {
 }
 
 impl Notifier for Recorder {
-    async fn deliver(&self, message: &OutgoingMessage) -> Result<(), DeliveryError> {
+    async fn deliver(&self, message: &OutgoingMessage) -> Result<Delivered, DeliveryError> {
         self.0.lock().unwrap().push(message.clone());
-        Ok(())
+        Ok(Delivered::default())
     }
 }
 

@@ -1,6 +1,8 @@
 //! otp-local: the otp-lambda API on your machine. It routes requests as API Gateway would to the
-//! same handlers the Lambdas run, with an in-memory store and a console [`Outbox`] for delivery.
+//! same handlers the Lambdas run. By default the store is in memory and messages go to a console
+//! [`Outbox`]; `--store dynamodb` and `--delivery aws` use the Lambdas' AWS adapters instead.
 
+mod backends;
 mod outbox;
 
 use std::convert::Infallible;
@@ -13,31 +15,51 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
-use otp_shared::adapters::MemoryStore;
 use otp_shared::hashing::Keys;
 use otp_shared::http::{ApiError, MAX_BODY_BYTES};
 use otp_shared::ports::{Clock, Randomness};
 use otp_shared::{Otp, ServiceSecret, Settings};
 use tokio::net::TcpListener;
 
+pub use backends::{LocalDelivery, LocalStore};
 pub use outbox::{Outbox, OutboxEntry};
 
-pub type LocalOtp = Otp<MemoryStore, Outbox>;
+pub type LocalOtp = Otp<LocalStore, LocalDelivery>;
 
-/// The service as otp-local runs it.
-pub fn local_otp(
+/// The service as otp-local runs it, on the given store and delivery.
+pub fn local_otp_on(
+    store: LocalStore,
+    delivery: LocalDelivery,
     settings: Settings,
     secret: &ServiceSecret,
     clock: Arc<dyn Clock>,
     randomness: Arc<dyn Randomness>,
 ) -> LocalOtp {
     Otp::new(
-        MemoryStore::new(),
-        Outbox::new(clock.clone()),
+        store,
+        delivery,
         clock,
         randomness,
         Keys::derive(secret),
         settings,
+    )
+}
+
+/// The service as otp-local runs it by default: in-memory store, console outbox.
+pub fn local_otp(
+    settings: Settings,
+    secret: &ServiceSecret,
+    clock: Arc<dyn Clock>,
+    randomness: Arc<dyn Randomness>,
+) -> LocalOtp {
+    let outbox = Outbox::new(clock.clone());
+    local_otp_on(
+        LocalStore::memory(),
+        LocalDelivery::Outbox(outbox),
+        settings,
+        secret,
+        clock,
+        randomness,
     )
 }
 
@@ -92,7 +114,7 @@ pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http
         "/v1/otp/verify" => otp_shared::http::verify(otp, request).await,
         "/v1/totp/enroll" => otp_shared::http::enroll(request).await,
         "/_local/outbox" if request.method() == http::Method::GET => Ok(
-            otp_shared::http::json_response(http::StatusCode::OK, &otp.notifier().entries()),
+            otp_shared::http::json_response(http::StatusCode::OK, &otp.notifier().outbox().entries()),
         ),
         "/_local/outbox" => Ok(ApiError::MethodNotAllowed { allow: "GET" }.into_response()),
         _ => Ok(ApiError::RouteNotFound.into_response()),

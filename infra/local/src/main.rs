@@ -2,17 +2,50 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use otp_local::{LocalDelivery, LocalStore, Outbox};
+use otp_shared::adapters::aws::{self, DynamoStore, create_table_if_missing};
 use otp_shared::adapters::{OsRandomness, SystemClock};
+use otp_shared::runtime::{aws_delivery, service_secret};
 use otp_shared::{ServiceSecret, Settings};
 
-/// Runs the otp-lambda API locally: in-memory store, messages printed and listed at /_local/outbox.
+/// Runs the otp-lambda API locally. By default: in-memory store, messages printed and listed at
+/// /_local/outbox. With `--store dynamodb` / `--delivery aws` it uses the Lambdas' AWS adapters and
+/// the standard AWS environment (AWS_REGION, credentials, AWS_ENDPOINT_URL for an emulator).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
+    /// Where codes are kept.
+    #[arg(long, value_enum, default_value_t = StoreKind::Memory)]
+    store: StoreKind,
+    /// How messages are delivered.
+    #[arg(long, value_enum, default_value_t = DeliveryKind::Outbox)]
+    delivery: DeliveryKind,
+    /// The DynamoDB table (with --store dynamodb).
+    #[arg(long, env = "OTP_TABLE_NAME", default_value = "otp-local")]
+    table: String,
+    /// Create the table, with TTL enabled, if it does not exist (with --store dynamodb).
+    #[arg(long)]
+    create_table: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StoreKind {
+    /// In process memory; gone when the server stops.
+    Memory,
+    /// The DynamoDB table the Lambdas use.
+    Dynamodb,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DeliveryKind {
+    /// Printed to the console and listed at GET /_local/outbox.
+    Outbox,
+    /// SMS by SNS and email by SES, as the send Lambda does.
+    Aws,
 }
 
 #[tokio::main]
@@ -24,19 +57,47 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let settings = Settings::from_env()?;
-    let secret = match ServiceSecret::from_env()? {
-        Some(secret) => secret,
-        None => {
-            tracing::warn!(
-                "OTP_SECRET is not set: using an ephemeral key; codes end with this process"
-            );
-            ServiceSecret::ephemeral(&OsRandomness)
-        }
+    let uses_aws = args.store == StoreKind::Dynamodb || args.delivery == DeliveryKind::Aws;
+    let sdk = if uses_aws {
+        Some(aws::sdk_config().await)
+    } else {
+        None
     };
-    let otp = otp_local::local_otp(
+    let secret = match &sdk {
+        Some(sdk) => service_secret(sdk).await?,
+        None => ServiceSecret::from_env()?,
+    };
+    let secret = secret.unwrap_or_else(|| {
+        tracing::warn!("OTP_SECRET is not set: using an ephemeral key; codes end with this process");
+        ServiceSecret::ephemeral(&OsRandomness)
+    });
+    let clock = Arc::new(SystemClock);
+    let store = match (&sdk, args.store) {
+        (Some(sdk), StoreKind::Dynamodb) => {
+            let client = aws_sdk_dynamodb::Client::new(sdk);
+            if args.create_table {
+                create_table_if_missing(&client, &args.table)
+                    .await
+                    .with_context(|| format!("creating the table {}", args.table))?;
+            }
+            tracing::info!(table = %args.table, "store: DynamoDB");
+            LocalStore::Dynamo(DynamoStore::new(client, args.table.clone()))
+        }
+        _ => LocalStore::memory(),
+    };
+    let delivery = match (&sdk, args.delivery) {
+        (Some(sdk), DeliveryKind::Aws) => {
+            tracing::info!("delivery: SNS and SES");
+            LocalDelivery::Aws(aws_delivery(sdk)?, Outbox::new(clock.clone()))
+        }
+        _ => LocalDelivery::Outbox(Outbox::new(clock.clone())),
+    };
+    let otp = otp_local::local_otp_on(
+        store,
+        delivery,
         settings,
         &secret,
-        Arc::new(SystemClock),
+        clock,
         Arc::new(OsRandomness),
     );
     let listener = tokio::net::TcpListener::bind(args.addr)
@@ -55,12 +116,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn listens_on_localhost_3000_unless_told_otherwise() {
-        assert_eq!(
-            Args::parse_from(["otp-local"]).addr,
-            "127.0.0.1:3000".parse().unwrap()
-        );
-        let args = Args::parse_from(["otp-local", "--addr", "127.0.0.1:8080"]);
+    fn runs_in_memory_on_localhost_3000_unless_told_otherwise() {
+        let args = Args::parse_from(["otp-local"]);
+        assert_eq!(args.addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(args.store, StoreKind::Memory);
+        assert_eq!(args.delivery, DeliveryKind::Outbox);
+        assert!(!args.create_table);
+        let args = Args::parse_from([
+            "otp-local",
+            "--addr",
+            "127.0.0.1:8080",
+            "--store",
+            "dynamodb",
+            "--delivery",
+            "aws",
+            "--create-table",
+            "--table",
+            "codes",
+        ]);
         assert_eq!(args.addr.port(), 8080);
+        assert_eq!(args.store, StoreKind::Dynamodb);
+        assert_eq!(args.delivery, DeliveryKind::Aws);
+        assert!(args.create_table);
+        assert_eq!(args.table, "codes");
     }
 }

@@ -121,15 +121,18 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             text: rendered.text,
             html: rendered.html,
         };
-        if let Err(error) = self.notifier.deliver(&message).await {
-            tracing::warn!(error = %error, "delivery failed; withdrawing the code");
-            if let Err(withdraw) = self.store.withdraw(&id, now).await {
-                // The code was never seen by anyone, so it is unusable in practice; still worth an alarm.
-                tracing::error!(error = ?withdraw, "could not withdraw an undelivered code");
+        let delivered = match self.notifier.deliver(&message).await {
+            Ok(delivered) => delivered,
+            Err(error) => {
+                tracing::warn!(error = %error, cause = %error.source, "delivery failed; withdrawing the code");
+                if let Err(withdraw) = self.store.withdraw(&id, now).await {
+                    // The code was never seen by anyone, so it is unusable in practice; still worth an alarm.
+                    tracing::error!(error = ?withdraw, "could not withdraw an undelivered code");
+                }
+                return Err(SendError::Delivery(error));
             }
-            return Err(SendError::Delivery(error));
-        }
-        tracing::info!("code sent");
+        };
+        tracing::info!(message_id = delivered.message_id.as_deref(), "code sent");
         Ok(SendReceipt {
             id,
             channel,

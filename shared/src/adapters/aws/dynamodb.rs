@@ -1,0 +1,583 @@
+//! The challenge store on DynamoDB.
+//!
+//! One table with a string partition key `pk`; every item kind has its own key prefix and carries
+//! `purge_at` (epoch seconds), the table's TTL attribute. TTL only tidies up: expiry is always checked
+//! in a condition, because DynamoDB deletes expired items lazily (up to days later).
+//!
+//! - `code#<challenge id>`: one issued code — its keyed hash, state, expiry (epoch ms), attempts.
+//! - `dest#<destination pseudonym>`: the recent sends to one destination and the last code per
+//!   purpose, with a version for optimistic concurrency.
+//!
+//! A verify is exactly one `UpdateItem`. A code counts as consumed once the hash of an attempt
+//! recorded on it equals its code hash, so the same write that counts an attempt also consumes the
+//! code: the condition requires the code pending, unexpired, below its attempt cap and not yet
+//! matched (`last_attempt_hash <> code_hash`), and the update records the attempt's hash. The new
+//! item comes back and the hashes are compared here in constant time; a refused condition returns
+//! the old item, which says why (consumed, withdrawn or replaced, expired, locked) without a read.
+//!
+//! A send is one consistent `GetItem` of the destination item, the cooldown and cap decided by
+//! [`SendPolicy::admit`], then one `TransactWriteItems`: the destination item (conditional on its
+//! version), the new code item, and the withdrawal of the code it replaces. A concurrent send to the
+//! same destination makes the transaction fail its version check; the send is then decided again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
+    ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, Update,
+};
+use data_encoding::HEXLOWER;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::domain::{ChallengeId, Channel, Purpose, Reference};
+use crate::hashing::CodeHash;
+use crate::ports::{
+    ApprovedChallenge, ChallengeStore, NewChallenge, SendAdmission, SendPolicy, StoreError,
+    VerifyOutcome,
+};
+
+/// The table's partition key and TTL attribute.
+pub const PARTITION_KEY: &str = "pk";
+pub const TTL_ATTRIBUTE: &str = "purge_at";
+
+/// How long an expired code's item is kept, so a late verify hears `expired` rather than `not_found`.
+const CODE_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How often a send decides again after losing a race with a concurrent send to the same destination.
+const SEND_ATTEMPTS: usize = 4;
+
+const PENDING: &str = "pending";
+const WITHDRAWN: &str = "withdrawn";
+
+/// A [`ChallengeStore`] on one DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// The key of a code's item.
+pub fn code_key(id: &ChallengeId) -> String {
+    format!("code#{}", id.as_str())
+}
+
+fn destination_key(destination: &crate::hashing::DestinationKey) -> String {
+    format!("dest#{}", destination.as_str())
+}
+
+fn key(pk: String) -> HashMap<String, AttributeValue> {
+    HashMap::from([(PARTITION_KEY.to_owned(), AttributeValue::S(pk))])
+}
+
+fn millis(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| StoreError(anyhow!("stored time out of range: {e}")))
+}
+
+/// Epoch seconds, rounded up, for the TTL attribute.
+fn purge_seconds(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp() + i64::from(t.nanosecond() > 0)
+}
+
+fn hex(hash: &CodeHash) -> String {
+    HEXLOWER.encode(hash.as_bytes())
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError(anyhow!("stored item is malformed: {what}"))
+}
+
+/// A code's item. Holds the keyed hash only, never the code, and the masked address only.
+#[derive(Debug, Serialize, Deserialize)]
+struct CodeItem {
+    pk: String,
+    code_hash: String,
+    /// The hash of the latest attempt; equal to `code_hash` once the code has been approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_attempt_hash: Option<String>,
+    state: String,
+    attempts: u32,
+    max_attempts: u32,
+    created_at_ms: i64,
+    expires_at_ms: i64,
+    purpose: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reference: Option<String>,
+    channel: Channel,
+    masked_to: String,
+    purge_at: i64,
+}
+
+impl CodeItem {
+    fn new(challenge: &NewChallenge) -> Self {
+        Self {
+            pk: code_key(&challenge.id),
+            code_hash: hex(&challenge.code_hash),
+            last_attempt_hash: None,
+            state: PENDING.to_owned(),
+            attempts: 0,
+            max_attempts: challenge.max_attempts,
+            created_at_ms: millis(challenge.created_at),
+            expires_at_ms: millis(challenge.expires_at),
+            purpose: challenge.purpose.as_str().to_owned(),
+            reference: challenge.reference.as_ref().map(|r| r.as_str().to_owned()),
+            channel: challenge.channel,
+            masked_to: challenge.masked_to.clone(),
+            purge_at: purge_seconds(challenge.expires_at + CODE_RETENTION),
+        }
+    }
+
+    fn code_hash(&self) -> Result<CodeHash, StoreError> {
+        decode_hash(&self.code_hash)
+    }
+
+    fn is_consumed(&self) -> bool {
+        self.last_attempt_hash.as_deref() == Some(self.code_hash.as_str())
+    }
+
+    fn approved(&self) -> Result<ApprovedChallenge, StoreError> {
+        Ok(ApprovedChallenge {
+            purpose: Purpose::parse(&self.purpose).map_err(|_| corrupt("purpose"))?,
+            reference: self
+                .reference
+                .as_deref()
+                .map(Reference::parse)
+                .transpose()
+                .map_err(|_| corrupt("reference"))?,
+            channel: self.channel,
+            masked_to: self.masked_to.clone(),
+        })
+    }
+
+    /// Why the verify condition refused this (old) item.
+    fn refusal(&self, now_ms: i64) -> Result<VerifyOutcome, StoreError> {
+        Ok(if self.is_consumed() {
+            VerifyOutcome::Consumed
+        } else if self.state != PENDING || now_ms >= self.expires_at_ms {
+            VerifyOutcome::Expired
+        } else if self.attempts >= self.max_attempts {
+            VerifyOutcome::Locked
+        } else {
+            return Err(StoreError(anyhow!(
+                "verify condition failed on an item that passes every check"
+            )));
+        })
+    }
+}
+
+fn decode_hash(text: &str) -> Result<CodeHash, StoreError> {
+    let bytes = HEXLOWER
+        .decode(text.as_bytes())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| corrupt("code hash"))?;
+    Ok(CodeHash::from_bytes(bytes))
+}
+
+/// The sends to one destination, keyed by its pseudonym.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct DestinationItem {
+    pk: String,
+    /// Incremented by every send; a send's write is conditional on the version it read.
+    version: u64,
+    /// Times (epoch ms) of the sends still inside the window, oldest first.
+    sends_ms: Vec<i64>,
+    /// Per purpose: the last send and its code, while either still matters.
+    last_sends: BTreeMap<String, LastSend>,
+    purge_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LastSend {
+    at_ms: i64,
+    id: String,
+    expires_at_ms: i64,
+}
+
+impl DestinationItem {
+    /// Drops what no rule needs any more: sends outside the window, last sends whose cooldown is over
+    /// and whose code has expired.
+    fn prune(&mut self, now: OffsetDateTime, policy: SendPolicy) {
+        let now_ms = millis(now);
+        let window_start = millis(now - policy.window);
+        let cooldown_ms = policy.resend_cooldown.as_millis() as i64;
+        self.sends_ms.retain(|t| *t > window_start);
+        self.last_sends
+            .retain(|_, last| last.at_ms + cooldown_ms > now_ms || last.expires_at_ms > now_ms);
+    }
+}
+
+/// A DynamoDB failure, as an opaque store error. SDK errors carry no item values of ours.
+fn failed<E>(action: &'static str) -> impl FnOnce(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |e| StoreError(anyhow::Error::new(e).context(action))
+}
+
+impl ChallengeStore for DynamoStore {
+    async fn begin(
+        &self,
+        challenge: NewChallenge,
+        policy: SendPolicy,
+    ) -> Result<SendAdmission, StoreError> {
+        let now = challenge.created_at;
+        let dest_pk = destination_key(&challenge.destination);
+        let code_item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(CodeItem::new(&challenge))
+            .context("mapping the code item")?;
+        let mut withdraw_replaced = true;
+        for _ in 0..SEND_ATTEMPTS {
+            let read = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key(dest_pk.clone())))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(failed("reading the destination's sends"))?;
+            let mut dest: DestinationItem = match read.item {
+                Some(item) => serde_dynamo::from_item(item).context("mapping the sends item")?,
+                None => DestinationItem {
+                    pk: dest_pk.clone(),
+                    ..DestinationItem::default()
+                },
+            };
+            let read_version = dest.version;
+            dest.prune(now, policy);
+            let times = dest
+                .sends_ms
+                .iter()
+                .map(|ms| from_millis(*ms))
+                .collect::<Result<Vec<_>, _>>()?;
+            let last_for_purpose = dest
+                .last_sends
+                .get(challenge.purpose.as_str())
+                .map(|last| from_millis(last.at_ms))
+                .transpose()?;
+            let admission = policy.admit(&times, last_for_purpose, now);
+            if !matches!(admission, SendAdmission::Admitted { .. }) {
+                return Ok(admission);
+            }
+
+            let now_ms = millis(now);
+            dest.version += 1;
+            dest.sends_ms.push(now_ms);
+            let replaced = dest.last_sends.insert(
+                challenge.purpose.as_str().to_owned(),
+                LastSend {
+                    at_ms: now_ms,
+                    id: challenge.id.as_str().to_owned(),
+                    expires_at_ms: millis(challenge.expires_at),
+                },
+            );
+            let keep_until = dest
+                .last_sends
+                .values()
+                .map(|last| last.expires_at_ms.max(last.at_ms + policy.resend_cooldown.as_millis() as i64))
+                .chain([millis(now + policy.window)])
+                .max()
+                .unwrap_or(now_ms);
+            dest.purge_at = purge_seconds(from_millis(keep_until)?);
+
+            let mut writes = vec![
+                put_versioned(&self.table, &dest, read_version)?,
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&self.table)
+                            .set_item(Some(code_item.clone()))
+                            .condition_expression("attribute_not_exists(#pk)")
+                            .expression_attribute_names("#pk", PARTITION_KEY)
+                            .build()
+                            .context("building the code put")?,
+                    )
+                    .build(),
+            ];
+            let replaced = replaced.filter(|old| withdraw_replaced && old.expires_at_ms > now_ms);
+            if let Some(old) = &replaced {
+                writes.push(
+                    TransactWriteItem::builder()
+                        .update(
+                            Update::builder()
+                                .table_name(&self.table)
+                                .set_key(Some(key(format!("code#{}", old.id))))
+                                .update_expression("SET #state = :withdrawn")
+                                .condition_expression("attribute_exists(#pk)")
+                                .expression_attribute_names("#pk", PARTITION_KEY)
+                                .expression_attribute_names("#state", "state")
+                                .expression_attribute_values(
+                                    ":withdrawn",
+                                    AttributeValue::S(WITHDRAWN.to_owned()),
+                                )
+                                .build()
+                                .context("building the withdrawal of the replaced code")?,
+                        )
+                        .build(),
+                );
+            }
+
+            match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(writes))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(admission),
+                Err(error) => {
+                    let reasons: Vec<Option<String>> = error
+                        .as_service_error()
+                        .and_then(|e| match e {
+                            TransactWriteItemsError::TransactionCanceledException(e) => Some(e),
+                            _ => None,
+                        })
+                        .map(|e| {
+                            e.cancellation_reasons()
+                                .iter()
+                                .map(|r| r.code().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let check_failed =
+                        |i: usize| reasons.get(i).cloned().flatten().as_deref() == Some("ConditionalCheckFailed");
+                    if check_failed(0) {
+                        // A concurrent send to this destination won; decide again on what it wrote.
+                        continue;
+                    }
+                    if check_failed(2) && !check_failed(1) {
+                        // The replaced code's item is gone (deleted by hand): nothing to withdraw.
+                        withdraw_replaced = false;
+                        continue;
+                    }
+                    return Err(failed("recording the send")(error));
+                }
+            }
+        }
+        Err(StoreError(anyhow!(
+            "too many concurrent sends to one destination"
+        )))
+    }
+
+    async fn withdraw(&self, id: &ChallengeId, _now: OffsetDateTime) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(code_key(id))))
+            .update_expression("SET #state = :withdrawn")
+            .condition_expression("#state = :pending")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":withdrawn", AttributeValue::S(WITHDRAWN.to_owned()))
+            .expression_attribute_values(":pending", AttributeValue::S(PENDING.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Already consumed, withdrawn or gone: nothing left to make unusable.
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(failed("withdrawing a code")(e)),
+        }
+    }
+
+    async fn verify(
+        &self,
+        id: &ChallengeId,
+        candidate: &CodeHash,
+        now: OffsetDateTime,
+    ) -> Result<VerifyOutcome, StoreError> {
+        let now_ms = millis(now);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(code_key(id))))
+            .condition_expression(
+                "attribute_exists(#pk) AND #state = :pending AND #expires > :now \
+                 AND #attempts < #max AND (attribute_not_exists(#last) OR #last <> #hash)",
+            )
+            .update_expression("SET #last = :candidate, #attempts = #attempts + :one")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#expires", "expires_at_ms")
+            .expression_attribute_names("#attempts", "attempts")
+            .expression_attribute_names("#max", "max_attempts")
+            .expression_attribute_names("#last", "last_attempt_hash")
+            .expression_attribute_names("#hash", "code_hash")
+            .expression_attribute_values(":pending", AttributeValue::S(PENDING.to_owned()))
+            .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
+            .expression_attribute_values(":candidate", AttributeValue::S(hex(candidate)))
+            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let item: CodeItem = serde_dynamo::from_item(
+                    output.attributes.ok_or_else(|| corrupt("no attributes returned"))?,
+                )
+                .context("mapping the code item")?;
+                if item.code_hash()? == *candidate {
+                    Ok(VerifyOutcome::Approved(item.approved()?))
+                } else {
+                    Ok(VerifyOutcome::Incorrect {
+                        attempts_remaining: item.max_attempts.saturating_sub(item.attempts),
+                    })
+                }
+            }
+            Err(error) if is_condition_failure(&error) => {
+                let old = match error.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(e) => e.item,
+                    _ => None,
+                };
+                match old {
+                    None => Ok(VerifyOutcome::NotFound),
+                    Some(old) => {
+                        let old: CodeItem =
+                            serde_dynamo::from_item(old).context("mapping the code item")?;
+                        old.refusal(now_ms)
+                    }
+                }
+            }
+            Err(error) => Err(failed("verifying a code")(error)),
+        }
+    }
+}
+
+fn is_condition_failure<R>(error: &SdkError<UpdateItemError, R>) -> bool {
+    error
+        .as_service_error()
+        .is_some_and(UpdateItemError::is_conditional_check_failed_exception)
+}
+
+/// The destination item's write, conditional on the version read (or on there being none).
+fn put_versioned(
+    table: &str,
+    dest: &DestinationItem,
+    read_version: u64,
+) -> Result<TransactWriteItem, StoreError> {
+    let item = serde_dynamo::to_item(dest).context("mapping the sends item")?;
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .expression_attribute_names("#pk", PARTITION_KEY);
+    let put = if read_version == 0 {
+        put.condition_expression("attribute_not_exists(#pk)")
+    } else {
+        put.condition_expression("#version = :read")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":read", AttributeValue::N(read_version.to_string()))
+    };
+    Ok(TransactWriteItem::builder()
+        .put(put.build().context("building the sends put")?)
+        .build())
+}
+
+/// Creates the table (on-demand, TTL on [`TTL_ATTRIBUTE`]) unless it exists; for otp-local and tests.
+/// In AWS the SAM template creates it.
+pub async fn create_table_if_missing(client: &Client, table: &str) -> anyhow::Result<()> {
+    let exists = match client.describe_table().table_name(table).send().await {
+        Ok(_) => true,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            false
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context("describing the table")),
+    };
+    if !exists {
+        client
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(PARTITION_KEY)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(PARTITION_KEY)
+                    .key_type(KeyType::Hash)
+                    .build()?,
+            )
+            .send()
+            .await
+            .context("creating the table")?;
+    }
+    for _ in 0..100 {
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .context("describing the table")?;
+        if described
+            .table
+            .and_then(|t| t.table_status)
+            .is_some_and(|s| s == TableStatus::Active)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .context("describing the table's TTL")?;
+    let enabled = ttl.time_to_live_description().is_some_and(|d| {
+        d.attribute_name() == Some(TTL_ATTRIBUTE)
+            && d.time_to_live_status()
+                .is_some_and(|s| matches!(s, TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling))
+    });
+    if !enabled {
+        client
+            .update_time_to_live()
+            .table_name(table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name(TTL_ATTRIBUTE)
+                    .build()?,
+            )
+            .send()
+            .await
+            .context("enabling TTL")?;
+    }
+    Ok(())
+}
