@@ -1,7 +1,14 @@
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use otp_local::{LocalDelivery, LocalStore, Outbox};
+use otp_shared::adapters::aws::{
+    self, AwsDelivery, DynamoStore, EmailSettings, SesEmail, SmsSettings, SnsSms,
+    create_table_if_missing,
+};
 use otp_shared::adapters::{ManualClock, MemoryStore, OsRandomness};
+use otp_shared::domain::EmailAddress;
 use otp_shared::hashing::Keys;
 use otp_shared::ports::{Delivered, DeliveryError, Notifier, OutgoingMessage};
 use otp_shared::{Otp, ServiceSecret, Settings};
@@ -11,6 +18,17 @@ pub struct TestApp {
     pub address: String,
     pub clock: Arc<ManualClock>,
     pub client: reqwest::Client,
+    /// The emulator's address when the app runs on the AWS adapters; codes are read from what it
+    /// received.
+    pub emulator: Option<String>,
+    /// The app's own DynamoDB table, on the AWS adapters.
+    pub table: Option<String>,
+}
+
+/// Which adapters the scenarios run on: `OTP_TEST_BACKEND=aws` runs every scenario on DynamoDB, SNS
+/// and SES (the emulator at `AWS_ENDPOINT_URL`); otherwise on the in-memory store and the outbox.
+pub fn on_aws() -> bool {
+    std::env::var("OTP_TEST_BACKEND").is_ok_and(|b| b == "aws")
 }
 
 /// A fresh otp-local on 127.0.0.1 with a free port, its own store, and a clock the test moves.
@@ -21,7 +39,27 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
     let clock = Arc::new(ManualClock::default());
     let secret = ServiceSecret::ephemeral(&OsRandomness);
-    let otp = otp_local::local_otp(settings, &secret, clock.clone(), Arc::new(OsRandomness));
+    let (otp, emulator, table) = if on_aws() {
+        let emulator = Emulator::get().await;
+        let table = emulator.fresh_table().await;
+        let store = LocalStore::Dynamo(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&emulator.sdk),
+            table.clone(),
+        ));
+        let delivery = LocalDelivery::Aws(emulator.delivery(), Outbox::new(clock.clone()));
+        let otp = otp_local::local_otp_on(
+            store,
+            delivery,
+            settings,
+            &secret,
+            clock.clone(),
+            Arc::new(OsRandomness),
+        );
+        (otp, Some(emulator.endpoint.clone()), Some(table))
+    } else {
+        let otp = otp_local::local_otp(settings, &secret, clock.clone(), Arc::new(OsRandomness));
+        (otp, None, None)
+    };
     let addr = otp_local::spawn("127.0.0.1:0".parse().unwrap(), Arc::new(otp))
         .await
         .expect("bind a free port");
@@ -29,7 +67,144 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         address: format!("http://{addr}"),
         clock,
         client: reqwest::Client::new(),
+        emulator,
+        table,
     }
+}
+
+/// The AWS emulator (moto server) the README's test command starts, as the SDK sees it.
+pub struct Emulator {
+    pub endpoint: String,
+    pub sdk: aws_config::SdkConfig,
+}
+
+pub const EMAIL_FROM: &str = "no-reply@example.com";
+
+impl Emulator {
+    /// The emulator at `AWS_ENDPOINT_URL`, which must be on 127.0.0.1: tests never reach real AWS.
+    pub async fn get() -> Self {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+        assert!(
+            endpoint.starts_with("http://127.0.0.1:"),
+            "these tests need the AWS emulator: run them with `bash tests/run.sh`, which starts \
+             moto_server and sets AWS_ENDPOINT_URL (got {endpoint:?})"
+        );
+        let sdk = aws::sdk_config().await;
+        let emulator = Self { endpoint, sdk };
+        // SES sends only from a verified identity; the emulator verifies on creation. It may
+        // exist already (the emulator outlives each test): that is fine.
+        let _ = aws_sdk_sesv2::Client::new(&emulator.sdk)
+            .create_email_identity()
+            .email_identity("example.com")
+            .send()
+            .await;
+        emulator
+    }
+
+    /// A new table, created as otp-local `--create-table` does.
+    pub async fn fresh_table(&self) -> String {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let table = format!(
+            "otp-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        create_table_if_missing(&aws_sdk_dynamodb::Client::new(&self.sdk), &table)
+            .await
+            .expect("create the table");
+        table
+    }
+
+    /// SNS and SES delivery as the send Lambda builds it.
+    pub fn delivery(&self) -> AwsDelivery {
+        AwsDelivery {
+            sms: Some(SnsSms::new(
+                aws_sdk_sns::Client::new(&self.sdk),
+                SmsSettings::default(),
+            )),
+            email: Some(SesEmail::new(
+                aws_sdk_sesv2::Client::new(&self.sdk),
+                EmailSettings {
+                    from: EmailAddress::parse(EMAIL_FROM).unwrap(),
+                    configuration_set: None,
+                },
+            )),
+        }
+    }
+
+    /// What the emulator delivered: `(message id, recipient, text)`. It keeps only the HTML part of
+    /// an email with both parts, so an email's text is recovered from its HTML.
+    pub async fn delivered(endpoint: &str) -> Vec<(String, String, String)> {
+        // The emulator builds this dump while other tests write, and now and then fails to: ask again.
+        let mut data = Value::Null;
+        for _ in 0..10 {
+            let response = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+                .await
+                .expect("emulator data");
+            if response.status().is_success() {
+                data = response.json().await.expect("emulator data is JSON");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(data.is_object(), "the emulator gave no data");
+        let mut messages = Vec::new();
+        for sms in data["sns"]["SMS"].as_array().into_iter().flatten() {
+            messages.push((
+                sms["message_id"].as_str().unwrap().to_owned(),
+                sms["phone_number"].as_str().unwrap().to_owned(),
+                sms["message"].as_str().unwrap().to_owned(),
+            ));
+        }
+        for email in data["ses"]["Message"].as_array().into_iter().flatten() {
+            messages.push((
+                email["id"].as_str().unwrap().to_owned(),
+                email["destinations"]["ToAddresses"][0]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                text_of_html(email["body"].as_str().unwrap()),
+            ));
+        }
+        messages
+    }
+}
+
+/// The text of one of our HTML emails: paragraphs become blank-line separated, `<br>` a newline.
+fn text_of_html(html: &str) -> String {
+    let body = html
+        .split_once("<body")
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map_or(html, |(_, rest)| rest.split("</body>").next().unwrap_or(rest));
+    let mut text = String::new();
+    let mut in_tag = false;
+    let mut tag = String::new();
+    for c in body.replace("<br>\n", "<br>").chars() {
+        match (in_tag, c) {
+            (false, '<') => {
+                in_tag = true;
+                tag.clear();
+            }
+            (true, '>') => {
+                in_tag = false;
+                match tag.as_str() {
+                    "br" => text.push('\n'),
+                    "/p" => text.push_str("\n\n"),
+                    _ => {}
+                }
+            }
+            (true, c) => tag.push(c),
+            (false, '\n') => {}
+            (false, c) => text.push(c),
+        }
+    }
+    text.trim_end()
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+        + "\n"
 }
 
 /// A reply: status, headers and JSON body.
@@ -109,10 +284,25 @@ impl TestApp {
         reply(response).await
     }
 
+    /// What was sent, oldest first. On the AWS adapters, each message's text is the one the emulator
+    /// received under the message id SNS / SES returned.
     pub async fn outbox(&self) -> Vec<Value> {
         let reply = self.get("/_local/outbox").await;
         assert_eq!(reply.status, 200);
-        reply.body.as_array().expect("outbox is an array").clone()
+        let mut entries = reply.body.as_array().expect("outbox is an array").clone();
+        if let Some(emulator) = &self.emulator {
+            let delivered = Emulator::delivered(emulator).await;
+            for entry in &mut entries {
+                let id = entry["message_id"].as_str().expect("a message id");
+                let (_, to, text) = delivered
+                    .iter()
+                    .find(|(message_id, _, _)| message_id == id)
+                    .unwrap_or_else(|| panic!("the emulator has no message {id}"));
+                assert_eq!(entry["to"].as_str(), Some(to.as_str()));
+                entry["body"] = json!(text);
+            }
+        }
+        entries
     }
 
     /// The code in the newest message of the outbox (built-in English texts start with it).

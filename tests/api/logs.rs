@@ -1,7 +1,7 @@
 //! What the service logs must never carry a code, a secret or a full phone number / email address.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use lambda_http::Request;
 use otp_shared::ServiceSecret;
@@ -29,17 +29,30 @@ fn post(path: &str, body: &str) -> Request {
         .expect("a valid request")
 }
 
+/// Everything every test in this binary logs from now on, at every level of our own crates.
+///
+/// A global subscriber rather than a scoped one: tracing caches per call site whether anyone
+/// listens, and with a scoped subscriber that cache races with tests on other threads, so events
+/// could go missing. Catching the other tests' logs too only widens the check.
+fn captured() -> &'static Captured {
+    static CAPTURED: OnceLock<Captured> = OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter("info,otp_shared=trace,otp_local=trace")
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+        captured
+    })
+}
+
 /// Codes are 10 alphanumeric characters here, so none can turn up in a log by coincidence.
 #[tokio::test(flavor = "current_thread")]
 async fn logs_carry_no_code_secret_or_full_address() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = captured();
 
     let secret_text = "a service secret that must never be logged";
     let secret = ServiceSecret::parse(secret_text).unwrap();

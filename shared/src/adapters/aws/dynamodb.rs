@@ -488,12 +488,10 @@ fn put_versioned(
     read_version: u64,
 ) -> Result<TransactWriteItem, StoreError> {
     let item = serde_dynamo::to_item(dest).context("mapping the sends item")?;
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .expression_attribute_names("#pk", PARTITION_KEY);
+    let put = Put::builder().table_name(table).set_item(Some(item));
     let put = if read_version == 0 {
         put.condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
     } else {
         put.condition_expression("#version = :read")
             .expression_attribute_names("#version", "version")
