@@ -37,29 +37,24 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
-    let clock = Arc::new(ManualClock::default());
-    let secret = ServiceSecret::ephemeral(&OsRandomness);
-    let (otp, emulator, table) = if on_aws() {
+    if on_aws() {
         let emulator = Emulator::get().await;
-        let table = emulator.fresh_table().await;
-        let store = LocalStore::Dynamo(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&emulator.sdk),
-            table.clone(),
-        ));
-        let delivery = LocalDelivery::Aws(emulator.delivery(), Outbox::new(clock.clone()));
-        let otp = otp_local::local_otp_on(
-            store,
-            delivery,
-            settings,
-            &secret,
-            clock.clone(),
-            Arc::new(OsRandomness),
-        );
-        (otp, Some(emulator.endpoint.clone()), Some(table))
+        let store = emulator.store(aws_sdk_dynamodb::Client::new(&emulator.sdk)).await;
+        emulator.spawn(store, emulator.delivery(), settings).await
     } else {
+        let clock = Arc::new(ManualClock::default());
+        let secret = ServiceSecret::ephemeral(&OsRandomness);
         let otp = otp_local::local_otp(settings, &secret, clock.clone(), Arc::new(OsRandomness));
-        (otp, None, None)
-    };
+        serve(otp, clock, None, None).await
+    }
+}
+
+async fn serve(
+    otp: otp_local::LocalOtp,
+    clock: Arc<ManualClock>,
+    emulator: Option<String>,
+    table: Option<String>,
+) -> TestApp {
     let addr = otp_local::spawn("127.0.0.1:0".parse().unwrap(), Arc::new(otp))
         .await
         .expect("bind a free port");
@@ -113,6 +108,27 @@ impl Emulator {
             .await
             .expect("create the table");
         table
+    }
+
+    /// A store on a fresh table, through `client` (which may carry test interceptors).
+    pub async fn store(&self, client: aws_sdk_dynamodb::Client) -> DynamoStore {
+        DynamoStore::new(client, self.fresh_table().await)
+    }
+
+    /// otp-local on this store and delivery, with a clock the test moves.
+    pub async fn spawn(&self, store: DynamoStore, delivery: AwsDelivery, settings: Settings) -> TestApp {
+        let clock = Arc::new(ManualClock::default());
+        let secret = ServiceSecret::ephemeral(&OsRandomness);
+        let table = store.table().to_owned();
+        let otp = otp_local::local_otp_on(
+            LocalStore::Dynamo(store),
+            LocalDelivery::Aws(delivery, Outbox::new(clock.clone())),
+            settings,
+            &secret,
+            clock.clone(),
+            Arc::new(OsRandomness),
+        );
+        serve(otp, clock, Some(self.endpoint.clone()), Some(table)).await
     }
 
     /// SNS and SES delivery as the send Lambda builds it.

@@ -1,0 +1,423 @@
+//! What only the AWS adapters can show: what DynamoDB holds, how many requests each operation makes,
+//! what SNS is asked to send, delivery failures at SNS and SES, and the Secrets Manager secret.
+//! Against the emulator the README's test command starts.
+
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
+use otp_shared::ServiceSecret;
+use otp_shared::adapters::aws::{
+    AwsDelivery, EmailSettings, SesEmail, SmsSettings, SnsSms, create_table_if_missing,
+    service_secret_from_secrets_manager,
+};
+use otp_shared::adapters::{OsRandomness, SeededRandomness};
+use otp_shared::domain::{ChallengeId, EmailAddress};
+use otp_shared::hashing::Keys;
+use otp_shared::Settings;
+use serde_json::json;
+
+use crate::helpers::{Emulator, wrong_code};
+
+/// Records each request an SDK client sends: its `X-Amz-Target` (DynamoDB's operation) and body.
+#[derive(Debug, Clone, Default)]
+struct Requests(Arc<Mutex<Vec<(String, String)>>>);
+
+impl Requests {
+    fn take(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+
+    /// The DynamoDB operations sent since the last call, e.g. `["GetItem", "TransactWriteItems"]`.
+    fn operations(&self) -> Vec<String> {
+        self.take()
+            .into_iter()
+            .map(|(target, _)| target.rsplit('.').next().unwrap().to_owned())
+            .collect()
+    }
+}
+
+impl Intercept for Requests {
+    fn name(&self) -> &'static str {
+        "RecordRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let request = context.request();
+        let target = request
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default()
+            .to_owned();
+        let body = String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
+        self.0.lock().unwrap().push((target, body));
+        Ok(())
+    }
+}
+
+fn counted_dynamodb(emulator: &Emulator, requests: &Requests) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&emulator.sdk)
+            .interceptor(requests.clone())
+            .build(),
+    )
+}
+
+#[tokio::test]
+async fn verify_is_one_dynamodb_request_and_send_at_most_two() {
+    let emulator = Emulator::get().await;
+    let requests = Requests::default();
+    let store = emulator.store(counted_dynamodb(&emulator, &requests)).await;
+    let app = emulator
+        .spawn(store, emulator.delivery(), Settings::default())
+        .await;
+
+    let (id, code) = app.issue("+447911123456").await;
+    assert_eq!(requests.operations(), ["GetItem", "TransactWriteItems"]);
+
+    // A refused resend decides on the one read.
+    assert_eq!(
+        app.send(&json!({"channel": "sms", "to": "+447911123456"}))
+            .await
+            .status,
+        429
+    );
+    assert_eq!(requests.operations(), ["GetItem"]);
+
+    for (attempt, status) in [
+        (wrong_code(&code), "incorrect"),
+        (code.clone(), "approved"),
+        (code.clone(), "consumed"),
+    ] {
+        assert_eq!(app.verify(&id, &attempt).await.body["status"], status);
+        assert_eq!(requests.operations(), ["UpdateItem"], "verify ({status})");
+    }
+    let unknown = ChallengeId::generate(&OsRandomness);
+    assert_eq!(
+        app.verify(unknown.as_str(), &code).await.body["status"],
+        "not_found"
+    );
+    assert_eq!(requests.operations(), ["UpdateItem"], "verify (not_found)");
+
+    // A resend that replaces a pending code withdraws it in the same transaction.
+    app.advance(30);
+    app.send_sms("+447911123456").await;
+    assert_eq!(requests.operations(), ["GetItem", "TransactWriteItems"]);
+    let (old_id, old_code) = app.issue("+447911123457").await;
+    app.advance(30);
+    requests.take();
+    app.send_sms("+447911123457").await;
+    assert_eq!(requests.operations(), ["GetItem", "TransactWriteItems"]);
+    assert_eq!(
+        app.verify(&old_id, &old_code).await.body["status"],
+        "expired",
+        "the replaced code no longer works"
+    );
+}
+
+#[tokio::test]
+async fn stored_items_hold_no_code_or_address_and_carry_the_ttl_attribute() {
+    let emulator = Emulator::get().await;
+    let client = aws_sdk_dynamodb::Client::new(&emulator.sdk);
+    let app = emulator
+        .spawn(
+            emulator.store(client.clone()).await,
+            emulator.delivery(),
+            Settings::default(),
+        )
+        .await;
+    let reply = app
+        .send(&json!({"channel": "sms", "to": "+447911123456", "ttl_seconds": 120, "reference": "order-7"}))
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let code = app.last_code().await;
+    let expires_at = time::OffsetDateTime::parse(
+        reply.body["expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+
+    let items = client
+        .scan()
+        .table_name(app.table.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    assert_eq!(items.len(), 2, "the code and the destination's sends");
+    for item in &items {
+        let dump = format!("{item:?}");
+        for secret in [code.as_str(), "+447911123456", "7911123456"] {
+            assert!(!dump.contains(secret), "an item holds {secret:?}: {dump}");
+        }
+        let purge_at: i64 = match &item["purge_at"] {
+            AttributeValue::N(n) => n.parse().unwrap(),
+            other => panic!("purge_at is not a number: {other:?}"),
+        };
+        assert!(
+            purge_at >= expires_at.unix_timestamp(),
+            "TTL purges an item only after it stops mattering"
+        );
+    }
+    let code_item = items
+        .iter()
+        .find(|item| matches!(&item["pk"], AttributeValue::S(pk) if pk.starts_with("code#")))
+        .expect("a code item");
+    let AttributeValue::S(hash) = &code_item["code_hash"] else {
+        panic!("code_hash is a string")
+    };
+    assert_eq!(hash.len(), 64, "a 256-bit keyed hash, hex");
+    assert_eq!(code_item["masked_to"], AttributeValue::S("+44•••••••456".into()));
+    assert_eq!(code_item["reference"], AttributeValue::S("order-7".into()));
+}
+
+#[tokio::test]
+async fn create_table_is_idempotent_and_enables_ttl() {
+    let emulator = Emulator::get().await;
+    let client = aws_sdk_dynamodb::Client::new(&emulator.sdk);
+    let table = emulator.fresh_table().await;
+    create_table_if_missing(&client, &table).await.unwrap();
+
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .time_to_live_description
+        .unwrap();
+    assert_eq!(ttl.attribute_name(), Some("purge_at"));
+    assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
+}
+
+#[tokio::test]
+async fn sms_is_published_as_transactional_with_the_configured_attributes() {
+    let emulator = Emulator::get().await;
+    let requests = Requests::default();
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(&emulator.sdk)
+            .interceptor(SnsRequests(requests.clone()))
+            .build(),
+    );
+    let settings = SmsSettings {
+        sender_id: Some("Acme".into()),
+        origination_number: Some("+14155552671".into()),
+        max_price: Some("0.50".into()),
+    };
+    let delivery = AwsDelivery {
+        sms: Some(SnsSms::new(sns, settings)),
+        email: None,
+    };
+    let store = emulator
+        .store(aws_sdk_dynamodb::Client::new(&emulator.sdk))
+        .await;
+    let app = emulator.spawn(store, delivery, Settings::default()).await;
+
+    app.issue("+447911123456").await;
+
+    let sent = requests.take();
+    assert_eq!(sent.len(), 1);
+    let form: Vec<(String, String)> = form_pairs(&sent[0].1);
+    let value = |key: &str| {
+        form.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(value("Action"), Some("Publish"));
+    assert_eq!(value("PhoneNumber"), Some("+447911123456"));
+    let mut attributes = Vec::new();
+    for n in 1..=4 {
+        let name = value(&format!("MessageAttributes.entry.{n}.Name"));
+        let kind = value(&format!("MessageAttributes.entry.{n}.Value.DataType"));
+        let string = value(&format!("MessageAttributes.entry.{n}.Value.StringValue"));
+        attributes.push((name, kind, string));
+    }
+    attributes.sort();
+    assert_eq!(
+        attributes,
+        [
+            (Some("AWS.MM.SMS.OriginationNumber"), Some("String"), Some("+14155552671")),
+            (Some("AWS.SNS.SMS.MaxPrice"), Some("Number"), Some("0.50")),
+            (Some("AWS.SNS.SMS.SMSType"), Some("String"), Some("Transactional")),
+            (Some("AWS.SNS.SMS.SenderID"), Some("String"), Some("Acme")),
+        ]
+    );
+}
+
+/// The same recorder, for the SNS client's interceptor trait.
+#[derive(Debug)]
+struct SnsRequests(Requests);
+
+impl aws_sdk_sns::config::Intercept for SnsRequests {
+    fn name(&self) -> &'static str {
+        "RecordSnsRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_sns::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        components: &aws_sdk_sns::config::RuntimeComponents,
+        cfg: &mut aws_sdk_sns::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Intercept::read_before_transmit(&self.0, context, components, cfg)
+    }
+}
+
+/// The pairs of a form-encoded body (SNS's query protocol).
+fn form_pairs(body: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let bytes = s.replace('+', " ").into_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' && i + 2 < bytes.len() {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    };
+    body.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_email_ses_refuses_is_502_its_code_is_withdrawn_and_the_send_counts() {
+    let emulator = Emulator::get().await;
+    let client = aws_sdk_dynamodb::Client::new(&emulator.sdk);
+    let delivery = AwsDelivery {
+        sms: None,
+        // No identity for this domain was created, so SES refuses to send from it.
+        email: Some(SesEmail::new(
+            aws_sdk_sesv2::Client::new(&emulator.sdk),
+            EmailSettings {
+                from: EmailAddress::parse("codes@unverified-sender.example.org").unwrap(),
+                configuration_set: None,
+            },
+        )),
+    };
+    let app = emulator
+        .spawn(
+            emulator.store(client.clone()).await,
+            delivery,
+            Settings::default(),
+        )
+        .await;
+
+    let reply = app
+        .send(&json!({"channel": "email", "to": "ana.lima@example.com"}))
+        .await;
+
+    assert_eq!(reply.status, 502, "{}", reply.body);
+    assert_eq!(reply.body["type"], "urn:problem-type:otp-lambda:delivery-failed");
+    assert_eq!(reply.body["channel"], "email");
+    assert!(!reply.body.to_string().contains("ana.lima"));
+    assert!(app.outbox().await.is_empty(), "nothing was handed over");
+    assert_withdrawn(&client, app.table.as_deref().unwrap()).await;
+    let retry = app
+        .send(&json!({"channel": "email", "to": "ana.lima@example.com"}))
+        .await;
+    assert_eq!(retry.status, 429, "the failed send still counts");
+}
+
+#[tokio::test]
+async fn an_sms_sns_cannot_take_is_502_and_its_code_is_withdrawn() {
+    let emulator = Emulator::get().await;
+    let client = aws_sdk_dynamodb::Client::new(&emulator.sdk);
+    // An SNS endpoint where nothing listens: the publish fails to connect.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(&emulator.sdk)
+            .endpoint_url(dead_endpoint)
+            .build(),
+    );
+    let delivery = AwsDelivery {
+        sms: Some(SnsSms::new(sns, SmsSettings::default())),
+        email: None,
+    };
+    let app = emulator
+        .spawn(
+            emulator.store(client.clone()).await,
+            delivery,
+            Settings::default(),
+        )
+        .await;
+
+    let reply = app
+        .send(&json!({"channel": "sms", "to": "+447911123456"}))
+        .await;
+
+    assert_eq!(reply.status, 502, "{}", reply.body);
+    assert_eq!(reply.body["channel"], "sms");
+    assert!(!reply.body.to_string().contains("7911123456"));
+    assert_withdrawn(&client, app.table.as_deref().unwrap()).await;
+}
+
+/// The table's one code item is withdrawn.
+async fn assert_withdrawn(client: &aws_sdk_dynamodb::Client, table: &str) {
+    let items = client.scan().table_name(table).send().await.unwrap().items.unwrap();
+    let code_item = items
+        .iter()
+        .find(|item| matches!(&item["pk"], AttributeValue::S(pk) if pk.starts_with("code#")))
+        .expect("the code was recorded");
+    assert_eq!(code_item["state"], AttributeValue::S("withdrawn".into()));
+}
+
+#[tokio::test]
+async fn the_service_secret_is_read_from_secrets_manager() {
+    let emulator = Emulator::get().await;
+    let client = aws_sdk_secretsmanager::Client::new(&emulator.sdk);
+    let value = "a generated secret string of sixty-four characters for otp-lambda!";
+    let name = format!("otp-test-secret-{}", ChallengeId::generate(&OsRandomness));
+    let arn = client
+        .create_secret()
+        .name(&name)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+
+    let read = service_secret_from_secrets_manager(&client, &arn)
+        .await
+        .unwrap();
+
+    // The keys derived from it are those of the same secret given directly.
+    let id = ChallengeId::generate(&SeededRandomness::new(7));
+    assert_eq!(
+        Keys::derive(&read).code_hash(&id, "123456"),
+        Keys::derive(&ServiceSecret::parse(value).unwrap()).code_hash(&id, "123456")
+    );
+
+    // A secret too short to derive keys from is refused without being echoed.
+    let short = client
+        .create_secret()
+        .name(format!("{name}-short"))
+        .secret_string("too-short-value")
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let error = service_secret_from_secrets_manager(&client, &short)
+        .await
+        .err()
+        .expect("a short secret is refused");
+    assert!(!format!("{error:#}").contains("too-short-value"), "{error:#}");
+}
