@@ -1,14 +1,28 @@
 #!/usr/bin/env bash
-# Runs the README's curl walkthrough, exactly as written, against a fresh otp-local on a free port
-# (the one substitution: 127.0.0.1:3000 → that port), and checks the code is approved.
+# Runs one of the README's curl walkthroughs, exactly as written, against a fresh otp-local on a free
+# port (the one substitution: 127.0.0.1:3000 → that port, and for `aws` 127.0.0.1:5000 → the
+# emulator at AWS_ENDPOINT_URL), and checks the code is approved once and refused after.
+#   memory: the default otp-local (in-memory store, outbox)
+#   aws:    otp-local --store dynamodb --delivery aws --create-table, against the emulator
 set -euo pipefail
+mode=${1:?usage: readme-walkthrough.sh memory|aws}
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
 cargo build --locked -q -p otp-local
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 work=$(mktemp -d)
-"$root/target/debug/otp-local" --addr "127.0.0.1:$port" >"$work/otp-local.log" 2>&1 &
+args=(--addr "127.0.0.1:$port")
+substitute=("s/127\.0\.0\.1:3000/127.0.0.1:$port/g")
+block=walkthrough
+if [ "$mode" = aws ]; then
+  emulator=${AWS_ENDPOINT_URL:?the aws walkthrough needs the emulator: run tests/run.sh}
+  args+=(--store dynamodb --delivery aws --create-table --table "walkthrough-$$")
+  substitute+=("s#http://127\.0\.0\.1:5000#$emulator#g")
+  block=walkthrough-aws
+  export OTP_EMAIL_FROM=no-reply@example.com
+fi
+"$root/target/debug/otp-local" "${args[@]}" >"$work/otp-local.log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -17,15 +31,23 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-sed -n '/<!-- walkthrough:start -->/,/<!-- walkthrough:end -->/p' README.md \
-  | sed -n '/^```sh$/,/^```$/p' | grep -v '^```' \
-  | sed "s/127\.0\.0\.1:3000/127.0.0.1:$port/g" >"$work/walkthrough.sh"
-[ -s "$work/walkthrough.sh" ] || { echo "README walkthrough not found"; exit 1; }
+sed -n "/<!-- $block:start -->/,/<!-- $block:end -->/p" README.md \
+  | sed -n '/^```sh$/,/^```$/p' | grep -v '^```' >"$work/walkthrough.sh"
+for expression in "${substitute[@]}"; do sed -i "$expression" "$work/walkthrough.sh"; done
+[ -s "$work/walkthrough.sh" ] || { echo "README $block not found"; exit 1; }
 
-(cd "$work" && bash -euo pipefail walkthrough.sh) >"$work/out.txt"
+(cd "$work" && bash -euo pipefail walkthrough.sh) >"$work/out.txt" || { cat "$work/out.txt" "$work/otp-local.log"; exit 1; }
 cat "$work/out.txt"
 echo
-grep -q '"status":"approved"' "$work/out.txt" || { echo "walkthrough: no approval"; cat "$work/otp-local.log"; exit 1; }
-grep -q '"status":"consumed"' "$work/out.txt" || { echo "walkthrough: replay not refused"; exit 1; }
-if grep -q 'OTP_SECRET is not set' "$work/otp-local.log"; then :; else echo "otp-local did not announce its ephemeral key"; exit 1; fi
-echo "1 passed, 0 failed: README walkthrough"
+fail() { echo "$block: $1"; cat "$work/otp-local.log"; exit 1; }
+grep -q '"status":"approved"' "$work/out.txt" || fail "no approval"
+grep -q '"status":"consumed"' "$work/out.txt" || fail "replay not refused"
+grep -q 'OTP_SECRET is not set' "$work/otp-local.log" || fail "otp-local did not announce its ephemeral key"
+if [ "$mode" = aws ]; then
+  message_id=$(curl -s "http://127.0.0.1:$port/_local/outbox" | jq -r '.[-1].message_id')
+  curl -s "$emulator/moto-api/data.json" \
+    | jq -e --arg id "$message_id" '.sns.SMS | map(select(.message_id == $id and .phone_number == "+447911123456")) | length == 1' >/dev/null \
+    || fail "the SMS SNS accepted ($message_id) is not in the emulator's data"
+  grep -q 'store: DynamoDB' "$work/otp-local.log" || fail "otp-local did not use DynamoDB"
+fi
+echo "1 passed, 0 failed: README $block"

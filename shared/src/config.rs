@@ -170,7 +170,9 @@ impl Settings {
 
 /// A variable from the environment; set but empty counts as unset (templates pass "" for "none").
 pub fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
 }
 
 /// The one secret every key of the service derives from. Never printed.

@@ -41,10 +41,26 @@ pub const AWS_VARIABLES: &[(&str, &str, &str)] = &[
         "(none)",
         "SES-verified address codes are emailed from; email sends fail (502) without it",
     ),
-    ("OTP_SES_CONFIGURATION_SET", "(none)", "SES configuration set for sent email"),
-    ("OTP_SMS_SENDER_ID", "(none)", "SNS alphanumeric sender ID (1–11 characters)"),
-    ("OTP_SMS_ORIGINATION_NUMBER", "(none)", "SNS origination number (E.164)"),
-    ("OTP_SMS_MAX_PRICE", "(none)", "SNS maximum price per SMS in USD"),
+    (
+        "OTP_SES_CONFIGURATION_SET",
+        "(none)",
+        "SES configuration set for sent email",
+    ),
+    (
+        "OTP_SMS_SENDER_ID",
+        "(none)",
+        "SNS alphanumeric sender ID (1–11 characters)",
+    ),
+    (
+        "OTP_SMS_ORIGINATION_NUMBER",
+        "(none)",
+        "SNS origination number (E.164)",
+    ),
+    (
+        "OTP_SMS_MAX_PRICE",
+        "(none)",
+        "SNS maximum price per SMS in USD",
+    ),
 ];
 
 /// Builds the service from the environment: settings, AWS clients (one shared configuration), the

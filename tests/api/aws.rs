@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
 use otp_shared::ServiceSecret;
+use otp_shared::Settings;
 use otp_shared::adapters::aws::{
     AwsDelivery, EmailSettings, SesEmail, SmsSettings, SnsSms, create_table_if_missing,
     service_secret_from_secrets_manager,
@@ -15,7 +16,6 @@ use otp_shared::adapters::aws::{
 use otp_shared::adapters::{OsRandomness, SeededRandomness};
 use otp_shared::domain::{ChallengeId, EmailAddress};
 use otp_shared::hashing::Keys;
-use otp_shared::Settings;
 use serde_json::json;
 
 use crate::helpers::{Emulator, wrong_code};
@@ -174,7 +174,10 @@ async fn stored_items_hold_no_code_or_address_and_carry_the_ttl_attribute() {
         panic!("code_hash is a string")
     };
     assert_eq!(hash.len(), 64, "a 256-bit keyed hash, hex");
-    assert_eq!(code_item["masked_to"], AttributeValue::S("+44•••••••456".into()));
+    assert_eq!(
+        code_item["masked_to"],
+        AttributeValue::S("+44•••••••456".into())
+    );
     assert_eq!(code_item["reference"], AttributeValue::S("order-7".into()));
 }
 
@@ -225,11 +228,7 @@ async fn sms_is_published_as_transactional_with_the_configured_attributes() {
     let sent = requests.take();
     assert_eq!(sent.len(), 1);
     let form: Vec<(String, String)> = form_pairs(&sent[0].1);
-    let value = |key: &str| {
-        form.iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
+    let value = |key: &str| form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     assert_eq!(value("Action"), Some("Publish"));
     assert_eq!(value("PhoneNumber"), Some("+447911123456"));
     let mut attributes = Vec::new();
@@ -243,9 +242,17 @@ async fn sms_is_published_as_transactional_with_the_configured_attributes() {
     assert_eq!(
         attributes,
         [
-            (Some("AWS.MM.SMS.OriginationNumber"), Some("String"), Some("+14155552671")),
+            (
+                Some("AWS.MM.SMS.OriginationNumber"),
+                Some("String"),
+                Some("+14155552671")
+            ),
             (Some("AWS.SNS.SMS.MaxPrice"), Some("Number"), Some("0.50")),
-            (Some("AWS.SNS.SMS.SMSType"), Some("String"), Some("Transactional")),
+            (
+                Some("AWS.SNS.SMS.SMSType"),
+                Some("String"),
+                Some("Transactional")
+            ),
             (Some("AWS.SNS.SMS.SenderID"), Some("String"), Some("Acme")),
         ]
     );
@@ -322,7 +329,10 @@ async fn an_email_ses_refuses_is_502_its_code_is_withdrawn_and_the_send_counts()
         .await;
 
     assert_eq!(reply.status, 502, "{}", reply.body);
-    assert_eq!(reply.body["type"], "urn:problem-type:otp-lambda:delivery-failed");
+    assert_eq!(
+        reply.body["type"],
+        "urn:problem-type:otp-lambda:delivery-failed"
+    );
     assert_eq!(reply.body["channel"], "email");
     assert!(!reply.body.to_string().contains("ana.lima"));
     assert!(app.outbox().await.is_empty(), "nothing was handed over");
@@ -370,7 +380,14 @@ async fn an_sms_sns_cannot_take_is_502_and_its_code_is_withdrawn() {
 
 /// The table's one code item is withdrawn.
 async fn assert_withdrawn(client: &aws_sdk_dynamodb::Client, table: &str) {
-    let items = client.scan().table_name(table).send().await.unwrap().items.unwrap();
+    let items = client
+        .scan()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
     let code_item = items
         .iter()
         .find(|item| matches!(&item["pk"], AttributeValue::S(pk) if pk.starts_with("code#")))
@@ -417,7 +434,9 @@ async fn the_service_secret_is_read_from_secrets_manager() {
         .unwrap();
     let error = service_secret_from_secrets_manager(&client, &short)
         .await
-        .err()
-        .expect("a short secret is refused");
-    assert!(!format!("{error:#}").contains("too-short-value"), "{error:#}");
+        .expect_err("a short secret is refused");
+    assert!(
+        !format!("{error:#}").contains("too-short-value"),
+        "{error:#}"
+    );
 }

@@ -39,7 +39,9 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
     if on_aws() {
         let emulator = Emulator::get().await;
-        let store = emulator.store(aws_sdk_dynamodb::Client::new(&emulator.sdk)).await;
+        let store = emulator
+            .store(aws_sdk_dynamodb::Client::new(&emulator.sdk))
+            .await;
         emulator.spawn(store, emulator.delivery(), settings).await
     } else {
         let clock = Arc::new(ManualClock::default());
@@ -116,7 +118,12 @@ impl Emulator {
     }
 
     /// otp-local on this store and delivery, with a clock the test moves.
-    pub async fn spawn(&self, store: DynamoStore, delivery: AwsDelivery, settings: Settings) -> TestApp {
+    pub async fn spawn(
+        &self,
+        store: DynamoStore,
+        delivery: AwsDelivery,
+        settings: Settings,
+    ) -> TestApp {
         let clock = Arc::new(ManualClock::default());
         let secret = ServiceSecret::ephemeral(&OsRandomness);
         let table = store.table().to_owned();
@@ -191,7 +198,9 @@ fn text_of_html(html: &str) -> String {
     let body = html
         .split_once("<body")
         .and_then(|(_, rest)| rest.split_once('>'))
-        .map_or(html, |(_, rest)| rest.split("</body>").next().unwrap_or(rest));
+        .map_or(html, |(_, rest)| {
+            rest.split("</body>").next().unwrap_or(rest)
+        });
     let mut text = String::new();
     let mut in_tag = false;
     let mut tag = String::new();

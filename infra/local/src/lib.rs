@@ -113,9 +113,12 @@ pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http
         "/v1/otp/send" => otp_shared::http::send(otp, request).await,
         "/v1/otp/verify" => otp_shared::http::verify(otp, request).await,
         "/v1/totp/enroll" => otp_shared::http::enroll(request).await,
-        "/_local/outbox" if request.method() == http::Method::GET => Ok(
-            otp_shared::http::json_response(http::StatusCode::OK, &otp.notifier().outbox().entries()),
-        ),
+        "/_local/outbox" if request.method() == http::Method::GET => {
+            Ok(otp_shared::http::json_response(
+                http::StatusCode::OK,
+                &otp.notifier().outbox().entries(),
+            ))
+        }
         "/_local/outbox" => Ok(ApiError::MethodNotAllowed { allow: "GET" }.into_response()),
         _ => Ok(ApiError::RouteNotFound.into_response()),
     };

@@ -68,7 +68,9 @@ async fn main() -> anyhow::Result<()> {
         None => ServiceSecret::from_env()?,
     };
     let secret = secret.unwrap_or_else(|| {
-        tracing::warn!("OTP_SECRET is not set: using an ephemeral key; codes end with this process");
+        tracing::warn!(
+            "OTP_SECRET is not set: using an ephemeral key; codes end with this process"
+        );
         ServiceSecret::ephemeral(&OsRandomness)
     });
     let clock = Arc::new(SystemClock);

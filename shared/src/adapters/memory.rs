@@ -110,10 +110,10 @@ impl ChallengeStore for MemoryStore {
             .last_by_purpose
             .insert(challenge.purpose.clone(), (now, challenge.id.clone()))
             .map(|(_, id)| id);
-        if let Some(old) = replaced.and_then(|id| inner.challenges.get_mut(&id)) {
-            if old.state == State::Pending {
-                old.state = State::Revoked;
-            }
+        if let Some(old) = replaced.and_then(|id| inner.challenges.get_mut(&id))
+            && old.state == State::Pending
+        {
+            old.state = State::Revoked;
         }
         inner.challenges.insert(
             challenge.id,
@@ -136,10 +136,10 @@ impl ChallengeStore for MemoryStore {
 
     async fn withdraw(&self, id: &ChallengeId, _now: OffsetDateTime) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
-        if let Some(stored) = inner.challenges.get_mut(id) {
-            if stored.state == State::Pending {
-                stored.state = State::Revoked;
-            }
+        if let Some(stored) = inner.challenges.get_mut(id)
+            && stored.state == State::Pending
+        {
+            stored.state = State::Revoked;
         }
         Ok(())
     }

@@ -5,8 +5,8 @@
 
 use anyhow::anyhow;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::config::ConfigError;
 use crate::domain::{Channel, EmailAddress, PhoneNumber};
@@ -33,7 +33,8 @@ impl SmsSettings {
                     && id.chars().any(|c| c.is_ascii_alphabetic());
                 valid.then(|| id.to_owned()).ok_or(ConfigError {
                     variable: "OTP_SMS_SENDER_ID",
-                    detail: "must be 1–11 letters, digits or hyphens with at least one letter".into(),
+                    detail: "must be 1–11 letters, digits or hyphens with at least one letter"
+                        .into(),
                 })
             })
             .transpose()?;
@@ -177,7 +178,10 @@ impl SesEmail {
         if let Some(html) = &message.html {
             body = body.html(content(html)?);
         }
-        let subject = message.subject.as_deref().unwrap_or("Your verification code");
+        let subject = message
+            .subject
+            .as_deref()
+            .unwrap_or("Your verification code");
         let output = self
             .client
             .send_email()

@@ -29,9 +29,9 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
-    ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus, TransactWriteItem, Update,
 };
 use data_encoding::HEXLOWER;
 use serde::{Deserialize, Serialize};
@@ -253,8 +253,7 @@ impl ChallengeStore for DynamoStore {
         let now = challenge.created_at;
         let dest_pk = destination_key(&challenge.destination);
         let code_item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(CodeItem::new(&challenge))
-            .context("mapping the code item")?;
+            serde_dynamo::to_item(CodeItem::new(&challenge)).context("mapping the code item")?;
         let mut withdraw_replaced = true;
         for _ in 0..SEND_ATTEMPTS {
             let read = self
@@ -304,7 +303,10 @@ impl ChallengeStore for DynamoStore {
             let keep_until = dest
                 .last_sends
                 .values()
-                .map(|last| last.expires_at_ms.max(last.at_ms + policy.resend_cooldown.as_millis() as i64))
+                .map(|last| {
+                    last.expires_at_ms
+                        .max(last.at_ms + policy.resend_cooldown.as_millis() as i64)
+                })
                 .chain([millis(now + policy.window)])
                 .max()
                 .unwrap_or(now_ms);
@@ -369,8 +371,10 @@ impl ChallengeStore for DynamoStore {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    let check_failed =
-                        |i: usize| reasons.get(i).cloned().flatten().as_deref() == Some("ConditionalCheckFailed");
+                    let check_failed = |i: usize| {
+                        reasons.get(i).cloned().flatten().as_deref()
+                            == Some("ConditionalCheckFailed")
+                    };
                     if check_failed(0) {
                         // A concurrent send to this destination won; decide again on what it wrote.
                         continue;
@@ -445,7 +449,9 @@ impl ChallengeStore for DynamoStore {
         match result {
             Ok(output) => {
                 let item: CodeItem = serde_dynamo::from_item(
-                    output.attributes.ok_or_else(|| corrupt("no attributes returned"))?,
+                    output
+                        .attributes
+                        .ok_or_else(|| corrupt("no attributes returned"))?,
                 )
                 .context("mapping the code item")?;
                 if item.code_hash()? == *candidate {
@@ -560,8 +566,9 @@ pub async fn create_table_if_missing(client: &Client, table: &str) -> anyhow::Re
         .context("describing the table's TTL")?;
     let enabled = ttl.time_to_live_description().is_some_and(|d| {
         d.attribute_name() == Some(TTL_ATTRIBUTE)
-            && d.time_to_live_status()
-                .is_some_and(|s| matches!(s, TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling))
+            && d.time_to_live_status().is_some_and(|s| {
+                matches!(s, TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+            })
     });
     if !enabled {
         client
