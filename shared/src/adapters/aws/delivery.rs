@@ -255,3 +255,108 @@ impl Notifier for AwsDelivery {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| vars.get(name).cloned()
+    }
+
+    #[test]
+    fn sms_settings_are_optional_and_validated() {
+        assert_eq!(
+            SmsSettings::from_lookup(lookup(&[])).unwrap(),
+            SmsSettings::default()
+        );
+        let set = SmsSettings::from_lookup(lookup(&[
+            ("OTP_SMS_SENDER_ID", "Acme-2"),
+            ("OTP_SMS_ORIGINATION_NUMBER", "+1 415 555 2671"),
+            ("OTP_SMS_MAX_PRICE", "0.50"),
+        ]))
+        .unwrap();
+        assert_eq!(set.sender_id.as_deref(), Some("Acme-2"));
+        assert_eq!(set.origination_number.as_deref(), Some("+14155552671"));
+        assert_eq!(set.max_price.as_deref(), Some("0.50"));
+        for (variable, value) in [
+            ("OTP_SMS_SENDER_ID", "TwelveLetter"),
+            ("OTP_SMS_SENDER_ID", "12345"),
+            ("OTP_SMS_SENDER_ID", "Acme Co"),
+            ("OTP_SMS_ORIGINATION_NUMBER", "4155552671"),
+            ("OTP_SMS_MAX_PRICE", "free"),
+            ("OTP_SMS_MAX_PRICE", "-1"),
+            ("OTP_SMS_MAX_PRICE", "NaN"),
+        ] {
+            let error = SmsSettings::from_lookup(lookup(&[(variable, value)])).unwrap_err();
+            assert_eq!(error.variable, variable, "{value}");
+        }
+    }
+
+    #[test]
+    fn email_settings_need_a_from_address() {
+        let error = EmailSettings::from_lookup(lookup(&[])).unwrap_err();
+        assert_eq!(error.variable, "OTP_EMAIL_FROM");
+        let error = EmailSettings::from_lookup(lookup(&[("OTP_EMAIL_FROM", "Acme <a@b.com>")]))
+            .unwrap_err();
+        assert_eq!(error.variable, "OTP_EMAIL_FROM");
+        let set = EmailSettings::from_lookup(lookup(&[
+            ("OTP_EMAIL_FROM", "no-reply@example.com"),
+            ("OTP_SES_CONFIGURATION_SET", "otp_events-1"),
+        ]))
+        .unwrap();
+        assert_eq!(set.from.as_str(), "no-reply@example.com");
+        assert_eq!(set.configuration_set.as_deref(), Some("otp_events-1"));
+        let error = EmailSettings::from_lookup(lookup(&[
+            ("OTP_EMAIL_FROM", "no-reply@example.com"),
+            ("OTP_SES_CONFIGURATION_SET", "has spaces"),
+        ]))
+        .unwrap_err();
+        assert_eq!(error.variable, "OTP_SES_CONFIGURATION_SET");
+    }
+
+    #[test]
+    fn an_aws_refusal_is_described_by_its_code_never_its_message() {
+        use aws_sdk_sns::error::ErrorMetadata;
+        use aws_sdk_sns::operation::publish::PublishError;
+        use aws_smithy_runtime_api::http::{Response, StatusCode};
+        use aws_smithy_types::body::SdkBody;
+
+        let refused: SdkError<PublishError, Response> = SdkError::service_error(
+            PublishError::generic(
+                ErrorMetadata::builder()
+                    .code("InvalidParameter")
+                    .message("Invalid parameter: PhoneNumber Reason: +447911123456 is not valid")
+                    .custom("aws_request_id", "req-1")
+                    .build(),
+            ),
+            Response::new(StatusCode::try_from(400).unwrap(), SdkBody::empty()),
+        );
+        let described = format!("{:#}", describe("SNS Publish", &refused));
+        assert_eq!(
+            described,
+            "SNS Publish refused: InvalidParameter (request id req-1)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_channel_with_no_adapter_is_refused_naming_it() {
+        let message = OutgoingMessage {
+            channel: Channel::Email,
+            to: "ana@example.com".into(),
+            masked_to: "a•••@example.com".into(),
+            subject: None,
+            text: "123456".into(),
+            html: None,
+        };
+        let error = AwsDelivery::default().deliver(&message).await.unwrap_err();
+        assert_eq!(error.channel, Channel::Email);
+        assert!(!format!("{error:#}").contains("ana@example.com"));
+    }
+}

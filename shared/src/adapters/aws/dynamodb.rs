@@ -586,3 +586,114 @@ pub async fn create_table_if_missing(client: &Client, table: &str) -> anyhow::Re
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(state: &str, attempts: u32, consumed: bool) -> CodeItem {
+        let hash = "ab".repeat(32);
+        CodeItem {
+            pk: "code#x".into(),
+            code_hash: hash.clone(),
+            last_attempt_hash: Some(if consumed { hash } else { "cd".repeat(32) }),
+            state: state.into(),
+            attempts,
+            max_attempts: 5,
+            created_at_ms: 1_000,
+            expires_at_ms: 10_000,
+            purpose: "login".into(),
+            reference: Some("order-1".into()),
+            channel: Channel::Sms,
+            masked_to: "+44•••••••456".into(),
+            purge_at: 100,
+        }
+    }
+
+    #[test]
+    fn a_refused_verify_is_explained_by_the_old_item_in_the_memory_stores_order() {
+        let outcome = |item: CodeItem, now_ms| item.refusal(now_ms).unwrap();
+        // Consumed first, whatever else holds.
+        assert_eq!(
+            outcome(item(PENDING, 5, true), 20_000),
+            VerifyOutcome::Consumed
+        );
+        assert_eq!(
+            outcome(item(WITHDRAWN, 1, true), 1),
+            VerifyOutcome::Consumed
+        );
+        // Withdrawn or replaced reads as expired, as does a pending code past its expiry.
+        assert_eq!(
+            outcome(item(WITHDRAWN, 0, false), 1),
+            VerifyOutcome::Expired
+        );
+        assert_eq!(
+            outcome(item(PENDING, 5, false), 10_000),
+            VerifyOutcome::Expired
+        );
+        assert_eq!(
+            outcome(item(PENDING, 5, false), 9_999),
+            VerifyOutcome::Locked
+        );
+        // An item every check passes cannot have been refused: that is an error, not a guess.
+        assert!(item(PENDING, 4, false).refusal(9_999).is_err());
+    }
+
+    #[test]
+    fn an_approved_item_gives_back_what_the_send_recorded() {
+        let approved = item(PENDING, 1, true).approved().unwrap();
+        assert_eq!(approved.purpose.as_str(), "login");
+        assert_eq!(approved.reference.unwrap().as_str(), "order-1");
+        assert_eq!(approved.channel, Channel::Sms);
+        assert_eq!(approved.masked_to, "+44•••••••456");
+        let mut bad = item(PENDING, 1, true);
+        bad.code_hash = "zz".into();
+        assert!(bad.code_hash().is_err());
+    }
+
+    #[test]
+    fn pruning_keeps_what_the_cooldown_cap_or_a_pending_code_still_needs() {
+        let policy = SendPolicy {
+            resend_cooldown: Duration::from_secs(30),
+            max_sends: 5,
+            window: Duration::from_secs(900),
+        };
+        let now = OffsetDateTime::from_unix_timestamp(2_000_000).unwrap();
+        let ms = |seconds_ago: i64| millis(now) - seconds_ago * 1000;
+        let last = |at: i64, expires: i64| LastSend {
+            at_ms: ms(at),
+            id: "x".into(),
+            expires_at_ms: ms(expires),
+        };
+        let mut dest = DestinationItem {
+            sends_ms: vec![ms(1000), ms(900), ms(899), ms(10)],
+            last_sends: BTreeMap::from([
+                ("cooling".into(), last(10, 1000)),
+                ("pending".into(), last(1000, -5)),
+                ("done".into(), last(1000, 700)),
+            ]),
+            ..DestinationItem::default()
+        };
+        dest.prune(now, policy);
+        assert_eq!(dest.sends_ms, vec![ms(899), ms(10)]);
+        assert_eq!(
+            dest.last_sends.keys().collect::<Vec<_>>(),
+            ["cooling", "pending"]
+        );
+    }
+
+    #[test]
+    fn times_round_trip_through_epoch_milliseconds_and_ttl_rounds_up() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).unwrap();
+        assert_eq!(millis(t), 1_700_000_000_123);
+        assert_eq!(
+            from_millis(millis(t)).unwrap(),
+            OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_000_000).unwrap()
+        );
+        assert_eq!(purge_seconds(t), 1_700_000_001);
+        assert_eq!(
+            purge_seconds(OffsetDateTime::from_unix_timestamp(5).unwrap()),
+            5
+        );
+    }
+}
