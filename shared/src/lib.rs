@@ -10,6 +10,7 @@ pub mod config;
 pub mod domain;
 pub mod hashing;
 pub mod http;
+pub mod logging;
 pub mod messages;
 pub mod ports;
 pub mod runtime;

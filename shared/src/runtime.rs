@@ -16,13 +16,6 @@ use crate::usecases::Otp;
 /// The service as a Lambda runs it: codes in DynamoDB, SMS by SNS, email by SES.
 pub type LambdaOtp = Otp<DynamoStore, AwsDelivery>;
 
-/// What a function delivers: the send function needs SNS and SES clients; the others none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Deliveries {
-    SmsAndEmail,
-    Nothing,
-}
-
 /// The environment a function reads beyond [`Settings::VARIABLES`]; the README lists the same.
 pub const AWS_VARIABLES: &[(&str, &str, &str)] = &[
     ("OTP_TABLE_NAME", "(required)", "the DynamoDB table"),
@@ -63,9 +56,22 @@ pub const AWS_VARIABLES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The service for the send function: SMS by SNS, email by SES.
+pub async fn send_otp_from_env() -> anyhow::Result<LambdaOtp> {
+    lambda_otp_from_env(aws_delivery).await
+}
+
+/// The service for a function that delivers nothing (verify, enroll). It links no SNS or SES client,
+/// which keeps its binary and cold start small.
+pub async fn verify_otp_from_env() -> anyhow::Result<LambdaOtp> {
+    lambda_otp_from_env(|_| Ok(AwsDelivery::default())).await
+}
+
 /// Builds the service from the environment: settings, AWS clients (one shared configuration), the
-/// service secret and the delivery adapters `deliveries` asks for.
-pub async fn lambda_otp_from_env(deliveries: Deliveries) -> anyhow::Result<LambdaOtp> {
+/// service secret and the delivery `delivery` builds.
+async fn lambda_otp_from_env(
+    delivery: impl FnOnce(&SdkConfig) -> anyhow::Result<AwsDelivery>,
+) -> anyhow::Result<LambdaOtp> {
     let settings = Settings::from_env()?;
     let sdk = aws::sdk_config().await;
     let secret = service_secret(&sdk)
@@ -73,13 +79,9 @@ pub async fn lambda_otp_from_env(deliveries: Deliveries) -> anyhow::Result<Lambd
         .context("set OTP_SECRET_ARN (or OTP_SECRET)")?;
     let table = env_var("OTP_TABLE_NAME").context("OTP_TABLE_NAME is not set")?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    let delivery = match deliveries {
-        Deliveries::SmsAndEmail => aws_delivery(&sdk)?,
-        Deliveries::Nothing => AwsDelivery::default(),
-    };
     Ok(Otp::new(
         store,
-        delivery,
+        delivery(&sdk)?,
         Arc::new(SystemClock),
         Arc::new(OsRandomness),
         Keys::derive(&secret),

@@ -1,9 +1,9 @@
 use lambda_http::{Error, run, service_fn};
-use otp_shared::runtime::{Deliveries, lambda_otp_from_env};
+use otp_shared::runtime::send_otp_from_env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let otp = lambda_otp_from_env(Deliveries::SmsAndEmail).await?;
+    otp_shared::logging::init_lambda_logging();
+    let otp = send_otp_from_env().await?;
     run(service_fn(|request| otp_shared::http::send(&otp, request))).await
 }

@@ -1,10 +1,10 @@
 use lambda_http::{Error, run, service_fn};
-use otp_shared::runtime::{Deliveries, lambda_otp_from_env};
+use otp_shared::runtime::verify_otp_from_env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let otp = lambda_otp_from_env(Deliveries::Nothing).await?;
+    otp_shared::logging::init_lambda_logging();
+    let otp = verify_otp_from_env().await?;
     run(service_fn(|request| {
         otp_shared::http::verify(&otp, request)
     }))
