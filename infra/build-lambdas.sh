@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# infra/build-lambdas.sh: build the three Lambda bootstraps (otp-send, otp-verify, otp-enroll) for arm64
+# in release mode with `cargo lambda build --release --arm64`, using the cargo-lambda and zig of the
+# infra venv (infra/tools.sh installs them), then print each bootstrap's size and fail if any is over
+# 8 MiB (8388608 bytes).
+#
+#   bash infra/build-lambdas.sh
+#
+# Output: <target dir>/lambda/<binary>/bootstrap, the target dir being $CARGO_TARGET_DIR or ./target.
+# Adds the Rust target aarch64-unknown-linux-gnu with rustup when it is missing. A cold build takes
+# several minutes on 2 cores (the AWS SDK crates dominate).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+PATH="$(bash infra/tools.sh):$PATH"
+export PATH
+
+triple=aarch64-unknown-linux-gnu
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$triple"; then
+  rustup target add "$triple"
+fi
+
+binaries=(otp-send otp-verify otp-enroll)
+limit=8388608
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+lambda_dir="$target_dir/lambda"
+
+package_args=()
+for b in "${binaries[@]}"; do package_args+=(--package "$b"); done
+cargo lambda build --release --arm64 --locked --lambda-dir "$lambda_dir" "${package_args[@]}"
+
+status=0
+for b in "${binaries[@]}"; do
+  f="$lambda_dir/$b/bootstrap"
+  if [[ ! -f "$f" ]]; then
+    echo "build-lambdas.sh: missing $f" >&2
+    status=1
+    continue
+  fi
+  size=$(stat -c %s "$f")
+  mib=$(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1048576 }')
+  if (( size > limit )); then
+    echo "$b: $size bytes ($mib MiB) OVER the 8 MiB limit  $f"
+    status=1
+  else
+    echo "$b: $size bytes ($mib MiB)  $f"
+  fi
+done
+exit "$status"
