@@ -304,7 +304,6 @@ fn form_pairs(body: &str) -> Vec<(String, String)> {
 #[tokio::test]
 async fn an_email_ses_refuses_is_502_its_code_is_withdrawn_and_the_send_counts() {
     let emulator = Emulator::get().await;
-    let client = aws_sdk_dynamodb::Client::new(&emulator.sdk);
     let delivery = AwsDelivery {
         sms: None,
         // No identity for this domain was created, so SES refuses to send from it.
@@ -316,37 +315,12 @@ async fn an_email_ses_refuses_is_502_its_code_is_withdrawn_and_the_send_counts()
             },
         )),
     };
-    let app = emulator
-        .spawn(
-            emulator.store(client.clone()).await,
-            delivery,
-            Settings::default(),
-        )
-        .await;
-
-    let reply = app
-        .send(&json!({"channel": "email", "to": "ana.lima@example.com"}))
-        .await;
-
-    assert_eq!(reply.status, 502, "{}", reply.body);
-    assert_eq!(
-        reply.body["type"],
-        "urn:problem-type:otp-lambda:delivery-failed"
-    );
-    assert_eq!(reply.body["channel"], "email");
-    assert!(!reply.body.to_string().contains("ana.lima"));
-    assert!(app.outbox().await.is_empty(), "nothing was handed over");
-    assert_withdrawn(&client, app.table.as_deref().unwrap()).await;
-    let retry = app
-        .send(&json!({"channel": "email", "to": "ana.lima@example.com"}))
-        .await;
-    assert_eq!(retry.status, 429, "the failed send still counts");
+    assert_delivery_fails(&emulator, delivery, "email", "ana.lima@example.com").await;
 }
 
 #[tokio::test]
-async fn an_sms_sns_cannot_take_is_502_and_its_code_is_withdrawn() {
+async fn an_sms_sns_cannot_take_is_502_its_code_is_withdrawn_and_the_send_counts() {
     let emulator = Emulator::get().await;
-    let client = aws_sdk_dynamodb::Client::new(&emulator.sdk);
     // An SNS endpoint where nothing listens: the publish fails to connect.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_endpoint = format!("http://{}", closed.local_addr().unwrap());
@@ -360,6 +334,18 @@ async fn an_sms_sns_cannot_take_is_502_and_its_code_is_withdrawn() {
         sms: Some(SnsSms::new(sns, SmsSettings::default())),
         email: None,
     };
+    assert_delivery_fails(&emulator, delivery, "sms", "+447911123456").await;
+}
+
+/// A send through `delivery` to `to` answers 502 naming the channel and not the address, hands
+/// nothing over, leaves its code withdrawn in the table, and still counts toward the limits.
+async fn assert_delivery_fails(
+    emulator: &Emulator,
+    delivery: AwsDelivery,
+    channel: &str,
+    to: &str,
+) {
+    let client = aws_sdk_dynamodb::Client::new(&emulator.sdk);
     let app = emulator
         .spawn(
             emulator.store(client.clone()).await,
@@ -367,15 +353,25 @@ async fn an_sms_sns_cannot_take_is_502_and_its_code_is_withdrawn() {
             Settings::default(),
         )
         .await;
+    let send = json!({"channel": channel, "to": to});
 
-    let reply = app
-        .send(&json!({"channel": "sms", "to": "+447911123456"}))
-        .await;
+    let reply = app.send(&send).await;
 
     assert_eq!(reply.status, 502, "{}", reply.body);
-    assert_eq!(reply.body["channel"], "sms");
-    assert!(!reply.body.to_string().contains("7911123456"));
+    assert_eq!(
+        reply.body["type"],
+        "urn:problem-type:otp-lambda:delivery-failed"
+    );
+    assert_eq!(reply.body["channel"], channel);
+    let local_part = to.trim_start_matches('+').split('@').next().unwrap();
+    assert!(
+        !reply.body.to_string().contains(local_part),
+        "{}",
+        reply.body
+    );
+    assert!(app.outbox().await.is_empty(), "nothing was handed over");
     assert_withdrawn(&client, app.table.as_deref().unwrap()).await;
+    assert_eq!(app.send(&send).await.status, 429, "the failed send counts");
 }
 
 /// The table's one code item is withdrawn.
