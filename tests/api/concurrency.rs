@@ -41,3 +41,27 @@ async fn concurrent_wrong_guesses_never_exceed_the_attempt_cap() {
     assert_eq!(locked, 45);
     assert_eq!(app.verify(&id, &code).await.body["status"], "locked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sends_to_one_destination_never_exceed_its_cap() {
+    let app = spawn_app().await;
+
+    // Each send has its own purpose, so only the per-destination cap (5 per window) can refuse.
+    let bodies: Vec<_> = (0..8)
+        .map(|n| serde_json::json!({"channel": "sms", "to": "+447911123456", "purpose": format!("p{n}")}))
+        .collect();
+    let replies = join_all(bodies.iter().map(|body| app.send(body))).await;
+
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(app.outbox().await.len(), 5);
+}

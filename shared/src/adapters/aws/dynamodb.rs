@@ -51,8 +51,10 @@ pub const TTL_ATTRIBUTE: &str = "purge_at";
 /// How long an expired code's item is kept, so a late verify hears `expired` rather than `not_found`.
 const CODE_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// How often a send decides again after losing a race with a concurrent send to the same destination.
-const SEND_ATTEMPTS: usize = 4;
+/// How often a send decides again after losing a race with a concurrent send to the same destination,
+/// and how long a send that lost every time is told to wait.
+const SEND_ATTEMPTS: usize = 8;
+const CONTENDED_RETRY: Duration = Duration::from_secs(1);
 
 const PENDING: &str = "pending";
 const WITHDRAWN: &str = "withdrawn";
@@ -78,6 +80,26 @@ impl DynamoStore {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The destination's sends, read consistently (a fresh item when there are none).
+    async fn read_sends(&self, pk: &str) -> Result<DestinationItem, StoreError> {
+        let read = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.to_owned())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed("reading the destination's sends"))?;
+        Ok(match read.item {
+            Some(item) => serde_dynamo::from_item(item).context("mapping the sends item")?,
+            None => DestinationItem {
+                pk: pk.to_owned(),
+                ..DestinationItem::default()
+            },
+        })
     }
 }
 
@@ -224,6 +246,55 @@ struct LastSend {
 }
 
 impl DestinationItem {
+    /// The cooldown and cap decision on what this item holds.
+    fn admit(
+        &self,
+        purpose: &Purpose,
+        policy: SendPolicy,
+        now: OffsetDateTime,
+    ) -> Result<SendAdmission, StoreError> {
+        let times = self
+            .sends_ms
+            .iter()
+            .map(|ms| from_millis(*ms))
+            .collect::<Result<Vec<_>, _>>()?;
+        let last_for_purpose = self
+            .last_sends
+            .get(purpose.as_str())
+            .map(|last| from_millis(last.at_ms))
+            .transpose()?;
+        Ok(policy.admit(&times, last_for_purpose, now))
+    }
+
+    /// Records an admitted send; returns the code it replaces while that could still be used.
+    fn record(
+        &mut self,
+        challenge: &NewChallenge,
+        policy: SendPolicy,
+    ) -> Result<Option<LastSend>, StoreError> {
+        let now_ms = millis(challenge.created_at);
+        let cooldown_ms = policy.resend_cooldown.as_millis() as i64;
+        self.version += 1;
+        self.sends_ms.push(now_ms);
+        let replaced = self.last_sends.insert(
+            challenge.purpose.as_str().to_owned(),
+            LastSend {
+                at_ms: now_ms,
+                id: challenge.id.as_str().to_owned(),
+                expires_at_ms: millis(challenge.expires_at),
+            },
+        );
+        let keep_until = self
+            .last_sends
+            .values()
+            .map(|last| last.expires_at_ms.max(last.at_ms + cooldown_ms))
+            .chain([millis(challenge.created_at + policy.window)])
+            .max()
+            .unwrap_or(now_ms);
+        self.purge_at = purge_seconds(from_millis(keep_until)?);
+        Ok(replaced.filter(|old| old.expires_at_ms > now_ms))
+    }
+
     /// Drops what no rule needs any more: sends outside the window, last sends whose cooldown is over
     /// and whose code has expired.
     fn prune(&mut self, now: OffsetDateTime, policy: SendPolicy) {
@@ -255,142 +326,56 @@ impl ChallengeStore for DynamoStore {
         let code_item: HashMap<String, AttributeValue> =
             serde_dynamo::to_item(CodeItem::new(&challenge)).context("mapping the code item")?;
         let mut withdraw_replaced = true;
-        for _ in 0..SEND_ATTEMPTS {
-            let read = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .set_key(Some(key(dest_pk.clone())))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(failed("reading the destination's sends"))?;
-            let mut dest: DestinationItem = match read.item {
-                Some(item) => serde_dynamo::from_item(item).context("mapping the sends item")?,
-                None => DestinationItem {
-                    pk: dest_pk.clone(),
-                    ..DestinationItem::default()
-                },
-            };
+        for attempt in 0..SEND_ATTEMPTS {
+            if attempt > 0 {
+                // Lost a race: back off a little, jittered by the (random) challenge id so the
+                // racing sends spread out.
+                let jitter = u64::from(challenge.id.as_str().as_bytes()[attempt % 32] % 16);
+                tokio::time::sleep(Duration::from_millis(5 * attempt as u64 + jitter)).await;
+            }
+            let mut dest = self.read_sends(&dest_pk).await?;
             let read_version = dest.version;
             dest.prune(now, policy);
-            let times = dest
-                .sends_ms
-                .iter()
-                .map(|ms| from_millis(*ms))
-                .collect::<Result<Vec<_>, _>>()?;
-            let last_for_purpose = dest
-                .last_sends
-                .get(challenge.purpose.as_str())
-                .map(|last| from_millis(last.at_ms))
-                .transpose()?;
-            let admission = policy.admit(&times, last_for_purpose, now);
+            let admission = dest.admit(&challenge.purpose, policy, now)?;
             if !matches!(admission, SendAdmission::Admitted { .. }) {
                 return Ok(admission);
             }
-
-            let now_ms = millis(now);
-            dest.version += 1;
-            dest.sends_ms.push(now_ms);
-            let replaced = dest.last_sends.insert(
-                challenge.purpose.as_str().to_owned(),
-                LastSend {
-                    at_ms: now_ms,
-                    id: challenge.id.as_str().to_owned(),
-                    expires_at_ms: millis(challenge.expires_at),
-                },
-            );
-            let keep_until = dest
-                .last_sends
-                .values()
-                .map(|last| {
-                    last.expires_at_ms
-                        .max(last.at_ms + policy.resend_cooldown.as_millis() as i64)
-                })
-                .chain([millis(now + policy.window)])
-                .max()
-                .unwrap_or(now_ms);
-            dest.purge_at = purge_seconds(from_millis(keep_until)?);
+            let replaced = dest.record(&challenge, policy)?;
 
             let mut writes = vec![
                 put_versioned(&self.table, &dest, read_version)?,
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&self.table)
-                            .set_item(Some(code_item.clone()))
-                            .condition_expression("attribute_not_exists(#pk)")
-                            .expression_attribute_names("#pk", PARTITION_KEY)
-                            .build()
-                            .context("building the code put")?,
-                    )
-                    .build(),
+                put_new(&self.table, code_item.clone())?,
             ];
-            let replaced = replaced.filter(|old| withdraw_replaced && old.expires_at_ms > now_ms);
-            if let Some(old) = &replaced {
-                writes.push(
-                    TransactWriteItem::builder()
-                        .update(
-                            Update::builder()
-                                .table_name(&self.table)
-                                .set_key(Some(key(format!("code#{}", old.id))))
-                                .update_expression("SET #state = :withdrawn")
-                                .condition_expression("attribute_exists(#pk)")
-                                .expression_attribute_names("#pk", PARTITION_KEY)
-                                .expression_attribute_names("#state", "state")
-                                .expression_attribute_values(
-                                    ":withdrawn",
-                                    AttributeValue::S(WITHDRAWN.to_owned()),
-                                )
-                                .build()
-                                .context("building the withdrawal of the replaced code")?,
-                        )
-                        .build(),
-                );
+            if let Some(old) = replaced.filter(|_| withdraw_replaced) {
+                writes.push(withdraw_in_transaction(&self.table, &old.id)?);
             }
-
-            match self
+            let Err(error) = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(writes))
                 .send()
                 .await
-            {
-                Ok(_) => return Ok(admission),
-                Err(error) => {
-                    let reasons: Vec<Option<String>> = error
-                        .as_service_error()
-                        .and_then(|e| match e {
-                            TransactWriteItemsError::TransactionCanceledException(e) => Some(e),
-                            _ => None,
-                        })
-                        .map(|e| {
-                            e.cancellation_reasons()
-                                .iter()
-                                .map(|r| r.code().map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let check_failed = |i: usize| {
-                        reasons.get(i).cloned().flatten().as_deref()
-                            == Some("ConditionalCheckFailed")
-                    };
-                    if check_failed(0) {
-                        // A concurrent send to this destination won; decide again on what it wrote.
-                        continue;
-                    }
-                    if check_failed(2) && !check_failed(1) {
-                        // The replaced code's item is gone (deleted by hand): nothing to withdraw.
-                        withdraw_replaced = false;
-                        continue;
-                    }
-                    return Err(failed("recording the send")(error));
-                }
+            else {
+                return Ok(admission);
+            };
+            let failed_checks = failed_conditions(&error);
+            if failed_checks.contains(&0) || is_transaction_conflict(&error) {
+                // A concurrent send to this destination won; decide again on what it wrote.
+                continue;
             }
+            if failed_checks == [2] {
+                // The replaced code's item is gone (deleted by hand): nothing to withdraw.
+                withdraw_replaced = false;
+                continue;
+            }
+            return Err(failed("recording the send")(error));
         }
-        Err(StoreError(anyhow!(
-            "too many concurrent sends to one destination"
-        )))
+        // Sends to this destination are racing faster than they can be decided: refuse this one as
+        // too soon after another, which it is, rather than fail.
+        tracing::warn!("refused: concurrent sends to one destination kept winning the race");
+        Ok(SendAdmission::CoolingDown {
+            retry_at: now + CONTENDED_RETRY,
+        })
     }
 
     async fn withdraw(&self, id: &ChallengeId, _now: OffsetDateTime) -> Result<(), StoreError> {
@@ -506,6 +491,61 @@ fn put_versioned(
     Ok(TransactWriteItem::builder()
         .put(put.build().context("building the sends put")?)
         .build())
+}
+
+/// The put of a new item, refused if one with its key exists.
+fn put_new(
+    table: &str,
+    item: HashMap<String, AttributeValue>,
+) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", PARTITION_KEY)
+        .build()
+        .context("building the code put")?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// The withdrawal of a replaced code, inside the send's transaction.
+fn withdraw_in_transaction(table: &str, id: &str) -> Result<TransactWriteItem, StoreError> {
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key(format!("code#{id}"))))
+        .update_expression("SET #state = :withdrawn")
+        .condition_expression("attribute_exists(#pk)")
+        .expression_attribute_names("#pk", PARTITION_KEY)
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":withdrawn", AttributeValue::S(WITHDRAWN.to_owned()))
+        .build()
+        .context("building the withdrawal of the replaced code")?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// Whether DynamoDB cancelled the transaction because another one was writing the same items.
+fn is_transaction_conflict<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .any(|reason| reason.code() == Some("TransactionConflict")),
+        _ => false,
+    }
+}
+
+/// Which writes of a cancelled transaction failed their condition, by position.
+fn failed_conditions<R>(error: &SdkError<TransactWriteItemsError, R>) -> Vec<usize> {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .enumerate()
+            .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
+            .map(|(position, _)| position)
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Creates the table (on-demand, TTL on [`TTL_ATTRIBUTE`]) unless it exists; for otp-local and tests.
