@@ -34,6 +34,23 @@ limit=8388608
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 lambda_dir="$target_dir/lambda"
 
+# One HTTP/TLS stack: no second rustls, hyper, h2 or crypto provider in the Lambdas' dependency tree.
+second_stack=$(cargo tree --locked -d -e normal --target aarch64-unknown-linux-gnu \
+  -p otp-send -p otp-verify -p otp-enroll 2>/dev/null \
+  | grep -E '^(rustls|hyper|hyper-rustls|h2|ring|aws-lc-rs|aws-lc-sys|openssl) v' || true)
+if [[ -n "$second_stack" ]]; then
+  echo "build-lambdas.sh: more than one HTTP/TLS stack:" >&2
+  echo "$second_stack" >&2
+  exit 1
+fi
+if cargo tree --locked -e normal --target aarch64-unknown-linux-gnu -p otp-send 2>/dev/null \
+  | grep -qE '(aws-lc-rs|openssl v|openssl-sys|hyper v0\.14|rustls v0\.21)'; then
+  echo "build-lambdas.sh: a second TLS provider or the legacy hyper 0.14 stack is in the tree" >&2
+  exit 1
+fi
+echo "one HTTP/TLS stack: $(cargo tree --locked -e normal --target aarch64-unknown-linux-gnu -p otp-send 2>/dev/null \
+  | grep -oE '(── |^)(hyper|rustls|ring) v[0-9.]+' | sed 's/── //' | sort -u | tr '\n' ' ')"
+
 package_args=()
 for b in "${binaries[@]}"; do package_args+=(--package "$b"); done
 cargo lambda build --release "$arch_flag" --locked --lambda-dir "$lambda_dir" "${package_args[@]}"
