@@ -337,14 +337,16 @@ async fn an_sms_sns_cannot_take_is_502_its_code_is_withdrawn_and_the_send_counts
     assert_delivery_fails(&emulator, delivery, "sms", "+447911123456").await;
 }
 
-/// A send through `delivery` to `to` answers 502 naming the channel and not the address, hands
-/// nothing over, leaves its code withdrawn in the table, and still counts toward the limits.
+/// A send through `delivery` to `to` answers 502 naming the channel and not the address, logs the
+/// failure without the address, hands nothing over, leaves its code withdrawn in the table, and
+/// still counts toward the limits.
 async fn assert_delivery_fails(
     emulator: &Emulator,
     delivery: AwsDelivery,
     channel: &str,
     to: &str,
 ) {
+    let logs = crate::logs::captured();
     let client = aws_sdk_dynamodb::Client::new(&emulator.sdk);
     let app = emulator
         .spawn(
@@ -372,6 +374,9 @@ async fn assert_delivery_fails(
     assert!(app.outbox().await.is_empty(), "nothing was handed over");
     assert_withdrawn(&client, app.table.as_deref().unwrap()).await;
     assert_eq!(app.send(&send).await.status, 429, "the failed send counts");
+    let logs = logs.text();
+    assert!(logs.contains("delivery failed"), "the failure is logged");
+    assert!(!logs.contains(to), "a log line names {to}");
 }
 
 /// The table's one code item is withdrawn.

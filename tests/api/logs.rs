@@ -11,7 +11,14 @@ use serde_json::Value;
 use crate::helpers::{Recorder, otp_with};
 
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -34,7 +41,7 @@ fn post(path: &str, body: &str) -> Request {
 /// A global subscriber rather than a scoped one: tracing caches per call site whether anyone
 /// listens, and with a scoped subscriber that cache races with tests on other threads, so events
 /// could go missing. Catching the other tests' logs too only widens the check.
-fn captured() -> &'static Captured {
+pub fn captured() -> &'static Captured {
     static CAPTURED: OnceLock<Captured> = OnceLock::new();
     CAPTURED.get_or_init(|| {
         let captured = Captured::default();
@@ -99,7 +106,7 @@ async fn logs_carry_no_code_secret_or_full_address() {
         502
     );
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.lines().count() >= 10,
         "too little was logged to prove anything:\n{logs}"
