@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::config::ServiceSecret;
 use crate::domain::{ChallengeId, Destination};
+use crate::totp::SecretSealer;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -20,6 +21,8 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct Keys {
     code: Zeroizing<[u8; 32]>,
     destination: Zeroizing<[u8; 32]>,
+    totp_seal: Zeroizing<[u8; 32]>,
+    recovery: Zeroizing<[u8; 32]>,
 }
 
 impl Keys {
@@ -36,7 +39,29 @@ impl Keys {
         Self {
             code: expand(b"code-hmac"),
             destination: expand(b"destination-pseudonym"),
+            totp_seal: expand(Self::TOTP_SEAL_KEY_ID.as_bytes()),
+            recovery: expand(b"recovery-code-hmac"),
         }
+    }
+
+    /// The id of the key TOTP secrets are sealed with, stored beside each sealed secret. A new id
+    /// (and info string) is how the sealing key rotates.
+    const TOTP_SEAL_KEY_ID: &'static str = "totp-secret-aes256gcm/v1";
+
+    /// HMAC-SHA256(key, user id ‖ 0x00 ‖ recovery code), over the code as typed after
+    /// [`crate::domain::CodeAttempt`] normalises it (no dash or spaces, upper case).
+    pub fn recovery_code_hash(&self, user_id: &str, code: &str) -> CodeHash {
+        let mut mac =
+            HmacSha256::new_from_slice(self.recovery.as_ref()).expect("HMAC takes any key length");
+        mac.update(user_id.as_bytes());
+        mac.update(&[0]);
+        mac.update(code.as_bytes());
+        CodeHash(mac.finalize().into_bytes().into())
+    }
+
+    /// Seals and opens TOTP secrets at rest (AES-256-GCM, user id as associated data).
+    pub fn totp_sealer(&self) -> SecretSealer {
+        SecretSealer::new(Self::TOTP_SEAL_KEY_ID, self.totp_seal.clone())
     }
 
     /// HMAC-SHA256(key, id ‖ 0x00 ‖ code). Binding the id means a hash is useless for any other send.
@@ -111,6 +136,37 @@ mod tests {
 
     fn keys(secret: &str) -> Keys {
         Keys::derive(&ServiceSecret::parse(secret).unwrap())
+    }
+
+    #[test]
+    fn totp_secrets_and_recovery_codes_use_keys_of_their_own() {
+        let random = SeededRandomness::new(9);
+        let secret = crate::totp::TotpSecret::generate(&random);
+        let a = keys("correct horse battery staple, long enough");
+        let b = keys("another service secret, also long enough");
+        let sealed = a.totp_sealer().seal("user-1", &secret, &random);
+        assert_eq!(sealed.key_id, "totp-secret-aes256gcm/v1");
+        assert_eq!(a.totp_sealer().open("user-1", &sealed).unwrap(), secret);
+        assert!(b.totp_sealer().open("user-1", &sealed).is_err());
+
+        let hash = a.recovery_code_hash("user-1", "ABCDE23456");
+        assert_eq!(hash, a.recovery_code_hash("user-1", "ABCDE23456"));
+        assert_ne!(
+            hash,
+            a.recovery_code_hash("user-2", "ABCDE23456"),
+            "bound to the user"
+        );
+        assert_ne!(
+            hash,
+            b.recovery_code_hash("user-1", "ABCDE23456"),
+            "bound to the key"
+        );
+        let id = crate::domain::ChallengeId::generate(&random);
+        assert_ne!(
+            a.code_hash(&id, "ABCDE23456").as_bytes(),
+            hash.as_bytes(),
+            "not the code key"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod logging;
 pub mod messages;
 pub mod ports;
 pub mod runtime;
+pub mod totp;
 pub mod usecases;
 
 pub use config::{ServiceSecret, Settings};
