@@ -7,8 +7,9 @@ use std::time::Duration;
 use rand::RngCore;
 use time::OffsetDateTime;
 
-use crate::domain::{ChallengeId, Channel, Purpose, Reference};
+use crate::domain::{ChallengeId, Channel, Purpose, Reference, UserId};
 use crate::hashing::{CodeHash, DestinationKey};
+use crate::totp::{SealedSecret, TotpParams};
 
 /// The current time. Passed in so tests can move it.
 pub trait Clock: Send + Sync {
@@ -208,6 +209,154 @@ pub trait Notifier: Send + Sync {
         &self,
         message: &OutgoingMessage,
     ) -> impl Future<Output = Result<Delivered, DeliveryError>> + Send;
+}
+
+/// When wrong TOTP codes (or recovery codes) lock a user out: after `max_failures` in a row, for
+/// `lock_for` from the last of them. A success resets the count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockPolicy {
+    pub max_failures: u32,
+    pub lock_for: Duration,
+}
+
+impl LockPolicy {
+    /// Until when `failures`, the last at `last_failure`, lock the user out, if they do at `now`.
+    pub fn locked_until(
+        &self,
+        failures: u32,
+        last_failure: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Option<OffsetDateTime> {
+        let until = last_failure? + self.lock_for;
+        (failures >= self.max_failures && now < until).then_some(until)
+    }
+}
+
+/// A user's authenticator enrolment as stored: the secret sealed, recovery codes as keyed hashes.
+#[derive(Debug, Clone)]
+pub struct Enrollment {
+    pub user_id: UserId,
+    /// Fresh for each enrolment, so a write meant for a replaced enrolment fails.
+    pub enrollment_id: String,
+    pub sealed_secret: SealedSecret,
+    pub params: TotpParams,
+    pub created_at: OffsetDateTime,
+    /// Set while pending (no code confirmed yet): the enrolment lapses then.
+    pub pending_until: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+    /// The last time step accepted; only a later one is accepted next.
+    pub last_step: Option<u64>,
+    /// Failures in a row, and when the last one was.
+    pub failures: u32,
+    pub last_failure_at: Option<OffsetDateTime>,
+    pub recovery_hashes: Vec<CodeHash>,
+}
+
+impl Enrollment {
+    /// A pending enrolment past its confirmation window counts as no enrolment.
+    pub fn has_lapsed(&self, now: OffsetDateTime) -> bool {
+        self.pending_until.is_some_and(|until| now >= until)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.pending_until.is_none()
+    }
+}
+
+/// The store's answer to an enrolment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollAdmission {
+    Enrolled,
+    /// An active enrolment exists and `replace` was not asked for.
+    ActiveExists,
+}
+
+/// The store's answer to a matched time step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// Recorded as the last step; the enrolment is active and its failure count reset.
+    Accepted,
+    /// The step is not after the last one accepted: a replay, or an older code after a newer one.
+    Replayed,
+    Locked {
+        until: OffsetDateTime,
+    },
+    /// The enrolment was removed, replaced or lapsed meanwhile.
+    Gone,
+}
+
+/// The store's answer to a wrong code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureOutcome {
+    Counted { attempts_remaining: u32 },
+    Locked { until: OffsetDateTime },
+    Gone,
+}
+
+/// The store's answer to a recovery code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveryOutcome {
+    /// Used up; this many remain.
+    Accepted {
+        remaining: u32,
+    },
+    /// Not one of the user's unused codes (or the enrolment is still pending).
+    Unknown,
+    Locked {
+        until: OffsetDateTime,
+    },
+    Gone,
+}
+
+/// Where authenticator enrolments live. Each method is one atomic operation.
+pub trait TotpStore: Send + Sync {
+    /// Stores `enrollment`, replacing a pending (or lapsed) one, and an active one only if `replace`.
+    fn enroll(
+        &self,
+        enrollment: Enrollment,
+        replace: bool,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<EnrollAdmission, StoreError>> + Send;
+
+    /// The user's enrolment, unless none or lapsed.
+    fn enrollment(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<Enrollment>, StoreError>> + Send;
+
+    /// Deletes the user's enrolment; whether there was one.
+    fn remove(&self, user: &UserId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Accepts `step` for enrolment `enrollment_id` if it is after the last accepted step and the
+    /// user is not locked out: activates a pending enrolment and resets the failure count.
+    fn accept_step(
+        &self,
+        user: &UserId,
+        enrollment_id: &str,
+        step: u64,
+        now: OffsetDateTime,
+        policy: LockPolicy,
+    ) -> impl Future<Output = Result<StepOutcome, StoreError>> + Send;
+
+    /// Counts a wrong code; locks the user out at the policy's limit.
+    fn count_failure(
+        &self,
+        user: &UserId,
+        enrollment_id: &str,
+        now: OffsetDateTime,
+        policy: LockPolicy,
+    ) -> impl Future<Output = Result<FailureOutcome, StoreError>> + Send;
+
+    /// Uses up the recovery code with keyed hash `hash` of an active enrolment.
+    fn use_recovery_code(
+        &self,
+        user: &UserId,
+        enrollment_id: &str,
+        hash: &CodeHash,
+        now: OffsetDateTime,
+        policy: LockPolicy,
+    ) -> impl Future<Output = Result<RecoveryOutcome, StoreError>> + Send;
 }
 
 #[cfg(test)]

@@ -9,4 +9,5 @@ mod logs;
 mod readme;
 mod resend;
 mod send;
+mod totp_store;
 mod verify;

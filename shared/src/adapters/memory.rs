@@ -3,10 +3,11 @@ use std::sync::Mutex;
 
 use time::OffsetDateTime;
 
-use crate::domain::{ChallengeId, Purpose};
+use crate::domain::{ChallengeId, Purpose, UserId};
 use crate::hashing::{CodeHash, DestinationKey};
 use crate::ports::{
-    ApprovedChallenge, ChallengeStore, NewChallenge, SendAdmission, SendPolicy, StoreError,
+    ApprovedChallenge, ChallengeStore, EnrollAdmission, Enrollment, FailureOutcome, LockPolicy,
+    NewChallenge, RecoveryOutcome, SendAdmission, SendPolicy, StepOutcome, StoreError, TotpStore,
     VerifyOutcome,
 };
 
@@ -21,6 +22,7 @@ pub struct MemoryStore {
 struct Inner {
     challenges: HashMap<ChallengeId, Stored>,
     destinations: HashMap<DestinationKey, Sends>,
+    enrollments: HashMap<UserId, Enrollment>,
     begins_since_sweep: u32,
 }
 
@@ -173,6 +175,144 @@ impl ChallengeStore for MemoryStore {
             }
         };
         Ok(outcome)
+    }
+}
+
+impl Inner {
+    /// The user's live enrolment, if it is the one `enrollment_id` names.
+    fn live_enrollment(
+        &mut self,
+        user: &UserId,
+        enrollment_id: &str,
+        now: OffsetDateTime,
+    ) -> Option<&mut Enrollment> {
+        self.enrollments
+            .get_mut(user)
+            .filter(|e| e.enrollment_id == enrollment_id && !e.has_lapsed(now))
+    }
+}
+
+impl TotpStore for MemoryStore {
+    async fn enroll(
+        &self,
+        enrollment: Enrollment,
+        replace: bool,
+        now: OffsetDateTime,
+    ) -> Result<EnrollAdmission, StoreError> {
+        let mut inner = self.lock()?;
+        let blocked = inner
+            .enrollments
+            .get(&enrollment.user_id)
+            .is_some_and(|e| e.is_active() && !e.has_lapsed(now) && !replace);
+        if blocked {
+            return Ok(EnrollAdmission::ActiveExists);
+        }
+        inner
+            .enrollments
+            .insert(enrollment.user_id.clone(), enrollment);
+        Ok(EnrollAdmission::Enrolled)
+    }
+
+    async fn enrollment(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Enrollment>, StoreError> {
+        let inner = self.lock()?;
+        Ok(inner
+            .enrollments
+            .get(user)
+            .filter(|e| !e.has_lapsed(now))
+            .cloned())
+    }
+
+    async fn remove(&self, user: &UserId) -> Result<bool, StoreError> {
+        Ok(self.lock()?.enrollments.remove(user).is_some())
+    }
+
+    async fn accept_step(
+        &self,
+        user: &UserId,
+        enrollment_id: &str,
+        step: u64,
+        now: OffsetDateTime,
+        policy: LockPolicy,
+    ) -> Result<StepOutcome, StoreError> {
+        let mut inner = self.lock()?;
+        let Some(e) = inner.live_enrollment(user, enrollment_id, now) else {
+            return Ok(StepOutcome::Gone);
+        };
+        if let Some(until) = policy.locked_until(e.failures, e.last_failure_at, now) {
+            return Ok(StepOutcome::Locked { until });
+        }
+        if e.last_step.is_some_and(|last| step <= last) {
+            return Ok(StepOutcome::Replayed);
+        }
+        e.last_step = Some(step);
+        e.failures = 0;
+        e.pending_until = None;
+        e.last_used_at = Some(now);
+        Ok(StepOutcome::Accepted)
+    }
+
+    async fn count_failure(
+        &self,
+        user: &UserId,
+        enrollment_id: &str,
+        now: OffsetDateTime,
+        policy: LockPolicy,
+    ) -> Result<FailureOutcome, StoreError> {
+        let mut inner = self.lock()?;
+        let Some(e) = inner.live_enrollment(user, enrollment_id, now) else {
+            return Ok(FailureOutcome::Gone);
+        };
+        if let Some(until) = policy.locked_until(e.failures, e.last_failure_at, now) {
+            return Ok(FailureOutcome::Locked { until });
+        }
+        // A lockout that has run out starts the count again.
+        e.failures = if e.failures >= policy.max_failures {
+            1
+        } else {
+            e.failures + 1
+        };
+        e.last_failure_at = Some(now);
+        Ok(
+            match policy.locked_until(e.failures, e.last_failure_at, now) {
+                Some(until) => FailureOutcome::Locked { until },
+                None => FailureOutcome::Counted {
+                    attempts_remaining: policy.max_failures - e.failures,
+                },
+            },
+        )
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: &UserId,
+        enrollment_id: &str,
+        hash: &CodeHash,
+        now: OffsetDateTime,
+        policy: LockPolicy,
+    ) -> Result<RecoveryOutcome, StoreError> {
+        let mut inner = self.lock()?;
+        let Some(e) = inner.live_enrollment(user, enrollment_id, now) else {
+            return Ok(RecoveryOutcome::Gone);
+        };
+        if let Some(until) = policy.locked_until(e.failures, e.last_failure_at, now) {
+            return Ok(RecoveryOutcome::Locked { until });
+        }
+        let position = e.recovery_hashes.iter().position(|h| h == hash);
+        match position {
+            Some(i) if e.is_active() => {
+                e.recovery_hashes.swap_remove(i);
+                e.failures = 0;
+                e.last_used_at = Some(now);
+                Ok(RecoveryOutcome::Accepted {
+                    remaining: e.recovery_hashes.len() as u32,
+                })
+            }
+            _ => Ok(RecoveryOutcome::Unknown),
+        }
     }
 }
 

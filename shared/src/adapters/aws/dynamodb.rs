@@ -112,21 +112,21 @@ fn destination_key(destination: &crate::hashing::DestinationKey) -> String {
     format!("dest#{}", destination.as_str())
 }
 
-fn key(pk: String) -> HashMap<String, AttributeValue> {
+pub(super) fn key(pk: String) -> HashMap<String, AttributeValue> {
     HashMap::from([(PARTITION_KEY.to_owned(), AttributeValue::S(pk))])
 }
 
-fn millis(t: OffsetDateTime) -> i64 {
+pub(super) fn millis(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
+pub(super) fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .map_err(|e| StoreError(anyhow!("stored time out of range: {e}")))
 }
 
 /// Epoch seconds, rounded up, for the TTL attribute.
-fn purge_seconds(t: OffsetDateTime) -> i64 {
+pub(super) fn purge_seconds(t: OffsetDateTime) -> i64 {
     t.unix_timestamp() + i64::from(t.nanosecond() > 0)
 }
 
@@ -308,7 +308,7 @@ impl DestinationItem {
 }
 
 /// A DynamoDB failure, as an opaque store error. SDK errors carry no item values of ours.
-fn failed<E>(action: &'static str) -> impl FnOnce(E) -> StoreError
+pub(super) fn failed<E>(action: &'static str) -> impl FnOnce(E) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
 {

@@ -6,6 +6,7 @@
 mod delivery;
 mod dynamodb;
 mod secrets;
+mod totp;
 
 use std::time::Duration;
 
