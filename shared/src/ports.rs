@@ -374,6 +374,19 @@ mod tests {
     }
 
     #[test]
+    fn a_lockout_starts_at_the_limit_and_ends_a_lock_period_after_the_last_failure() {
+        let policy = LockPolicy {
+            max_failures: 5,
+            lock_for: Duration::from_secs(900),
+        };
+        assert_eq!(policy.locked_until(4, Some(at(0)), at(1)), None);
+        assert_eq!(policy.locked_until(5, Some(at(0)), at(1)), Some(at(900)));
+        assert_eq!(policy.locked_until(5, Some(at(0)), at(899)), Some(at(900)));
+        assert_eq!(policy.locked_until(5, Some(at(0)), at(900)), None);
+        assert_eq!(policy.locked_until(5, None, at(1)), None);
+    }
+
+    #[test]
     fn a_first_send_is_admitted_with_its_resend_time() {
         assert_eq!(
             POLICY.admit(&[], None, at(0)),
