@@ -235,10 +235,15 @@ impl Authenticator {
     }
 }
 
-/// An SVG document of a QR code of `text`.
-pub fn qr_svg(text: &str) -> String {
+/// A QR code of `text`, medium error correction (what authenticator apps scan well from a screen).
+fn qr_code(text: &str) -> qrcode::QrCode {
     qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
         .expect("a Key URI fits in a QR code")
+}
+
+/// An SVG document of a QR code of `text`.
+pub fn qr_svg(text: &str) -> String {
+    qr_code(text)
         .render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(240, 240)
         .quiet_zone(true)
@@ -247,8 +252,7 @@ pub fn qr_svg(text: &str) -> String {
 
 /// A `data:image/png;base64,` URL of a QR code of `text`.
 pub fn qr_png_data_url(text: &str) -> String {
-    let image = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
-        .expect("a Key URI fits in a QR code")
+    let image = qr_code(text)
         .render::<image::Luma<u8>>()
         .min_dimensions(240, 240)
         .quiet_zone(true)
@@ -371,6 +375,19 @@ mod tests {
         TotpLabel::parse(s).unwrap()
     }
 
+    /// An authenticator with a seeded secret and the default parameters.
+    fn seeded(seed: u64, issuer: &str, account: &str) -> (TotpSecret, Authenticator) {
+        let secret = TotpSecret::generate(&SeededRandomness::new(seed));
+        let auth = Authenticator::new(
+            &secret,
+            TotpParams::default(),
+            &label(issuer),
+            &label(account),
+        )
+        .unwrap();
+        (secret, auth)
+    }
+
     fn authenticator(secret: &[u8], algorithm: TotpAlgorithm) -> Authenticator {
         let totp = Builder::new()
             .with_algorithm(algorithm.library())
@@ -425,14 +442,7 @@ mod tests {
 
     #[test]
     fn a_code_matches_its_own_step_and_one_either_side_only() {
-        let secret = TotpSecret::generate(&SeededRandomness::new(1));
-        let auth = Authenticator::new(
-            &secret,
-            TotpParams::default(),
-            &label("Acme"),
-            &label("ana"),
-        )
-        .unwrap();
+        let (_, auth) = seeded(1, "Acme", "ana");
         let t = 1_800_000_015;
         let code = auth.code_at(t);
         assert_eq!(auth.matching_step(&code, t), Some(t / 30));
@@ -537,14 +547,7 @@ mod tests {
 
     #[test]
     fn the_qr_codes_decode_back_to_the_uri() {
-        let secret = TotpSecret::generate(&SeededRandomness::new(3));
-        let auth = Authenticator::new(
-            &secret,
-            TotpParams::default(),
-            &label("Açme"),
-            &label("zoë"),
-        )
-        .unwrap();
+        let (secret, auth) = seeded(3, "Açme", "zoë");
         let uri = auth.otpauth_uri();
 
         let data_url = qr_png_data_url(&uri);
