@@ -328,10 +328,14 @@ impl ChallengeStore for DynamoStore {
         let mut withdraw_replaced = true;
         for attempt in 0..SEND_ATTEMPTS {
             if attempt > 0 {
-                // Lost a race: back off a little, jittered by the (random) challenge id so the
-                // racing sends spread out.
-                let jitter = u64::from(challenge.id.as_str().as_bytes()[attempt % 32] % 16);
-                tokio::time::sleep(Duration::from_millis(5 * attempt as u64 + jitter)).await;
+                // Lost a race: back off exponentially (10 ms, 20 ms, … up to 320 ms), with full
+                // jitter drawn from the (random) challenge id so the racing sends spread out.
+                let ceiling = 10u64 << (attempt - 1).min(5);
+                let jitter = u64::from(challenge.id.as_str().as_bytes()[attempt % 32]);
+                tokio::time::sleep(Duration::from_millis(
+                    ceiling / 2 + jitter % (ceiling / 2 + 1),
+                ))
+                .await;
             }
             let mut dest = self.read_sends(&dest_pk).await?;
             let read_version = dest.version;
