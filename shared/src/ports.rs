@@ -261,6 +261,12 @@ impl Enrollment {
     pub fn is_active(&self) -> bool {
         self.pending_until.is_none()
     }
+
+    /// Whether this is still the enrolment `enrollment_id` names and it has not lapsed: what every
+    /// write decided on that enrolment requires.
+    pub fn is_live(&self, enrollment_id: &str, now: OffsetDateTime) -> bool {
+        self.enrollment_id == enrollment_id && !self.has_lapsed(now)
+    }
 }
 
 /// The store's answer to an enrolment.

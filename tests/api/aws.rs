@@ -206,7 +206,7 @@ async fn sms_is_published_as_transactional_with_the_configured_attributes() {
     let requests = Requests::default();
     let sns = aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(&emulator.sdk)
-            .interceptor(SnsRequests(requests.clone()))
+            .interceptor(requests.clone())
             .build(),
     );
     let settings = SmsSettings {
@@ -256,25 +256,6 @@ async fn sms_is_published_as_transactional_with_the_configured_attributes() {
             (Some("AWS.SNS.SMS.SenderID"), Some("String"), Some("Acme")),
         ]
     );
-}
-
-/// The same recorder, for the SNS client's interceptor trait.
-#[derive(Debug)]
-struct SnsRequests(Requests);
-
-impl aws_sdk_sns::config::Intercept for SnsRequests {
-    fn name(&self) -> &'static str {
-        "RecordSnsRequests"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &aws_sdk_sns::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        components: &aws_sdk_sns::config::RuntimeComponents,
-        cfg: &mut aws_sdk_sns::config::ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        Intercept::read_before_transmit(&self.0, context, components, cfg)
-    }
 }
 
 /// The pairs of a form-encoded body (SNS's query protocol).

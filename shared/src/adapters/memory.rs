@@ -188,7 +188,7 @@ impl Inner {
     ) -> Option<&mut Enrollment> {
         self.enrollments
             .get_mut(user)
-            .filter(|e| e.enrollment_id == enrollment_id && !e.has_lapsed(now))
+            .filter(|e| e.is_live(enrollment_id, now))
     }
 }
 

@@ -104,8 +104,8 @@ impl DynamoStore {
 }
 
 /// The key of a code's item.
-pub fn code_key(id: &ChallengeId) -> String {
-    format!("code#{}", id.as_str())
+pub fn code_key(id: &str) -> String {
+    format!("code#{id}")
 }
 
 fn destination_key(destination: &crate::hashing::DestinationKey) -> String {
@@ -162,7 +162,7 @@ struct CodeItem {
 impl CodeItem {
     fn new(challenge: &NewChallenge) -> Self {
         Self {
-            pk: code_key(&challenge.id),
+            pk: code_key(challenge.id.as_str()),
             code_hash: hex(&challenge.code_hash),
             last_attempt_hash: None,
             state: PENDING.to_owned(),
@@ -387,7 +387,7 @@ impl ChallengeStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(code_key(id))))
+            .set_key(Some(key(code_key(id.as_str()))))
             .update_expression("SET #state = :withdrawn")
             .condition_expression("#state = :pending")
             .expression_attribute_names("#state", "state")
@@ -414,7 +414,7 @@ impl ChallengeStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(code_key(id))))
+            .set_key(Some(key(code_key(id.as_str()))))
             .condition_expression(
                 "attribute_exists(#pk) AND #state = :pending AND #expires > :now \
                  AND #attempts < #max AND (attribute_not_exists(#last) OR #last <> #hash)",
@@ -516,7 +516,7 @@ fn put_new(
 fn withdraw_in_transaction(table: &str, id: &str) -> Result<TransactWriteItem, StoreError> {
     let update = Update::builder()
         .table_name(table)
-        .set_key(Some(key(format!("code#{id}"))))
+        .set_key(Some(key(code_key(id))))
         .update_expression("SET #state = :withdrawn")
         .condition_expression("attribute_exists(#pk)")
         .expression_attribute_names("#pk", PARTITION_KEY)

@@ -212,7 +212,7 @@ fn refusal(
     policy: LockPolicy,
 ) -> Refusal {
     match old {
-        Some(e) if e.enrollment_id == enrollment_id && !e.has_lapsed(now) => {
+        Some(e) if e.is_live(enrollment_id, now) => {
             match policy.locked_until(e.failures, e.last_failure_at, now) {
                 Some(until) => Refusal::Locked { until },
                 None => Refusal::Live {
