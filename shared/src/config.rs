@@ -6,7 +6,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::domain::{Brand, CodeLength, Locale, Ttl};
-use crate::ports::{Randomness, SendPolicy};
+use crate::ports::{LockPolicy, Randomness, SendPolicy};
 
 /// A setting that could not be used. Names the variable, never echoes a secret.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,8 @@ pub struct Settings {
     pub default_locale: Locale,
     /// Shown in messages when a send names no brand.
     pub brand: Option<Brand>,
+    /// When wrong authenticator or recovery codes lock a user's TOTP.
+    pub totp_lock: LockPolicy,
 }
 
 impl Default for Settings {
@@ -42,6 +44,10 @@ impl Default for Settings {
             default_length: CodeLength::default(),
             default_locale: Locale::default(),
             brand: None,
+            totp_lock: LockPolicy {
+                max_failures: 5,
+                lock_for: Duration::from_secs(15 * 60),
+            },
         }
     }
 }
@@ -88,6 +94,16 @@ impl Settings {
             "OTP_BRAND",
             "(none)",
             "brand shown in messages when a send gives none (≤ 32 characters)",
+        ),
+        (
+            "OTP_TOTP_MAX_FAILURES",
+            "5",
+            "wrong authenticator or recovery codes in a row (1–20) that lock a user's TOTP",
+        ),
+        (
+            "OTP_TOTP_LOCKOUT_SECONDS",
+            "900",
+            "how long that lock lasts after the last wrong code, in seconds (60–86400)",
         ),
     ];
 
@@ -159,6 +175,18 @@ impl Settings {
                 None => None,
                 Some(raw) if raw.trim().is_empty() => None,
                 Some(raw) => Some(Brand::parse(&raw).map_err(invalid("OTP_BRAND"))?),
+            },
+            totp_lock: LockPolicy {
+                max_failures: number(
+                    "OTP_TOTP_MAX_FAILURES",
+                    defaults.totp_lock.max_failures.into(),
+                    1..=20,
+                )? as u32,
+                lock_for: Duration::from_secs(number(
+                    "OTP_TOTP_LOCKOUT_SECONDS",
+                    defaults.totp_lock.lock_for.as_secs(),
+                    60..=86_400,
+                )?),
             },
         })
     }

@@ -67,6 +67,11 @@ pub async fn verify_otp_from_env() -> anyhow::Result<LambdaOtp> {
     lambda_otp_from_env(|_| Ok(AwsDelivery::default())).await
 }
 
+/// The service for the enroll function: the table and the secret, no delivery.
+pub async fn enroll_otp_from_env() -> anyhow::Result<LambdaOtp> {
+    verify_otp_from_env().await
+}
+
 /// Builds the service from the environment: settings, AWS clients (one shared configuration), the
 /// service secret and the delivery `delivery` builds.
 async fn lambda_otp_from_env(

@@ -159,6 +159,15 @@ impl TotpLabel {
     }
 }
 
+fn builder(secret: &TotpSecret, params: TotpParams) -> Builder {
+    Builder::new()
+        .with_algorithm(params.algorithm.library())
+        .with_digits(params.digits)
+        .with_step_duration(params.period)
+        .with_skew(SKEW)
+        .with_secret(secret.expose().to_vec())
+}
+
 /// One user's authenticator: secret, parameters and the labels the app shows.
 pub struct Authenticator {
     totp: Totp,
@@ -170,20 +179,29 @@ pub struct Authenticator {
 const SKEW: u16 = 1;
 
 impl Authenticator {
+    /// The authenticator an app builds from the Key URI: labels included, for enrolment.
     pub fn new(
         secret: &TotpSecret,
         params: TotpParams,
         issuer: &TotpLabel,
         account: &TotpLabel,
     ) -> Result<Self, Invalid> {
-        let totp = Builder::new()
-            .with_algorithm(params.algorithm.library())
-            .with_digits(params.digits)
-            .with_step_duration(params.period)
-            .with_skew(SKEW)
-            .with_secret(secret.expose().to_vec())
-            .with_issuer(Some(issuer.as_str()))
-            .with_account_name(account.as_str())
+        Self::build(
+            builder(secret, params)
+                .with_issuer(Some(issuer.as_str()))
+                .with_account_name(account.as_str()),
+            params,
+        )
+    }
+
+    /// The authenticator verification needs: the labels only matter to the app.
+    pub fn for_checking(secret: &TotpSecret, params: TotpParams) -> Self {
+        Self::build(builder(secret, params), params)
+            .expect("stored parameters were checked when the user enrolled")
+    }
+
+    fn build(builder: Builder, params: TotpParams) -> Result<Self, Invalid> {
+        let totp = builder
             .build()
             .map_err(|e| Invalid(format!("cannot make an authenticator: {e}")))?;
         Ok(Self { totp, params })
@@ -298,16 +316,32 @@ pub struct SealedSecret {
 #[error("the sealed TOTP secret cannot be opened")]
 pub struct SealError;
 
-/// The keys that seal TOTP secrets: the current one (by id) and any older ones still able to open.
+/// The keys that seal TOTP secrets: the current one (by id), which seals, and retired ones, which
+/// still open what they sealed until every such secret has been re-enrolled or re-sealed.
 pub struct SecretSealer {
     current: (String, Zeroizing<[u8; 32]>),
+    retired: Vec<(String, Zeroizing<[u8; 32]>)>,
 }
 
 impl SecretSealer {
     pub fn new(key_id: &str, key: Zeroizing<[u8; 32]>) -> Self {
         Self {
             current: (key_id.to_owned(), key),
+            retired: Vec::new(),
         }
+    }
+
+    /// Adds a key that no longer seals but still opens.
+    pub fn with_retired(mut self, key_id: &str, key: Zeroizing<[u8; 32]>) -> Self {
+        self.retired.push((key_id.to_owned(), key));
+        self
+    }
+
+    fn key(&self, key_id: &str) -> Option<&Zeroizing<[u8; 32]>> {
+        std::iter::once(&self.current)
+            .chain(&self.retired)
+            .find(|(id, _)| id == key_id)
+            .map(|(_, key)| key)
     }
 
     pub fn seal(
@@ -337,10 +371,7 @@ impl SecretSealer {
     }
 
     pub fn open(&self, user_id: &str, sealed: &SealedSecret) -> Result<TotpSecret, SealError> {
-        let (key_id, key) = &self.current;
-        if sealed.key_id != *key_id {
-            return Err(SealError);
-        }
+        let key = self.key(&sealed.key_id).ok_or(SealError)?;
         let nonce = BASE64
             .decode(sealed.nonce.as_bytes())
             .ok()
@@ -627,5 +658,20 @@ mod tests {
         );
         // Two seals of one secret differ: the nonce is fresh each time.
         assert_ne!(sealer.seal("user-1", &secret, &random), sealed);
+    }
+
+    #[test]
+    fn after_a_rotation_the_new_key_seals_and_the_retired_one_still_opens() {
+        let random = SeededRandomness::new(5);
+        let secret = TotpSecret::generate(&random);
+        let old = SecretSealer::new("v1", Zeroizing::new([7u8; 32]));
+        let sealed_before = old.seal("user-1", &secret, &random);
+
+        let rotated = SecretSealer::new("v2", Zeroizing::new([9u8; 32]))
+            .with_retired("v1", Zeroizing::new([7u8; 32]));
+        assert_eq!(rotated.open("user-1", &sealed_before).unwrap(), secret);
+        let sealed_after = rotated.seal("user-1", &secret, &random);
+        assert_eq!(sealed_after.key_id, "v2");
+        assert!(old.open("user-1", &sealed_after).is_err());
     }
 }

@@ -164,10 +164,38 @@ async fn a_failed_delivery_is_502_naming_the_channel_and_withdraws_the_code() {
 }
 
 #[tokio::test]
-async fn enroll_answers_501_problem() {
-    let response = otp_shared::http::enroll(event("enroll.json", None))
+async fn enroll_read_and_remove_through_api_gateway_events() {
+    let otp = otp(NoDelivery);
+    let enrolled = otp_shared::http::enroll(&otp, event("enroll.json", None))
         .await
         .unwrap();
-    assert_eq!(response.status(), 501);
-    assert_eq!(content_type(&response), "application/problem+json");
+    assert_eq!(enrolled.status(), 201);
+    assert_eq!(enrolled.headers()["cache-control"], "no-store");
+    let enrolled = json_of(&enrolled);
+    assert_eq!(enrolled["user_id"], "user-1");
+    assert_eq!(enrolled["status"], "pending");
+
+    // `{user_id}` comes from the event's pathParameters, as API Gateway fills them.
+    let status = otp_shared::http::enroll(&otp, event("enrollment-get.json", None))
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 200);
+    let status = json_of(&status);
+    assert_eq!(status["status"], "pending");
+    assert_eq!(status["recovery_codes_remaining"], 10);
+    assert!(status.get("secret").is_none());
+
+    let removed = otp_shared::http::enroll(&otp, event("enrollment-delete.json", None))
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    let again = otp_shared::http::enroll(&otp, event("enrollment-delete.json", None))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
+    assert_eq!(content_type(&again), "application/problem+json");
+    assert_eq!(
+        json_of(&again)["type"],
+        "urn:problem-type:otp-lambda:totp-not-enrolled"
+    );
 }

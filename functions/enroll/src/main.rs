@@ -1,7 +1,12 @@
 use lambda_http::{Error, run, service_fn};
+use otp_shared::runtime::enroll_otp_from_env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     otp_shared::logging::init_lambda_logging();
-    run(service_fn(otp_shared::http::enroll)).await
+    let otp = enroll_otp_from_env().await?;
+    run(service_fn(|request| {
+        otp_shared::http::enroll(&otp, request)
+    }))
+    .await
 }

@@ -3,11 +3,12 @@
 
 use otp_shared::adapters::MemoryStore;
 use otp_shared::adapters::aws::{AwsDelivery, DynamoStore};
-use otp_shared::domain::ChallengeId;
+use otp_shared::domain::{ChallengeId, UserId};
 use otp_shared::hashing::CodeHash;
 use otp_shared::ports::{
-    ChallengeStore, Delivered, DeliveryError, NewChallenge, Notifier, OutgoingMessage,
-    SendAdmission, SendPolicy, StoreError, VerifyOutcome,
+    ChallengeStore, Delivered, DeliveryError, EnrollAdmission, Enrollment, FailureOutcome,
+    LockPolicy, NewChallenge, Notifier, OutgoingMessage, RecoveryOutcome, SendAdmission,
+    SendPolicy, StepOutcome, StoreError, TotpStore, VerifyOutcome,
 };
 use time::OffsetDateTime;
 
@@ -26,23 +27,27 @@ impl LocalStore {
     }
 }
 
+/// Calls the same method on whichever store otp-local runs on.
+macro_rules! delegate {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            LocalStore::Memory(store) => store.$method($($arg),*).await,
+            LocalStore::Dynamo(store) => store.$method($($arg),*).await,
+        }
+    };
+}
+
 impl ChallengeStore for LocalStore {
     async fn begin(
         &self,
         challenge: NewChallenge,
         policy: SendPolicy,
     ) -> Result<SendAdmission, StoreError> {
-        match self {
-            Self::Memory(store) => store.begin(challenge, policy).await,
-            Self::Dynamo(store) => store.begin(challenge, policy).await,
-        }
+        delegate!(self.begin(challenge, policy))
     }
 
     async fn withdraw(&self, id: &ChallengeId, now: OffsetDateTime) -> Result<(), StoreError> {
-        match self {
-            Self::Memory(store) => store.withdraw(id, now).await,
-            Self::Dynamo(store) => store.withdraw(id, now).await,
-        }
+        delegate!(self.withdraw(id, now))
     }
 
     async fn verify(
@@ -51,10 +56,62 @@ impl ChallengeStore for LocalStore {
         candidate: &CodeHash,
         now: OffsetDateTime,
     ) -> Result<VerifyOutcome, StoreError> {
-        match self {
-            Self::Memory(store) => store.verify(id, candidate, now).await,
-            Self::Dynamo(store) => store.verify(id, candidate, now).await,
-        }
+        delegate!(self.verify(id, candidate, now))
+    }
+}
+
+impl TotpStore for LocalStore {
+    async fn enroll(
+        &self,
+        enrollment: Enrollment,
+        replace: bool,
+        now: OffsetDateTime,
+    ) -> Result<EnrollAdmission, StoreError> {
+        delegate!(self.enroll(enrollment, replace, now))
+    }
+
+    async fn enrollment(
+        &self,
+        user: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<Option<Enrollment>, StoreError> {
+        delegate!(self.enrollment(user, now))
+    }
+
+    async fn remove(&self, user: &UserId) -> Result<bool, StoreError> {
+        delegate!(self.remove(user))
+    }
+
+    async fn accept_step(
+        &self,
+        user: &UserId,
+        enrollment_id: &str,
+        step: u64,
+        now: OffsetDateTime,
+        policy: LockPolicy,
+    ) -> Result<StepOutcome, StoreError> {
+        delegate!(self.accept_step(user, enrollment_id, step, now, policy))
+    }
+
+    async fn count_failure(
+        &self,
+        user: &UserId,
+        enrollment_id: &str,
+        now: OffsetDateTime,
+        policy: LockPolicy,
+    ) -> Result<FailureOutcome, StoreError> {
+        delegate!(self.count_failure(user, enrollment_id, now, policy))
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user: &UserId,
+        enrollment_id: &str,
+        hash: &CodeHash,
+        now: OffsetDateTime,
+        policy: LockPolicy,
+    ) -> Result<RecoveryOutcome, StoreError> {
+        delegate!(self.use_recovery_code(user, enrollment_id, hash, now, policy))
     }
 }
 

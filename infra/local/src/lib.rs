@@ -5,6 +5,7 @@
 mod backends;
 mod outbox;
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use lambda_http::Body;
+use lambda_http::{Body, RequestExt as _};
 use otp_shared::hashing::Keys;
 use otp_shared::http::{ApiError, MAX_BODY_BYTES};
 use otp_shared::ports::{Clock, Randomness};
@@ -107,12 +108,24 @@ async fn handle(otp: &LocalOtp, request: hyper::Request<Incoming>) -> hyper::Res
     to_hyper(response)
 }
 
+const ENROLLMENT_PREFIX: &str = "/v1/totp/enroll/";
+
 /// The routes of the HTTP API, as template.yaml binds them to functions, plus the local outbox.
 pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http::Response<Body> {
     let handled = match request.uri().path() {
         "/v1/otp/send" => otp_shared::http::send(otp, request).await,
         "/v1/otp/verify" => otp_shared::http::verify(otp, request).await,
-        "/v1/totp/enroll" => otp_shared::http::enroll(request).await,
+        "/v1/totp/enroll" => otp_shared::http::enroll(otp, request).await,
+        path if path.starts_with(ENROLLMENT_PREFIX) => {
+            // API Gateway's `{user_id}`: one path segment, given to the handler as a path parameter.
+            let user_id = &path[ENROLLMENT_PREFIX.len()..];
+            if user_id.is_empty() || user_id.contains('/') {
+                Ok(ApiError::RouteNotFound.into_response())
+            } else {
+                let parameters = HashMap::from([("user_id".to_owned(), user_id.to_owned())]);
+                otp_shared::http::enroll(otp, request.with_path_parameters(parameters)).await
+            }
+        }
         "/_local/outbox" if request.method() == http::Method::GET => {
             Ok(otp_shared::http::json_response(
                 http::StatusCode::OK,

@@ -8,13 +8,13 @@ use super::body::Field;
 use crate::config::Settings;
 use crate::domain::{
     Alphabet, Brand, ChallengeId, Channel, CodeAttempt, CodeLength, CodeSpec, Destination, Invalid,
-    Locale, Purpose, Reference, Ttl,
+    Locale, Purpose, Reference, Ttl, UserId,
 };
 use crate::messages::CustomTemplate;
 use crate::ports::VerifyOutcome;
-use crate::usecases::{SendReceipt, SendRequest, VerifyRequest};
+use crate::usecases::{SendReceipt, SendRequest, TotpProof, TotpVerifyRequest, VerifyRequest};
 
-const STRING: &str = "a string";
+pub(super) const STRING: &str = "a string";
 
 pub const SEND_FIELDS: &[Field] = &[
     Field {
@@ -74,15 +74,15 @@ pub struct SendBody {
     reference: Option<String>,
 }
 
-fn required<T>(value: Option<T>, field: &str) -> Result<T, ApiError> {
+pub(super) fn required<T>(value: Option<T>, field: &str) -> Result<T, ApiError> {
     value.ok_or_else(|| ApiError::invalid(field, "is required"))
 }
 
-fn at(field: &'static str) -> impl Fn(Invalid) -> ApiError {
+pub(super) fn at(field: &'static str) -> impl Fn(Invalid) -> ApiError {
     move |invalid| ApiError::invalid(field, invalid.0)
 }
 
-fn optional<T>(
+pub(super) fn optional<T>(
     value: Option<String>,
     field: &'static str,
     parse: impl Fn(&str) -> Result<T, Invalid>,
@@ -175,7 +175,7 @@ impl From<SendReceipt> for SendReply {
 }
 
 /// Timestamps are shown to the second (rounded down; never later than the real instant).
-fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
+pub(super) fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(0).expect("0 is a valid nanosecond")
 }
 
@@ -188,20 +188,77 @@ pub const VERIFY_FIELDS: &[Field] = &[
         name: "code",
         expected: STRING,
     },
+    Field {
+        name: "user_id",
+        expected: STRING,
+    },
+    Field {
+        name: "recovery_code",
+        expected: STRING,
+    },
 ];
 
-/// `POST /v1/otp/verify`.
+/// `POST /v1/otp/verify`: a sent code (`id` + `code`), an authenticator code (`user_id` + `code`)
+/// or a recovery code (`user_id` + `recovery_code`).
 #[derive(Debug, Deserialize)]
 pub struct VerifyBody {
     id: Option<String>,
     code: Option<String>,
+    user_id: Option<String>,
+    recovery_code: Option<String>,
+}
+
+/// Which kind of verify a body asks for.
+#[derive(Debug)]
+pub enum VerifyKind {
+    Challenge(VerifyRequest),
+    Totp(TotpVerifyRequest),
 }
 
 impl VerifyBody {
-    pub fn into_request(self) -> Result<VerifyRequest, ApiError> {
-        let id = ChallengeId::parse(&required(self.id, "id")?).map_err(at("id"))?;
-        let code = CodeAttempt::parse(&required(self.code, "code")?).map_err(at("code"))?;
-        Ok(VerifyRequest { id, code })
+    pub fn into_request(self) -> Result<VerifyKind, ApiError> {
+        match (self.id, self.user_id) {
+            (Some(_), Some(_)) => Err(ApiError::invalid(
+                "user_id",
+                "cannot be sent with id: send id for a sent code, user_id for an authenticator app",
+            )),
+            (Some(id), None) => {
+                if self.recovery_code.is_some() {
+                    return Err(ApiError::invalid(
+                        "recovery_code",
+                        "goes with user_id, not with id",
+                    ));
+                }
+                let id = ChallengeId::parse(&id).map_err(at("id"))?;
+                let code = CodeAttempt::parse(&required(self.code, "code")?).map_err(at("code"))?;
+                Ok(VerifyKind::Challenge(VerifyRequest { id, code }))
+            }
+            (None, Some(user_id)) => {
+                let user_id = UserId::parse(&user_id).map_err(at("user_id"))?;
+                let proof = match (self.code, self.recovery_code) {
+                    (Some(_), Some(_)) => {
+                        return Err(ApiError::invalid(
+                            "recovery_code",
+                            "cannot be sent with code: send one or the other",
+                        ));
+                    }
+                    (Some(code), None) => {
+                        TotpProof::Code(CodeAttempt::parse(&code).map_err(at("code"))?)
+                    }
+                    (None, Some(code)) => TotpProof::RecoveryCode(
+                        CodeAttempt::parse(&code).map_err(at("recovery_code"))?,
+                    ),
+                    (None, None) => {
+                        return Err(ApiError::invalid("code", "is required (or recovery_code)"));
+                    }
+                };
+                Ok(VerifyKind::Totp(TotpVerifyRequest { user_id, proof }))
+            }
+            (None, None) => Err(ApiError::invalid(
+                "id",
+                "is required (or user_id, to check an authenticator app's code)",
+            )),
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::domain::Channel;
 use crate::ports::VerifyOutcome;
-use crate::usecases::{SendError, VerifyError};
+use crate::usecases::{SendError, TotpError, TotpOutcome, VerifyError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -29,6 +29,8 @@ pub enum ApiError {
     Send(#[from] SendError),
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    #[error(transparent)]
+    Totp(#[from] TotpError),
 }
 
 impl ApiError {
@@ -53,8 +55,11 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             ApiError::Send(SendError::Delivery(_)) => StatusCode::BAD_GATEWAY,
+            ApiError::Totp(TotpError::ActiveExists) => StatusCode::CONFLICT,
+            ApiError::Totp(TotpError::NotEnrolled) => StatusCode::NOT_FOUND,
             ApiError::Send(SendError::Unexpected(_))
-            | ApiError::Verify(VerifyError::Unexpected(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            | ApiError::Verify(VerifyError::Unexpected(_))
+            | ApiError::Totp(TotpError::Unexpected(_)) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -80,8 +85,17 @@ impl ApiError {
             ApiError::Send(SendError::Delivery(_)) => {
                 ("delivery-failed", "The code could not be delivered")
             }
+            ApiError::Totp(TotpError::ActiveExists) => (
+                "totp-already-enrolled",
+                "The user already has an active authenticator",
+            ),
+            ApiError::Totp(TotpError::NotEnrolled) => (
+                "totp-not-enrolled",
+                "The user has no authenticator enrolled",
+            ),
             ApiError::Send(SendError::Unexpected(_))
-            | ApiError::Verify(VerifyError::Unexpected(_)) => ("internal", "Internal error"),
+            | ApiError::Verify(VerifyError::Unexpected(_))
+            | ApiError::Totp(TotpError::Unexpected(_)) => ("internal", "Internal error"),
         };
         let detail = match self {
             ApiError::Send(SendError::Delivery(e)) => format!(
@@ -90,7 +104,8 @@ impl ApiError {
             ),
             // Opaque on purpose: the cause is logged, not shown.
             ApiError::Send(SendError::Unexpected(_))
-            | ApiError::Verify(VerifyError::Unexpected(_)) => {
+            | ApiError::Verify(VerifyError::Unexpected(_))
+            | ApiError::Totp(TotpError::Unexpected(_)) => {
                 "the request could not be completed; try again".to_owned()
             }
             other => other.to_string(),
@@ -124,7 +139,8 @@ impl ApiError {
     pub fn into_response(self) -> Response<Body> {
         match &self {
             ApiError::Send(SendError::Unexpected(e))
-            | ApiError::Verify(VerifyError::Unexpected(e)) => {
+            | ApiError::Verify(VerifyError::Unexpected(e))
+            | ApiError::Totp(TotpError::Unexpected(e)) => {
                 tracing::error!(error = ?e, "request failed");
             }
             ApiError::Send(SendError::Delivery(e)) => {
@@ -176,5 +192,25 @@ pub fn verify_status(outcome: &VerifyOutcome) -> StatusCode {
         VerifyOutcome::Locked => StatusCode::LOCKED,
         VerifyOutcome::Consumed => StatusCode::CONFLICT,
         VerifyOutcome::NotFound => StatusCode::NOT_FOUND,
+    }
+}
+
+/// The HTTP status of each TOTP verify outcome. A lockout is `429` (with `Retry-After`): unlike a
+/// locked sent code, it ends by itself.
+pub fn totp_verify_status(outcome: &TotpOutcome) -> StatusCode {
+    match outcome {
+        TotpOutcome::Approved { .. } => StatusCode::OK,
+        TotpOutcome::Incorrect { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        TotpOutcome::Replayed => StatusCode::CONFLICT,
+        TotpOutcome::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+        TotpOutcome::NotFound => StatusCode::NOT_FOUND,
+    }
+}
+
+/// The `Retry-After` seconds a TOTP verify outcome carries, if any.
+pub fn totp_retry_after(outcome: &TotpOutcome) -> Option<u64> {
+    match outcome {
+        TotpOutcome::Locked { retry_after, .. } => Some(retry_after.as_secs()),
+        _ => None,
     }
 }

@@ -3,9 +3,15 @@
 use http::{Method, StatusCode};
 use lambda_http::{Body, Error, Request, Response};
 
-use super::dto::{SEND_FIELDS, SendBody, SendReply, VERIFY_FIELDS, VerifyBody, VerifyReply};
+use lambda_http::RequestExt as _;
+
+use super::dto::{
+    SEND_FIELDS, SendBody, SendReply, VERIFY_FIELDS, VerifyBody, VerifyKind, VerifyReply,
+};
+use super::totp_dto::{ENROLL_FIELDS, EnrollBody, EnrollReply, StatusReply, TotpVerifyReply};
 use super::{ApiError, body, error, json_response};
-use crate::ports::{ChallengeStore, Notifier};
+use crate::domain::UserId;
+use crate::ports::{ChallengeStore, Notifier, TotpStore};
 use crate::usecases::Otp;
 
 /// `POST /v1/otp/send`
@@ -25,34 +31,95 @@ pub async fn send<S: ChallengeStore, N: Notifier>(
     .await)
 }
 
-/// `POST /v1/otp/verify`
-pub async fn verify<S: ChallengeStore, N: Notifier>(
+/// `POST /v1/otp/verify`: a sent code, an authenticator code or a recovery code.
+pub async fn verify<S: ChallengeStore + TotpStore, N: Notifier>(
     otp: &Otp<S, N>,
     request: Request,
 ) -> Result<Response<Body>, Error> {
     Ok(respond(async {
         require_method(&request, &Method::POST, "POST")?;
         let body: VerifyBody = body::parse(&request, VERIFY_FIELDS)?;
-        let verify = body.into_request()?;
-        let id = verify.id.clone();
-        let outcome = otp.verify(verify).await?;
-        Ok(json_response(
-            error::verify_status(&outcome),
-            &VerifyReply::new(&id, &outcome),
-        ))
+        match body.into_request()? {
+            VerifyKind::Challenge(verify) => {
+                let id = verify.id.clone();
+                let outcome = otp.verify(verify).await?;
+                Ok(json_response(
+                    error::verify_status(&outcome),
+                    &VerifyReply::new(&id, &outcome),
+                ))
+            }
+            VerifyKind::Totp(verify) => {
+                let (user_id, method) = (verify.user_id.clone(), verify.proof.method());
+                let outcome = otp.verify_totp(verify).await?;
+                let mut response = json_response(
+                    error::totp_verify_status(&outcome),
+                    &TotpVerifyReply::new(&user_id, method, &outcome),
+                );
+                if let Some(seconds) = error::totp_retry_after(&outcome) {
+                    response
+                        .headers_mut()
+                        .insert(http::header::RETRY_AFTER, seconds.into());
+                }
+                Ok(response)
+            }
+        }
     })
     .await)
 }
 
-/// `POST /v1/totp/enroll`: authenticator-app enrolment is not built yet.
-pub async fn enroll(request: Request) -> Result<Response<Body>, Error> {
+/// The enroll function's routes: `POST /v1/totp/enroll`, and `GET` / `DELETE
+/// /v1/totp/enroll/{user_id}` (the path parameter tells them apart, as API Gateway sets it).
+pub async fn enroll<S: TotpStore, N>(
+    otp: &Otp<S, N>,
+    request: Request,
+) -> Result<Response<Body>, Error> {
     Ok(respond(async {
-        require_method(&request, &Method::POST, "POST")?;
-        Err(ApiError::NotImplemented(
-            "authenticator-app (TOTP) enrolment is not available yet",
-        ))
+        let Some(user_id) = path_user_id(&request)? else {
+            require_method(&request, &Method::POST, "POST")?;
+            let body: EnrollBody = body::parse(&request, ENROLL_FIELDS)?;
+            let created = otp.enroll_totp(body.into_request()?).await?;
+            return Ok(json_response(
+                StatusCode::CREATED,
+                &EnrollReply::from(&created),
+            ));
+        };
+        match *request.method() {
+            Method::GET => {
+                let status = otp.totp_status(&user_id).await?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    &StatusReply::new(&user_id, &status),
+                ))
+            }
+            Method::DELETE => {
+                otp.remove_totp(&user_id).await?;
+                Ok(Response::builder()
+                    .status(StatusCode::NO_CONTENT)
+                    .header(http::header::CACHE_CONTROL, "no-store")
+                    .body(Body::Empty)
+                    .expect("static response"))
+            }
+            _ => Err(ApiError::MethodNotAllowed {
+                allow: "GET, DELETE",
+            }),
+        }
     })
     .await)
+}
+
+/// The `{user_id}` path parameter, percent-decoded once (`%` is not allowed in a user id, so an
+/// already decoded value is unchanged).
+fn path_user_id(request: &Request) -> Result<Option<UserId>, ApiError> {
+    let parameters = request.path_parameters();
+    let Some(raw) = parameters.first("user_id") else {
+        return Ok(None);
+    };
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| ApiError::invalid("user_id", "is not valid UTF-8"))?;
+    UserId::parse(&decoded)
+        .map(Some)
+        .map_err(|e| ApiError::invalid("user_id", e.0))
 }
 
 async fn respond(

@@ -5,6 +5,7 @@ mod body;
 mod dto;
 pub mod error;
 mod handlers;
+mod totp_dto;
 
 pub use body::MAX_BODY_BYTES;
 pub use error::ApiError;

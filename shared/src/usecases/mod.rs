@@ -1,11 +1,16 @@
 //! The use cases, generic over the store and notifier ports. They know no HTTP and no AWS.
 
 mod send;
+mod totp;
 mod verify;
 
 use std::sync::Arc;
 
 pub use send::{SendError, SendReceipt, SendRequest};
+pub use totp::{
+    EnrollRequest, EnrollmentStatus, NewEnrollment, PENDING_FOR, TotpError, TotpOutcome, TotpProof,
+    TotpVerifyRequest,
+};
 pub use verify::{VerifyError, VerifyRequest};
 
 use crate::config::Settings;
@@ -52,4 +57,10 @@ impl<S, N> Otp<S, N> {
     pub fn notifier(&self) -> &N {
         &self.notifier
     }
+}
+
+/// Whole seconds from `now` until `then`, at least one: what a `Retry-After` header says.
+fn until(now: time::OffsetDateTime, then: time::OffsetDateTime) -> std::time::Duration {
+    let seconds = (then - now).as_seconds_f64().ceil().max(1.0);
+    std::time::Duration::from_secs(seconds as u64)
 }

@@ -3,7 +3,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use time::OffsetDateTime;
 
-use super::Otp;
+use super::{Otp, until};
 use crate::domain::{
     Brand, ChallengeId, Channel, Code, CodeSpec, Destination, Locale, Purpose, Reference, Ttl,
 };
@@ -144,10 +144,4 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             attempts_remaining: self.settings.max_attempts,
         })
     }
-}
-
-/// Whole seconds from `now` until `then`, at least one: what a `Retry-After` header says.
-fn until(now: OffsetDateTime, then: OffsetDateTime) -> Duration {
-    let seconds = (then - now).as_seconds_f64().ceil().max(1.0);
-    Duration::from_secs(seconds as u64)
 }

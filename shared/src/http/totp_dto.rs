@@ -1,0 +1,232 @@
+//! The wire shapes of the authenticator-app (TOTP) routes and of a TOTP verify's reply.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::ApiError;
+use super::body::Field;
+use super::dto::{STRING, at, required, whole_seconds};
+use crate::domain::UserId;
+use crate::totp::{TotpAlgorithm, TotpLabel, TotpParams};
+use crate::usecases::{EnrollRequest, EnrollmentStatus, NewEnrollment, TotpOutcome};
+
+pub const ENROLL_FIELDS: &[Field] = &[
+    Field {
+        name: "user_id",
+        expected: STRING,
+    },
+    Field {
+        name: "issuer",
+        expected: STRING,
+    },
+    Field {
+        name: "account",
+        expected: STRING,
+    },
+    Field {
+        name: "digits",
+        expected: "6 or 8",
+    },
+    Field {
+        name: "algorithm",
+        expected: "\"SHA1\", \"SHA256\" or \"SHA512\"",
+    },
+    Field {
+        name: "period",
+        expected: "30 or 60",
+    },
+    Field {
+        name: "replace",
+        expected: "true or false",
+    },
+];
+
+/// `POST /v1/totp/enroll`.
+#[derive(Debug, Deserialize)]
+pub struct EnrollBody {
+    user_id: Option<String>,
+    issuer: Option<String>,
+    account: Option<String>,
+    digits: Option<u64>,
+    algorithm: Option<String>,
+    period: Option<u64>,
+    replace: Option<bool>,
+}
+
+impl EnrollBody {
+    pub fn into_request(self) -> Result<EnrollRequest, ApiError> {
+        let user_id = UserId::parse(&required(self.user_id, "user_id")?).map_err(at("user_id"))?;
+        let issuer = TotpLabel::parse(&required(self.issuer, "issuer")?).map_err(at("issuer"))?;
+        let account =
+            TotpLabel::parse(&required(self.account, "account")?).map_err(at("account"))?;
+        let params = TotpParams::parse(self.algorithm.as_deref(), self.digits, self.period)
+            .map_err(|(field, invalid)| ApiError::invalid(field, invalid.0))?;
+        Ok(EnrollRequest {
+            user_id,
+            issuer,
+            account,
+            params,
+            replace: self.replace.unwrap_or(false),
+        })
+    }
+}
+
+/// The 201 reply to an enrolment: the only time the secret and recovery codes are shown.
+#[derive(Serialize)]
+pub struct EnrollReply<'a> {
+    user_id: &'a str,
+    status: &'static str,
+    secret: &'a str,
+    otpauth_uri: &'a str,
+    qr_svg: &'a str,
+    qr_png: &'a str,
+    recovery_codes: Vec<&'a str>,
+    algorithm: TotpAlgorithm,
+    digits: u8,
+    period: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
+impl<'a> From<&'a NewEnrollment> for EnrollReply<'a> {
+    fn from(new: &'a NewEnrollment) -> Self {
+        Self {
+            user_id: new.user_id.as_str(),
+            status: "pending",
+            secret: &new.secret,
+            otpauth_uri: &new.otpauth_uri,
+            qr_svg: &new.qr_svg,
+            qr_png: &new.qr_png,
+            recovery_codes: new.recovery_codes.iter().map(|c| c.as_str()).collect(),
+            algorithm: new.params.algorithm,
+            digits: new.params.digits,
+            period: new.params.period,
+            expires_at: whole_seconds(new.expires_at),
+        }
+    }
+}
+
+/// `GET /v1/totp/enroll/{user_id}`: the enrolment's state, never its secret.
+#[derive(Debug, Serialize)]
+pub struct StatusReply<'a> {
+    user_id: &'a str,
+    status: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_used_at: Option<OffsetDateTime>,
+    recovery_codes_remaining: u32,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    expires_at: Option<OffsetDateTime>,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    locked_until: Option<OffsetDateTime>,
+    algorithm: TotpAlgorithm,
+    digits: u8,
+    period: u64,
+}
+
+impl<'a> StatusReply<'a> {
+    pub fn new(user_id: &'a UserId, status: &EnrollmentStatus) -> Self {
+        Self {
+            user_id: user_id.as_str(),
+            status: if status.active { "active" } else { "pending" },
+            created_at: whole_seconds(status.created_at),
+            last_used_at: status.last_used_at.map(whole_seconds),
+            recovery_codes_remaining: status.recovery_codes_remaining,
+            expires_at: status.expires_at.map(whole_seconds),
+            // Rounded up, like Retry-After: never earlier than the real end.
+            locked_until: status.locked_until.map(round_up),
+            algorithm: status.params.algorithm,
+            digits: status.params.digits,
+            period: status.params.period,
+        }
+    }
+}
+
+/// The reply to a TOTP or recovery-code verify.
+#[derive(Debug, Serialize)]
+pub struct TotpVerifyReply<'a> {
+    status: &'static str,
+    user_id: &'a str,
+    method: &'static str,
+    detail: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrollment: Option<&'static str>,
+    /// True when this code confirmed a pending enrolment.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    activated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts_remaining: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes_remaining: Option<u32>,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    locked_until: Option<OffsetDateTime>,
+}
+
+impl<'a> TotpVerifyReply<'a> {
+    pub fn new(user_id: &'a UserId, method: &'static str, outcome: &TotpOutcome) -> Self {
+        let recovery = method == "recovery_code";
+        let mut reply = Self {
+            status: outcome.status(),
+            user_id: user_id.as_str(),
+            method,
+            detail: match (outcome, recovery) {
+                (TotpOutcome::Approved { .. }, _) => "The code is correct.",
+                (TotpOutcome::Incorrect { .. }, false) => {
+                    "The code is not correct for now (the current time step, or one either side)."
+                }
+                (TotpOutcome::Incorrect { .. }, true) => {
+                    "The recovery code is not one of this user's unused codes."
+                }
+                (TotpOutcome::Replayed, _) => {
+                    "This code (or a later one) has already been used; wait for the next code."
+                }
+                (TotpOutcome::Locked { .. }, _) => {
+                    "Too many wrong codes; try again after the time in Retry-After."
+                }
+                (TotpOutcome::NotFound, _) => {
+                    "This user has no authenticator enrolled (or its enrolment lapsed unconfirmed)."
+                }
+            },
+            enrollment: None,
+            activated: false,
+            attempts_remaining: None,
+            recovery_codes_remaining: None,
+            locked_until: None,
+        };
+        match outcome {
+            TotpOutcome::Approved {
+                activated,
+                recovery_codes_remaining,
+            } => {
+                reply.enrollment = Some("active");
+                reply.activated = *activated;
+                reply.recovery_codes_remaining = *recovery_codes_remaining;
+            }
+            TotpOutcome::Incorrect { attempts_remaining } => {
+                reply.attempts_remaining = Some(*attempts_remaining);
+            }
+            TotpOutcome::Locked { until, .. } => reply.locked_until = Some(round_up(*until)),
+            _ => {}
+        }
+        reply
+    }
+}
+
+/// Rounds up to the next whole second: a lock shown as ending never ends later than shown.
+fn round_up(t: OffsetDateTime) -> OffsetDateTime {
+    if t.nanosecond() == 0 {
+        t
+    } else {
+        whole_seconds(t) + time::Duration::SECOND
+    }
+}

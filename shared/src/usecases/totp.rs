@@ -1,0 +1,366 @@
+//! Authenticator apps: enrol, check a code (each time step once), use a recovery code, read and
+//! remove an enrolment. User ids may be email addresses, so they are never logged; the random
+//! enrolment id is.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use super::{Otp, until};
+use crate::domain::{ChallengeId, CodeAttempt, UserId};
+use crate::ports::{
+    EnrollAdmission, Enrollment, FailureOutcome, RecoveryOutcome, StepOutcome, TotpStore,
+};
+use crate::totp::{
+    self, Authenticator, TotpLabel, TotpParams, TotpSecret, generate_recovery_codes,
+};
+
+/// A pending enrolment must be confirmed with a code within this time, or it lapses.
+pub const PENDING_FOR: Duration = Duration::from_secs(15 * 60);
+
+/// An enrolment, fully parsed.
+#[derive(Debug)]
+pub struct EnrollRequest {
+    pub user_id: UserId,
+    pub issuer: TotpLabel,
+    pub account: TotpLabel,
+    pub params: TotpParams,
+    /// Replace an active enrolment (a pending one is always replaced).
+    pub replace: bool,
+}
+
+/// What the enrolling user is shown, once: the secret in every form an app takes, and the recovery
+/// codes. None of it is kept in the clear.
+pub struct NewEnrollment {
+    pub user_id: UserId,
+    pub secret: Zeroizing<String>,
+    pub otpauth_uri: Zeroizing<String>,
+    pub qr_svg: String,
+    pub qr_png: String,
+    pub recovery_codes: Vec<Zeroizing<String>>,
+    pub params: TotpParams,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TotpError {
+    #[error(
+        "this user has an active authenticator; send \"replace\": true to replace it (the old one stops working at once)"
+    )]
+    ActiveExists,
+    #[error("this user has no authenticator enrolled")]
+    NotEnrolled,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// What a user offers as proof.
+#[derive(Debug)]
+pub enum TotpProof {
+    /// The code the authenticator app shows now.
+    Code(CodeAttempt),
+    /// One of the recovery codes shown at enrolment.
+    RecoveryCode(CodeAttempt),
+}
+
+impl TotpProof {
+    /// The `method` word of the verify reply.
+    pub fn method(&self) -> &'static str {
+        match self {
+            TotpProof::Code(_) => "totp",
+            TotpProof::RecoveryCode(_) => "recovery_code",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct TotpVerifyRequest {
+    pub user_id: UserId,
+    pub proof: TotpProof,
+}
+
+/// The outcome of a TOTP or recovery-code verify, in the core verify vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TotpOutcome {
+    Approved {
+        /// This code confirmed a pending enrolment.
+        activated: bool,
+        /// After a recovery code: how many are left.
+        recovery_codes_remaining: Option<u32>,
+    },
+    Incorrect {
+        attempts_remaining: u32,
+    },
+    /// A time step already accepted (or older than one that was): `consumed`.
+    Replayed,
+    Locked {
+        until: OffsetDateTime,
+        retry_after: Duration,
+    },
+    /// No enrolment, a lapsed one, or one removed or replaced meanwhile.
+    NotFound,
+}
+
+impl TotpOutcome {
+    pub fn status(&self) -> &'static str {
+        match self {
+            TotpOutcome::Approved { .. } => "approved",
+            TotpOutcome::Incorrect { .. } => "incorrect",
+            TotpOutcome::Replayed => "consumed",
+            TotpOutcome::Locked { .. } => "locked",
+            TotpOutcome::NotFound => "not_found",
+        }
+    }
+}
+
+/// An enrolment as `GET /v1/totp/enroll/{user_id}` shows it: never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentStatus {
+    pub active: bool,
+    pub params: TotpParams,
+    pub created_at: OffsetDateTime,
+    /// While pending: when it lapses.
+    pub expires_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub recovery_codes_remaining: u32,
+    pub locked_until: Option<OffsetDateTime>,
+}
+
+impl<S: TotpStore, N> Otp<S, N> {
+    /// Registers a new authenticator for a user, pending until its first code is verified.
+    #[tracing::instrument(name = "totp_enroll", skip_all, fields(enrollment, replace = request.replace))]
+    pub async fn enroll_totp(&self, request: EnrollRequest) -> Result<NewEnrollment, TotpError> {
+        let now = self.clock.now();
+        let randomness = self.randomness.as_ref();
+        let secret = TotpSecret::generate(randomness);
+        let authenticator =
+            Authenticator::new(&secret, request.params, &request.issuer, &request.account)
+                .context("building the authenticator")?;
+        let otpauth_uri = authenticator.otpauth_uri();
+        let recovery_codes = generate_recovery_codes(randomness);
+        let recovery_hashes = recovery_codes
+            .iter()
+            .map(|code| {
+                let typed = CodeAttempt::parse(code).expect("recovery codes parse as typed");
+                self.keys
+                    .recovery_code_hash(request.user_id.as_str(), typed.expose())
+            })
+            .collect();
+        let enrollment_id = ChallengeId::generate(randomness).as_str().to_owned();
+        tracing::Span::current().record("enrollment", enrollment_id.as_str());
+        let expires_at = now + PENDING_FOR;
+        let enrollment = Enrollment {
+            user_id: request.user_id.clone(),
+            enrollment_id,
+            sealed_secret: self.keys.totp_sealer().seal(
+                request.user_id.as_str(),
+                &secret,
+                randomness,
+            ),
+            params: request.params,
+            created_at: now,
+            pending_until: Some(expires_at),
+            last_used_at: None,
+            last_step: None,
+            failures: 0,
+            last_failure_at: None,
+            recovery_hashes,
+        };
+        match self
+            .store
+            .enroll(enrollment, request.replace, now)
+            .await
+            .context("storing the enrolment")?
+        {
+            EnrollAdmission::Enrolled => tracing::info!("enrolled, pending confirmation"),
+            EnrollAdmission::ActiveExists => {
+                tracing::info!("refused: an active enrolment exists");
+                return Err(TotpError::ActiveExists);
+            }
+        }
+        Ok(NewEnrollment {
+            user_id: request.user_id,
+            secret: secret.base32(),
+            qr_svg: totp::qr_svg(&otpauth_uri),
+            qr_png: totp::qr_png_data_url(&otpauth_uri),
+            otpauth_uri,
+            recovery_codes,
+            params: request.params,
+            expires_at,
+        })
+    }
+
+    /// Checks an authenticator code or a recovery code: one read, then one conditional write.
+    #[tracing::instrument(name = "totp_verify", skip_all, fields(enrollment, method, status))]
+    pub async fn verify_totp(&self, request: TotpVerifyRequest) -> Result<TotpOutcome, TotpError> {
+        let now = self.clock.now();
+        let user = &request.user_id;
+        let span = tracing::Span::current();
+        let enrollment = self
+            .store
+            .enrollment(user, now)
+            .await
+            .context("reading the enrolment")?;
+        let outcome = match enrollment {
+            None => TotpOutcome::NotFound,
+            Some(enrollment) => {
+                span.record("enrollment", enrollment.enrollment_id.as_str());
+                match &request.proof {
+                    TotpProof::Code(code) => {
+                        span.record("method", "totp");
+                        self.check_code(&enrollment, code, now).await?
+                    }
+                    TotpProof::RecoveryCode(code) => {
+                        span.record("method", "recovery_code");
+                        self.use_recovery_code(&enrollment, code, now).await?
+                    }
+                }
+            }
+        };
+        span.record("status", outcome.status());
+        tracing::info!("verified");
+        Ok(outcome)
+    }
+
+    async fn check_code(
+        &self,
+        enrollment: &Enrollment,
+        code: &CodeAttempt,
+        now: OffsetDateTime,
+    ) -> Result<TotpOutcome, TotpError> {
+        let policy = self.settings.totp_lock;
+        let (user, eid) = (&enrollment.user_id, enrollment.enrollment_id.as_str());
+        let secret = self
+            .keys
+            .totp_sealer()
+            .open(user.as_str(), &enrollment.sealed_secret)
+            .context("opening the stored TOTP secret")?;
+        let authenticator = Authenticator::for_checking(&secret, enrollment.params);
+        let unix_now = u64::try_from(now.unix_timestamp()).context("the clock is before 1970")?;
+        let outcome = match authenticator.matching_step(code.expose(), unix_now) {
+            Some(step) => match self
+                .store
+                .accept_step(user, eid, step, now, policy)
+                .await
+                .context("recording the accepted step")?
+            {
+                StepOutcome::Accepted => TotpOutcome::Approved {
+                    activated: !enrollment.is_active(),
+                    recovery_codes_remaining: None,
+                },
+                StepOutcome::Replayed => TotpOutcome::Replayed,
+                StepOutcome::Locked { until: end } => locked(now, end),
+                StepOutcome::Gone => TotpOutcome::NotFound,
+            },
+            None => self.count_failure(enrollment, now).await?,
+        };
+        Ok(outcome)
+    }
+
+    async fn use_recovery_code(
+        &self,
+        enrollment: &Enrollment,
+        code: &CodeAttempt,
+        now: OffsetDateTime,
+    ) -> Result<TotpOutcome, TotpError> {
+        let policy = self.settings.totp_lock;
+        let (user, eid) = (&enrollment.user_id, enrollment.enrollment_id.as_str());
+        let hash = self.keys.recovery_code_hash(user.as_str(), code.expose());
+        let outcome = match self
+            .store
+            .use_recovery_code(user, eid, &hash, now, policy)
+            .await
+            .context("using the recovery code")?
+        {
+            RecoveryOutcome::Accepted { remaining } => {
+                if remaining == 0 {
+                    tracing::warn!("the last recovery code was used; the user should re-enrol");
+                }
+                TotpOutcome::Approved {
+                    activated: false,
+                    recovery_codes_remaining: Some(remaining),
+                }
+            }
+            RecoveryOutcome::Unknown => self.count_failure(enrollment, now).await?,
+            RecoveryOutcome::Locked { until: end } => locked(now, end),
+            RecoveryOutcome::Gone => TotpOutcome::NotFound,
+        };
+        Ok(outcome)
+    }
+
+    async fn count_failure(
+        &self,
+        enrollment: &Enrollment,
+        now: OffsetDateTime,
+    ) -> Result<TotpOutcome, TotpError> {
+        let outcome = self
+            .store
+            .count_failure(
+                &enrollment.user_id,
+                &enrollment.enrollment_id,
+                now,
+                self.settings.totp_lock,
+            )
+            .await
+            .context("counting a wrong code")?;
+        Ok(match outcome {
+            FailureOutcome::Counted { attempts_remaining } => {
+                TotpOutcome::Incorrect { attempts_remaining }
+            }
+            FailureOutcome::Locked { until: end } => {
+                tracing::warn!(until = %end, "too many wrong codes: TOTP locked");
+                locked(now, end)
+            }
+            FailureOutcome::Gone => TotpOutcome::NotFound,
+        })
+    }
+
+    /// The enrolment's state, without its secret.
+    pub async fn totp_status(&self, user: &UserId) -> Result<EnrollmentStatus, TotpError> {
+        let now = self.clock.now();
+        let enrollment = self
+            .store
+            .enrollment(user, now)
+            .await
+            .context("reading the enrolment")?
+            .ok_or(TotpError::NotEnrolled)?;
+        Ok(EnrollmentStatus {
+            active: enrollment.is_active(),
+            params: enrollment.params,
+            created_at: enrollment.created_at,
+            expires_at: enrollment.pending_until,
+            last_used_at: enrollment.last_used_at,
+            recovery_codes_remaining: enrollment.recovery_hashes.len() as u32,
+            locked_until: self.settings.totp_lock.locked_until(
+                enrollment.failures,
+                enrollment.last_failure_at,
+                now,
+            ),
+        })
+    }
+
+    /// Removes the user's enrolment: its codes and recovery codes stop working at once.
+    #[tracing::instrument(name = "totp_remove", skip_all)]
+    pub async fn remove_totp(&self, user: &UserId) -> Result<(), TotpError> {
+        if self
+            .store
+            .remove(user)
+            .await
+            .context("removing the enrolment")?
+        {
+            tracing::info!("enrolment removed");
+            Ok(())
+        } else {
+            Err(TotpError::NotEnrolled)
+        }
+    }
+}
+
+fn locked(now: OffsetDateTime, end: OffsetDateTime) -> TotpOutcome {
+    TotpOutcome::Locked {
+        until: end,
+        retry_after: until(now, end),
+    }
+}
