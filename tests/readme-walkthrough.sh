@@ -4,8 +4,9 @@
 # emulator at AWS_ENDPOINT_URL), and checks the code is approved once and refused after.
 #   memory: the default otp-local (in-memory store, outbox)
 #   aws:    otp-local --store dynamodb --delivery aws --create-table, against the emulator
+#   totp:   the authenticator-app walkthrough on the default otp-local, codes from oathtool
 set -euo pipefail
-mode=${1:?usage: readme-walkthrough.sh memory|aws}
+mode=${1:?usage: readme-walkthrough.sh memory|aws|totp}
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
@@ -15,7 +16,10 @@ work=$(mktemp -d)
 args=(--addr "127.0.0.1:$port")
 substitute=("s/127\.0\.0\.1:3000/127.0.0.1:$port/g")
 block=walkthrough
-if [ "$mode" = aws ]; then
+if [ "$mode" = totp ]; then
+  command -v oathtool >/dev/null || { echo "the totp walkthrough needs oathtool: apt-get install oathtool"; exit 1; }
+  block=walkthrough-totp
+elif [ "$mode" = aws ]; then
   emulator=${AWS_ENDPOINT_URL:?the aws walkthrough needs the emulator: run tests/run.sh}
   args+=(--store dynamodb --delivery aws --create-table --table "walkthrough-$$")
   substitute+=("s#http://127\.0\.0\.1:5000#$emulator#g")
@@ -49,5 +53,22 @@ if [ "$mode" = aws ]; then
     | jq -e --arg id "$message_id" '.sns.SMS | map(select(.message_id == $id and .phone_number == "+447911123456")) | length == 1' >/dev/null \
     || fail "the SMS SNS accepted ($message_id) is not in the emulator's data"
   grep -q 'store: DynamoDB' "$work/otp-local.log" || fail "otp-local did not use DynamoDB"
+fi
+if [ "$mode" = totp ]; then
+  # Whether any JSON line the walkthrough printed matches the jq condition (the other lines are the
+  # code oathtool printed and the DELETE's status).
+  printed() { grep '^{' "$work/out.txt" | jq -e -s "any(.[]; $1)" >/dev/null; }
+  printed '.status == "pending" and (.secret | length) >= 32 and .recovery_codes == 10' \
+    || fail "no pending enrolment with a secret and 10 recovery codes"
+  printed '.status == "approved" and .method == "totp" and .activated == true' \
+    || fail "the first code did not activate the enrolment"
+  printed '.status == "consumed" and .method == "totp"' || fail "the same code was not refused"
+  printed '.status == "approved" and .method == "recovery_code" and .recovery_codes_remaining == 9' \
+    || fail "no recovery-code approval leaving 9"
+  printed '.status == "active" and .recovery_codes_remaining == 9 and .user_id == "user-42"' \
+    || fail "the enrolment status is not active with 9 recovery codes"
+  grep -qx '204' "$work/out.txt" || fail "DELETE did not answer 204"
+  gone=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/totp/enroll/user-42")
+  [ "$gone" = 404 ] || fail "the enrolment is still there after DELETE ($gone)"
 fi
 echo "1 passed, 0 failed: README $block"

@@ -12,6 +12,7 @@ root=$(pwd)
 need=()
 command -v curl >/dev/null || need+=(curl)
 command -v jq >/dev/null || need+=(jq)
+command -v oathtool >/dev/null || need+=(oathtool)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}"
   sudo_cmd=""
@@ -46,3 +47,4 @@ cargo test --workspace --locked
 OTP_TEST_BACKEND=aws cargo test --locked -p otp-tests --test api -- --skip aws::
 bash tests/readme-walkthrough.sh memory
 bash tests/readme-walkthrough.sh aws
+bash tests/readme-walkthrough.sh totp

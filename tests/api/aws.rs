@@ -19,6 +19,7 @@ use otp_shared::hashing::Keys;
 use serde_json::json;
 
 use crate::helpers::{Emulator, wrong_code};
+use crate::totp::App;
 
 /// Records each request an SDK client sends: its `X-Amz-Target` (DynamoDB's operation) and body.
 #[derive(Debug, Clone, Default)]
@@ -118,6 +119,76 @@ async fn verify_is_one_dynamodb_request_and_send_at_most_two() {
         app.verify(&old_id, &old_code).await.body["status"],
         "expired",
         "the replaced code no longer works"
+    );
+}
+
+#[tokio::test]
+async fn a_totp_verify_is_one_read_and_one_conditional_write() {
+    let emulator = Emulator::get().await;
+    let requests = Requests::default();
+    let client = counted_dynamodb(&emulator, &requests);
+    let app = emulator
+        .spawn(
+            emulator.store(client.clone()).await,
+            emulator.delivery(),
+            Settings::default(),
+        )
+        .await;
+    let enrolled = app
+        .enroll(json!({"user_id": "user-1", "issuer": "Acme", "account": "ana@example.com"}))
+        .await;
+    assert_eq!(enrolled.status, 201, "{}", enrolled.body);
+    assert_eq!(requests.operations(), ["PutItem"]);
+    let authenticator = App::scan(&enrolled);
+
+    let code = authenticator.code(&app, 0);
+    for (attempt, status) in [
+        ("000000", "incorrect"),
+        (code.as_str(), "approved"),
+        (code.as_str(), "consumed"),
+    ] {
+        assert_eq!(
+            app.verify_totp("user-1", attempt).await.body["status"],
+            status
+        );
+        assert_eq!(
+            requests.operations(),
+            ["GetItem", "UpdateItem"],
+            "TOTP verify ({status})"
+        );
+    }
+    let recovery = enrolled.body["recovery_codes"][0].as_str().unwrap();
+    assert_eq!(
+        app.recover("user-1", recovery).await.body["status"],
+        "approved"
+    );
+    assert_eq!(requests.operations(), ["GetItem", "UpdateItem"]);
+    assert_eq!(
+        app.verify_totp("nobody", &code).await.body["status"],
+        "not_found"
+    );
+    assert_eq!(requests.operations(), ["GetItem"]);
+
+    // At rest: the secret sealed, recovery codes hashed, nothing an app shows in the clear.
+    let items = client
+        .scan()
+        .table_name(app.table.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    assert_eq!(items.len(), 1);
+    let dump = format!("{:?}", items[0]);
+    let secret = enrolled.body["secret"].as_str().unwrap();
+    assert!(!dump.contains(secret), "the secret in the clear: {dump}");
+    for code in enrolled.body["recovery_codes"].as_array().unwrap() {
+        let code = code.as_str().unwrap();
+        assert!(!dump.contains(code) && !dump.contains(&code.replace('-', "")));
+    }
+    assert!(
+        dump.contains("totp-secret-aes256gcm/v1"),
+        "the key id is stored: {dump}"
     );
 }
 

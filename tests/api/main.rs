@@ -9,5 +9,6 @@ mod logs;
 mod readme;
 mod resend;
 mod send;
+mod totp;
 mod totp_store;
 mod verify;
