@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite. Installs what a fresh machine may lack (curl and jq from Debian; the AWS
+# The whole test suite. Installs what a fresh machine may lack (curl, jq and oathtool from Debian; the AWS
 # emulator, moto, into a project-local venv), starts the emulator on a free port and stops it after.
 #   1. unit, handler and integration tests (scenarios on the in-memory store and outbox, and the
 #      AWS adapters' own tests against the emulator);
 #   2. every integration scenario again, on DynamoDB, SNS and SES (the emulator);
-#   3. the README's walkthroughs against a real otp-local: in memory, then on the AWS adapters.
+#   3. the README's walkthroughs against a real otp-local: in memory, on the AWS adapters, and the
+#      authenticator-app one (codes from oathtool, an independent TOTP implementation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use lambda_http::Request;
+use lambda_http::{Request, RequestExt as _};
 use otp_shared::ServiceSecret;
 use otp_shared::adapters::NoDelivery;
 use serde_json::Value;
@@ -108,6 +108,64 @@ async fn logs_carry_no_code_secret_or_full_address() {
         502
     );
 
+    // Authenticator apps: enrol, confirm, replay, a wrong code, a recovery code, read, remove. The
+    // user id is an email address here, as apps often make it.
+    let user = "carla.mendes@example.com";
+    let body = format!(r#"{{"user_id":"{user}","issuer":"Acme","account":"{user}"}}"#);
+    let enrolled = otp_shared::http::enroll(&otp, post("/v1/totp/enroll", &body))
+        .await
+        .unwrap();
+    assert_eq!(enrolled.status(), 201);
+    let enrolled: Value = serde_json::from_slice(enrolled.body().as_ref()).unwrap();
+    let uri = enrolled["otpauth_uri"].as_str().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let totp_code = totp_rs::Totp::from_url(uri)
+        .unwrap()
+        .generate(now)
+        .to_string();
+    let recovery = enrolled["recovery_codes"][0].as_str().unwrap();
+    for proof in [
+        format!(r#""code":"{totp_code}""#),
+        format!(r#""code":"{totp_code}""#),
+        r#""code":"000000""#.to_owned(),
+        format!(r#""recovery_code":"{recovery}""#),
+    ] {
+        let body = format!(r#"{{"user_id":"{user}",{proof}}}"#);
+        otp_shared::http::verify(&otp, post("/v1/otp/verify", &body))
+            .await
+            .unwrap();
+    }
+    let path = format!("/v1/totp/enroll/{user}");
+    for method in ["GET", "DELETE"] {
+        let request = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(&path)
+            .body(lambda_http::Body::Empty)
+            .unwrap()
+            .with_path_parameters(std::collections::HashMap::from([(
+                "user_id".to_owned(),
+                user.to_owned(),
+            )]));
+        otp_shared::http::enroll(&otp, request).await.unwrap();
+    }
+    let totp_secrets: Vec<String> = [enrolled["secret"].as_str().unwrap(), uri, "carla.mendes"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(
+            enrolled["recovery_codes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|c| {
+                    let c = c.as_str().unwrap();
+                    [c.to_owned(), c.replace('-', "")]
+                }),
+        )
+        .collect();
+
     let logs = captured.text();
     assert!(
         logs.lines().count() >= 10,
@@ -116,6 +174,10 @@ async fn logs_carry_no_code_secret_or_full_address() {
     assert!(
         logs.contains("+44•••••••678"),
         "masked destinations are logged"
+    );
+    assert!(
+        logs.contains("totp_verify") && logs.contains("enrolment removed"),
+        "the TOTP flows are logged"
     );
     let forbidden = [
         "+447912345678",
@@ -129,6 +191,7 @@ async fn logs_carry_no_code_secret_or_full_address() {
         .iter()
         .copied()
         .chain(codes.iter().map(String::as_str))
+        .chain(totp_secrets.iter().map(String::as_str))
     {
         assert!(
             !logs.contains(needle),

@@ -309,11 +309,3 @@ async fn wrong_media_type_method_and_route_are_problems() {
     assert_eq!(reply.status, 404);
     assert_eq!(reply.content_type(), "application/problem+json");
 }
-
-#[tokio::test]
-async fn enroll_is_not_implemented_yet() {
-    let app = spawn_app().await;
-    let reply = app.post("/v1/totp/enroll", &json!({"user_id": "u1"})).await;
-    assert_eq!(reply.status, 501);
-    assert_eq!(reply.content_type(), "application/problem+json");
-}

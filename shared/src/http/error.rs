@@ -23,8 +23,6 @@ pub enum ApiError {
     RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
-    #[error("{0}")]
-    NotImplemented(&'static str),
     #[error(transparent)]
     Send(#[from] SendError),
     #[error(transparent)]
@@ -50,7 +48,6 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Send(SendError::CoolingDown { .. } | SendError::CapReached { .. }) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -74,7 +71,6 @@ impl ApiError {
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::RouteNotFound => ("not-found", "No such route"),
             ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
-            ApiError::NotImplemented(_) => ("not-implemented", "Not implemented yet"),
             ApiError::Send(SendError::CoolingDown { .. }) => {
                 ("resend-cooldown", "Too soon to resend")
             }
