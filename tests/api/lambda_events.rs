@@ -199,3 +199,19 @@ async fn enroll_read_and_remove_through_api_gateway_events() {
         "urn:problem-type:otp-lambda:totp-not-enrolled"
     );
 }
+
+#[tokio::test]
+async fn without_path_parameters_the_user_id_comes_from_the_path() {
+    // A function URL (or `cargo lambda watch`) sets no path parameters.
+    let otp = otp(NoDelivery);
+    let enrolled = otp_shared::http::enroll(&otp, event("enroll.json", None))
+        .await
+        .unwrap();
+    assert_eq!(enrolled.status(), 201);
+    let request = lambda_http::http::Request::get("/v1/totp/enroll/user-1")
+        .body(Body::Empty)
+        .unwrap();
+    let status = otp_shared::http::enroll(&otp, request).await.unwrap();
+    assert_eq!(status.status(), 200);
+    assert_eq!(json_of(&status)["user_id"], "user-1");
+}

@@ -107,12 +107,19 @@ pub async fn enroll<S: TotpStore, N>(
     .await)
 }
 
-/// The `{user_id}` path parameter, percent-decoded once (`%` is not allowed in a user id, so an
-/// already decoded value is unchanged).
+/// The `{user_id}` path parameter as API Gateway sets it or, where nothing sets path parameters (a
+/// Lambda function URL, `cargo lambda watch`), the path segment after `/v1/totp/enroll/`.
+/// Percent-decoded once: `%` is not allowed in a user id, so an already decoded value is unchanged.
 fn path_user_id(request: &Request) -> Result<Option<UserId>, ApiError> {
+    const PREFIX: &str = "/v1/totp/enroll/";
     let parameters = request.path_parameters();
-    let Some(raw) = parameters.first("user_id") else {
-        return Ok(None);
+    let path = request.uri().path();
+    let raw = match parameters.first("user_id") {
+        Some(raw) => raw,
+        None => match path.find(PREFIX) {
+            Some(at) => &path[at + PREFIX.len()..],
+            None => return Ok(None),
+        },
     };
     let decoded = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
