@@ -62,6 +62,15 @@ impl Intercept for Requests {
     }
 }
 
+/// Every item in `table`.
+async fn stored_items(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    let scan = client.scan().table_name(table).send().await.unwrap();
+    scan.items.expect("a scan lists its items")
+}
+
 fn counted_dynamodb(emulator: &Emulator, requests: &Requests) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&emulator.sdk)
@@ -170,14 +179,7 @@ async fn a_totp_verify_is_one_read_and_one_conditional_write() {
     assert_eq!(requests.operations(), ["GetItem"]);
 
     // At rest: the secret sealed, recovery codes hashed, nothing an app shows in the clear.
-    let items = client
-        .scan()
-        .table_name(app.table.as_deref().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap();
+    let items = stored_items(&client, app.table.as_deref().unwrap()).await;
     assert_eq!(items.len(), 1);
     let dump = format!("{:?}", items[0]);
     let secret = enrolled.body["secret"].as_str().unwrap();
@@ -214,14 +216,7 @@ async fn stored_items_hold_no_code_or_address_and_carry_the_ttl_attribute() {
     )
     .unwrap();
 
-    let items = client
-        .scan()
-        .table_name(app.table.as_deref().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap();
+    let items = stored_items(&client, app.table.as_deref().unwrap()).await;
     assert_eq!(items.len(), 2, "the code and the destination's sends");
     for item in &items {
         let dump = format!("{item:?}");
@@ -436,14 +431,7 @@ async fn assert_delivery_fails(
 
 /// The table's one code item is withdrawn.
 async fn assert_withdrawn(client: &aws_sdk_dynamodb::Client, table: &str) {
-    let items = client
-        .scan()
-        .table_name(table)
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap();
+    let items = stored_items(client, table).await;
     let code_item = items
         .iter()
         .find(|item| matches!(&item["pk"], AttributeValue::S(pk) if pk.starts_with("code#")))
