@@ -74,6 +74,7 @@ routes = {(m.upper(), p): op.get("security") for p, ops in paths.items() for m, 
 expected_routes = {
     ("POST", "/v1/otp/send"): None,
     ("POST", "/v1/otp/verify"): None,
+    ("GET", "/.well-known/jwks.json"): None,
     ("POST", "/v1/totp/enroll"): [{"AWS_IAM": []}],
     ("GET", "/v1/totp/enroll/{user_id}"): [{"AWS_IAM": []}],
     ("DELETE", "/v1/totp/enroll/{user_id}"): [{"AWS_IAM": []}],

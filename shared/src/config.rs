@@ -7,6 +7,7 @@ use zeroize::Zeroizing;
 
 use crate::domain::{Brand, CodeLength, Locale, Ttl};
 use crate::ports::{LockPolicy, Randomness, SendPolicy};
+use crate::proof::ProofSettings;
 
 /// A setting that could not be used. Names the variable, never echoes a secret.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,8 @@ pub struct Settings {
     pub brand: Option<Brand>,
     /// When wrong authenticator or recovery codes lock a user's TOTP.
     pub totp_lock: LockPolicy,
+    /// The proof tokens approvals carry.
+    pub proof: ProofSettings,
 }
 
 impl Default for Settings {
@@ -48,6 +51,7 @@ impl Default for Settings {
                 max_failures: 5,
                 lock_for: Duration::from_secs(15 * 60),
             },
+            proof: ProofSettings::default(),
         }
     }
 }
@@ -105,6 +109,26 @@ impl Settings {
             "900",
             "how long that lock lasts after the last wrong code, in seconds (60–86400)",
         ),
+        (
+            "OTP_TOKEN_ISSUER",
+            "otp-lambda",
+            "the `iss` of proof tokens (1–256 characters)",
+        ),
+        (
+            "OTP_TOKEN_AUDIENCE",
+            "otp-lambda-clients",
+            "the `aud` of proof tokens: what your backend expects (1–256 characters)",
+        ),
+        (
+            "OTP_TOKEN_TTL_SECONDS",
+            "300",
+            "how long a proof token is valid (30–3600)",
+        ),
+        (
+            "OTP_SIGNING_KEY_VERSION",
+            "1",
+            "the proof-signing key in use (1–1000); raise it to rotate: the previous key stays published",
+        ),
     ];
 
     /// Reads the settings through `lookup` (the environment, in production).
@@ -133,6 +157,23 @@ impl Settings {
             move |e: crate::domain::Invalid| ConfigError {
                 variable,
                 detail: e.0,
+            }
+        };
+        let claim_text = |variable: &'static str, default: String| match lookup(variable) {
+            None => Ok(default),
+            Some(raw) => {
+                let value = raw.trim();
+                if value.is_empty()
+                    || value.chars().count() > 256
+                    || value.chars().any(char::is_control)
+                {
+                    Err(ConfigError {
+                        variable,
+                        detail: "must be 1 to 256 characters, no control characters".to_owned(),
+                    })
+                } else {
+                    Ok(value.to_owned())
+                }
             }
         };
         let policy = defaults.send_policy;
@@ -187,6 +228,20 @@ impl Settings {
                     defaults.totp_lock.lock_for.as_secs(),
                     60..=86_400,
                 )?),
+            },
+            proof: ProofSettings {
+                issuer: claim_text("OTP_TOKEN_ISSUER", defaults.proof.issuer)?,
+                audience: claim_text("OTP_TOKEN_AUDIENCE", defaults.proof.audience)?,
+                ttl: Duration::from_secs(number(
+                    "OTP_TOKEN_TTL_SECONDS",
+                    defaults.proof.ttl.as_secs(),
+                    30..=3600,
+                )?),
+                key_version: number(
+                    "OTP_SIGNING_KEY_VERSION",
+                    defaults.proof.key_version.into(),
+                    1..=1000,
+                )? as u32,
             },
         })
     }

@@ -23,6 +23,9 @@ pub struct Keys {
     destination: Zeroizing<[u8; 32]>,
     totp_seal: Zeroizing<[u8; 32]>,
     recovery: Zeroizing<[u8; 32]>,
+    destination_seal: Zeroizing<[u8; 32]>,
+    /// HKDF, kept to derive the proof-signing key of any version on demand.
+    hkdf: Hkdf<Sha256>,
 }
 
 impl Keys {
@@ -41,7 +44,31 @@ impl Keys {
             destination: expand(b"destination-pseudonym"),
             totp_seal: expand(Self::TOTP_SEAL_KEY_ID.as_bytes()),
             recovery: expand(b"recovery-code-hmac"),
+            destination_seal: expand(Self::DESTINATION_SEAL_KEY_ID.as_bytes()),
+            hkdf: hkdf.clone(),
         }
+    }
+
+    /// The id of the key destinations are sealed with in a code's item, so that an approval can name
+    /// the verified phone number or address in its proof token.
+    const DESTINATION_SEAL_KEY_ID: &'static str = "destination-aes256gcm/v1";
+
+    /// Seals and opens destinations at rest (AES-256-GCM, challenge id as associated data).
+    pub fn destination_sealer(&self) -> SecretSealer {
+        SecretSealer::new(Self::DESTINATION_SEAL_KEY_ID, self.destination_seal.clone())
+    }
+
+    /// The 32-byte Ed25519 seed of proof-signing key `version`. Every container derives the same key
+    /// from the service secret; a new version is a new key.
+    pub fn proof_signing_seed(&self, version: u32) -> Zeroizing<[u8; 32]> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        self.hkdf
+            .expand(
+                format!("proof-token-ed25519/v{version}").as_bytes(),
+                seed.as_mut(),
+            )
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        seed
     }
 
     /// The id of the key TOTP secrets are sealed with, stored beside each sealed secret. A new id

@@ -13,6 +13,7 @@ pub mod http;
 pub mod logging;
 pub mod messages;
 pub mod ports;
+pub mod proof;
 pub mod runtime;
 pub mod totp;
 pub mod usecases;

@@ -52,6 +52,9 @@ pub struct NewChallenge {
     pub code_hash: CodeHash,
     pub channel: Channel,
     pub masked_to: String,
+    /// The full address, sealed (challenge id as associated data): only an approval opens it, to
+    /// name the verified destination in its proof token.
+    pub sealed_to: SealedSecret,
     pub reference: Option<Reference>,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
@@ -114,6 +117,7 @@ pub struct ApprovedChallenge {
     pub reference: Option<Reference>,
     pub channel: Channel,
     pub masked_to: String,
+    pub sealed_to: SealedSecret,
 }
 
 /// The store's answer to one verification attempt.

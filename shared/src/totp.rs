@@ -301,7 +301,7 @@ pub fn generate_recovery_codes(randomness: &dyn Randomness) -> Vec<Zeroizing<Str
         .collect()
 }
 
-/// A TOTP secret as stored: AES-256-GCM under a key derived from the service secret, with the user
+/// A secret as stored (a TOTP secret; a destination address): AES-256-GCM under a key derived from the service secret, with the user
 /// id as associated data (a sealed secret copied to another user does not open), and the id of the
 /// key that sealed it so keys can rotate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -350,19 +350,29 @@ impl SecretSealer {
         secret: &TotpSecret,
         randomness: &dyn Randomness,
     ) -> SealedSecret {
+        self.seal_bytes(user_id.as_bytes(), secret.expose(), randomness)
+    }
+
+    pub fn open(&self, user_id: &str, sealed: &SealedSecret) -> Result<TotpSecret, SealError> {
+        let plain = self.open_bytes(user_id.as_bytes(), sealed)?;
+        let bytes: [u8; 20] = plain.as_slice().try_into().map_err(|_| SealError)?;
+        Ok(TotpSecret::from_bytes(bytes))
+    }
+
+    /// Seals `plain` under the current key, bound to `aad`: it opens only with the same `aad`.
+    pub fn seal_bytes(
+        &self,
+        aad: &[u8],
+        plain: &[u8],
+        randomness: &dyn Randomness,
+    ) -> SealedSecret {
         let (key_id, key) = &self.current;
         let cipher = Aes256Gcm::new_from_slice(key.as_ref()).expect("a 256-bit key");
         let mut nonce = [0u8; 12];
         randomness.fill(&mut nonce);
         let ciphertext = cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: secret.expose(),
-                    aad: user_id.as_bytes(),
-                },
-            )
-            .expect("AES-GCM encrypts any 20 bytes");
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
+            .expect("AES-GCM encrypts any short message");
         SealedSecret {
             key_id: key_id.clone(),
             nonce: BASE64.encode(&nonce),
@@ -370,7 +380,11 @@ impl SecretSealer {
         }
     }
 
-    pub fn open(&self, user_id: &str, sealed: &SealedSecret) -> Result<TotpSecret, SealError> {
+    pub fn open_bytes(
+        &self,
+        aad: &[u8],
+        sealed: &SealedSecret,
+    ) -> Result<Zeroizing<Vec<u8>>, SealError> {
         let key = self.key(&sealed.key_id).ok_or(SealError)?;
         let nonce = BASE64
             .decode(sealed.nonce.as_bytes())
@@ -381,19 +395,16 @@ impl SecretSealer {
             .decode(sealed.ciphertext.as_bytes())
             .map_err(|_| SealError)?;
         let cipher = Aes256Gcm::new_from_slice(key.as_ref()).expect("a 256-bit key");
-        let plain = Zeroizing::new(
-            cipher
-                .decrypt(
-                    Nonce::from_slice(&nonce),
-                    Payload {
-                        msg: &ciphertext,
-                        aad: user_id.as_bytes(),
-                    },
-                )
-                .map_err(|_| SealError)?,
-        );
-        let bytes: [u8; 20] = plain.as_slice().try_into().map_err(|_| SealError)?;
-        Ok(TotpSecret::from_bytes(bytes))
+        cipher
+            .decrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &ciphertext,
+                    aad,
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| SealError)
     }
 }
 

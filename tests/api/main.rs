@@ -5,6 +5,7 @@ mod aws;
 mod concurrency;
 mod helpers;
 mod lambda_events;
+mod proof;
 mod logs;
 mod readme;
 mod resend;

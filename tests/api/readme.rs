@@ -18,3 +18,20 @@ fn the_configuration_table_lists_every_variable_with_its_default() {
         );
     }
 }
+
+#[test]
+fn the_backend_example_is_the_file_the_tests_run() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let example =
+        std::fs::read_to_string(format!("{root}/examples/backend/verify_token.py")).unwrap();
+    let block = readme
+        .split("<!-- backend-example:start -->\n```python\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```\n<!-- backend-example:end -->").next())
+        .expect("README has the backend example block");
+    assert_eq!(
+        block, example,
+        "README and examples/backend/verify_token.py differ"
+    );
+}

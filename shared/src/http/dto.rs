@@ -12,7 +12,9 @@ use crate::domain::{
 };
 use crate::messages::CustomTemplate;
 use crate::ports::VerifyOutcome;
-use crate::usecases::{SendReceipt, SendRequest, TotpProof, TotpVerifyRequest, VerifyRequest};
+use crate::usecases::{
+    SendReceipt, SendRequest, TotpProof, TotpVerifyRequest, Verification, VerifyRequest,
+};
 
 pub(super) const STRING: &str = "a string";
 
@@ -278,10 +280,14 @@ pub struct VerifyReply {
     to: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     attempts_remaining: Option<u32>,
+    /// The signed proof of an approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
 }
 
 impl VerifyReply {
-    pub fn new(id: &ChallengeId, outcome: &VerifyOutcome) -> Self {
+    pub fn new(id: &ChallengeId, verification: &Verification) -> Self {
+        let outcome = &verification.outcome;
         let mut reply = Self {
             status: outcome.status(),
             id: id.as_str().to_owned(),
@@ -300,6 +306,7 @@ impl VerifyReply {
             channel: None,
             to: None,
             attempts_remaining: None,
+            token: verification.token.clone(),
         };
         match outcome {
             VerifyOutcome::Approved(approved) => {

@@ -42,10 +42,10 @@ pub async fn verify<S: ChallengeStore + TotpStore, N: Notifier>(
         match body.into_request()? {
             VerifyKind::Challenge(verify) => {
                 let id = verify.id.clone();
-                let outcome = otp.verify(verify).await?;
+                let verification = otp.verify(verify).await?;
                 Ok(json_response(
-                    error::verify_status(&outcome),
-                    &VerifyReply::new(&id, &outcome),
+                    error::verify_status(&verification.outcome),
+                    &VerifyReply::new(&id, &verification),
                 ))
             }
             VerifyKind::Totp(verify) => {
@@ -66,6 +66,36 @@ pub async fn verify<S: ChallengeStore + TotpStore, N: Notifier>(
     })
     .await)
 }
+
+/// `GET /.well-known/jwks.json`: the keys that verify proof tokens. Cacheable: a key stays
+/// published for a whole rotation, far longer than the cache lasts.
+pub async fn jwks<S, N>(otp: &Otp<S, N>, request: Request) -> Result<Response<Body>, Error> {
+    Ok(respond(async {
+        require_method(&request, &Method::GET, "GET")?;
+        let mut response = json_response(StatusCode::OK, &otp.proof().jwks());
+        response.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("public, max-age=300"),
+        );
+        Ok(response)
+    })
+    .await)
+}
+
+/// The verify function's routes: `POST /v1/otp/verify` and `GET /.well-known/jwks.json`.
+pub async fn verify_function<S: ChallengeStore + TotpStore, N: Notifier>(
+    otp: &Otp<S, N>,
+    request: Request,
+) -> Result<Response<Body>, Error> {
+    if request.uri().path().ends_with(JWKS_PATH) {
+        jwks(otp, request).await
+    } else {
+        verify(otp, request).await
+    }
+}
+
+/// Where the proof-token keys are published.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 /// The enroll function's routes: `POST /v1/totp/enroll`, and `GET` / `DELETE
 /// /v1/totp/enroll/{user_id}` (the path parameter tells them apart, as API Gateway sets it).

@@ -9,7 +9,7 @@ mod totp_dto;
 
 pub use body::MAX_BODY_BYTES;
 pub use error::ApiError;
-pub use handlers::{enroll, send, verify};
+pub use handlers::{JWKS_PATH, enroll, jwks, send, verify, verify_function};
 
 use lambda_http::{Body, Response};
 use serde::Serialize;

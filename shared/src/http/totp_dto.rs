@@ -170,10 +170,13 @@ pub struct TotpVerifyReply<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     locked_until: Option<OffsetDateTime>,
+    /// The signed proof of an approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
 }
 
 impl<'a> TotpVerifyReply<'a> {
-    pub fn new(user_id: &'a UserId, method: &'static str, outcome: &TotpOutcome) -> Self {
+    pub fn new(user_id: &'a UserId, method: &'static str, outcome: &'a TotpOutcome) -> Self {
         let recovery = method == "recovery_code";
         let mut reply = Self {
             status: outcome.status(),
@@ -202,12 +205,15 @@ impl<'a> TotpVerifyReply<'a> {
             attempts_remaining: None,
             recovery_codes_remaining: None,
             locked_until: None,
+            token: None,
         };
         match outcome {
             TotpOutcome::Approved {
                 activated,
                 recovery_codes_remaining,
+                token,
             } => {
+                reply.token = Some(token);
                 reply.enrollment = Some("active");
                 reply.activated = *activated;
                 reply.recovery_codes_remaining = *recovery_codes_remaining;

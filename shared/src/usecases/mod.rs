@@ -11,11 +11,12 @@ pub use totp::{
     EnrollRequest, EnrollmentStatus, NewEnrollment, PENDING_FOR, TotpError, TotpOutcome, TotpProof,
     TotpVerifyRequest,
 };
-pub use verify::{VerifyError, VerifyRequest};
+pub use verify::{Verification, VerifyError, VerifyRequest};
 
 use crate::config::Settings;
 use crate::hashing::Keys;
 use crate::ports::{Clock, Randomness};
+use crate::proof::ProofSigner;
 
 /// The OTP service: its ports, keys and settings, built once per process.
 pub struct Otp<S, N> {
@@ -25,6 +26,7 @@ pub struct Otp<S, N> {
     randomness: Arc<dyn Randomness>,
     keys: Keys,
     settings: Settings,
+    proof: ProofSigner,
 }
 
 impl<S, N> Otp<S, N> {
@@ -36,6 +38,8 @@ impl<S, N> Otp<S, N> {
         keys: Keys,
         settings: Settings,
     ) -> Self {
+        // Deriving the Ed25519 key costs microseconds: fine at cold start.
+        let proof = ProofSigner::new(&keys, settings.proof.clone());
         Self {
             store,
             notifier,
@@ -43,6 +47,7 @@ impl<S, N> Otp<S, N> {
             randomness,
             keys,
             settings,
+            proof,
         }
     }
 
@@ -56,6 +61,11 @@ impl<S, N> Otp<S, N> {
 
     pub fn notifier(&self) -> &N {
         &self.notifier
+    }
+
+    /// The signer of proof tokens, and the keys it publishes.
+    pub fn proof(&self) -> &ProofSigner {
+        &self.proof
     }
 }
 

@@ -77,6 +77,11 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                     code_hash: self.keys.code_hash(&id, code.expose()),
                     channel,
                     masked_to: masked_to.clone(),
+                    sealed_to: self.keys.destination_sealer().seal_bytes(
+                        id.as_str().as_bytes(),
+                        request.destination.address().as_bytes(),
+                        self.randomness.as_ref(),
+                    ),
                     reference: request.reference.clone(),
                     created_at: now,
                     expires_at,

@@ -13,6 +13,7 @@ use crate::domain::{ChallengeId, CodeAttempt, UserId};
 use crate::ports::{
     EnrollAdmission, Enrollment, FailureOutcome, RecoveryOutcome, StepOutcome, TotpStore,
 };
+use crate::proof::{Proof, ProofSubject};
 use crate::totp::{
     self, Authenticator, TotpLabel, TotpParams, TotpSecret, generate_recovery_codes,
 };
@@ -89,6 +90,8 @@ pub enum TotpOutcome {
         activated: bool,
         /// After a recovery code: how many are left.
         recovery_codes_remaining: Option<u32>,
+        /// The signed proof of this approval.
+        token: String,
     },
     Incorrect {
         attempts_remaining: u32,
@@ -249,6 +252,7 @@ impl<S: TotpStore, N> Otp<S, N> {
                 StepOutcome::Accepted => TotpOutcome::Approved {
                     activated: !enrollment.is_active(),
                     recovery_codes_remaining: None,
+                    token: self.user_proof(user, "totp", now),
                 },
                 StepOutcome::Replayed => TotpOutcome::Replayed,
                 StepOutcome::Locked { until: end } => locked(now, end),
@@ -281,6 +285,7 @@ impl<S: TotpStore, N> Otp<S, N> {
                 TotpOutcome::Approved {
                     activated: false,
                     recovery_codes_remaining: Some(remaining),
+                    token: self.user_proof(user, "recovery_code", now),
                 }
             }
             RecoveryOutcome::Unknown => self.count_failure(enrollment, now).await?,
@@ -288,6 +293,21 @@ impl<S: TotpStore, N> Otp<S, N> {
             RecoveryOutcome::Gone => TotpOutcome::NotFound,
         };
         Ok(outcome)
+    }
+
+    /// The proof token of an approval for `user`, under a fresh id.
+    fn user_proof(&self, user: &UserId, method: &'static str, now: OffsetDateTime) -> String {
+        let jti = ChallengeId::generate(self.randomness.as_ref());
+        self.proof.sign(
+            &Proof {
+                jti: jti.as_str(),
+                subject: ProofSubject::User(user.as_str()),
+                method,
+                purpose: None,
+                reference: None,
+            },
+            now,
+        )
     }
 
     async fn count_failure(

@@ -1,14 +1,22 @@
 use anyhow::Context as _;
 
 use super::Otp;
-use crate::domain::{ChallengeId, CodeAttempt};
-use crate::ports::{ChallengeStore, Notifier, VerifyOutcome};
+use crate::domain::{ChallengeId, Channel, CodeAttempt};
+use crate::ports::{ApprovedChallenge, ChallengeStore, Notifier, VerifyOutcome};
+use crate::proof::{Proof, ProofSubject};
 
 /// A verification attempt, fully parsed.
 #[derive(Debug)]
 pub struct VerifyRequest {
     pub id: ChallengeId,
     pub code: CodeAttempt,
+}
+
+/// A verify's outcome and, for an approval, the signed proof of it.
+#[derive(Debug)]
+pub struct Verification {
+    pub outcome: VerifyOutcome,
+    pub token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +29,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
     /// Checks a code in one store operation. The hash is computed whatever the id, so an unknown id
     /// costs the same work as a wrong code.
     #[tracing::instrument(name = "verify", skip_all, fields(id = request.id.as_str(), status))]
-    pub async fn verify(&self, request: VerifyRequest) -> Result<VerifyOutcome, VerifyError> {
+    pub async fn verify(&self, request: VerifyRequest) -> Result<Verification, VerifyError> {
         let now = self.clock.now();
         let candidate = self.keys.code_hash(&request.id, request.code.expose());
         let outcome = self
@@ -31,7 +39,40 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             .context("checking the code in the store")?;
         tracing::Span::current().record("status", outcome.status());
         tracing::info!("verified");
-        Ok(outcome)
+        let token = match &outcome {
+            VerifyOutcome::Approved(approved) => Some(self.proof_of(&request.id, approved, now)?),
+            _ => None,
+        };
+        Ok(Verification { outcome, token })
+    }
+
+    /// The proof token of an approval, naming the destination the code went to.
+    fn proof_of(
+        &self,
+        id: &ChallengeId,
+        approved: &ApprovedChallenge,
+        now: time::OffsetDateTime,
+    ) -> Result<String, VerifyError> {
+        let address = self
+            .keys
+            .destination_sealer()
+            .open_bytes(id.as_str().as_bytes(), &approved.sealed_to)
+            .context("opening the sealed destination")?;
+        let address = std::str::from_utf8(&address).context("a sealed destination is text")?;
+        let (subject, method) = match approved.channel {
+            Channel::Sms => (ProofSubject::PhoneNumber(address), "sms"),
+            Channel::Email => (ProofSubject::Email(address), "email"),
+        };
+        Ok(self.proof.sign(
+            &Proof {
+                jti: id.as_str(),
+                subject,
+                method,
+                purpose: Some(approved.purpose.as_str()),
+                reference: approved.reference.as_ref().map(|r| r.as_str()),
+            },
+            now,
+        ))
     }
 }
 

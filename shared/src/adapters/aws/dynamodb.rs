@@ -43,6 +43,7 @@ use crate::ports::{
     ApprovedChallenge, ChallengeStore, NewChallenge, SendAdmission, SendPolicy, StoreError,
     VerifyOutcome,
 };
+use crate::totp::SealedSecret;
 
 /// The table's partition key and TTL attribute.
 pub const PARTITION_KEY: &str = "pk";
@@ -156,6 +157,7 @@ struct CodeItem {
     reference: Option<String>,
     channel: Channel,
     masked_to: String,
+    sealed_to: SealedSecret,
     purge_at: i64,
 }
 
@@ -174,6 +176,7 @@ impl CodeItem {
             reference: challenge.reference.as_ref().map(|r| r.as_str().to_owned()),
             channel: challenge.channel,
             masked_to: challenge.masked_to.clone(),
+            sealed_to: challenge.sealed_to.clone(),
             purge_at: purge_seconds(challenge.expires_at + CODE_RETENTION),
         }
     }
@@ -197,6 +200,7 @@ impl CodeItem {
                 .map_err(|_| corrupt("reference"))?,
             channel: self.channel,
             masked_to: self.masked_to.clone(),
+            sealed_to: self.sealed_to.clone(),
         })
     }
 
@@ -650,6 +654,11 @@ mod tests {
             reference: Some("order-1".into()),
             channel: Channel::Sms,
             masked_to: "+44•••••••456".into(),
+            sealed_to: SealedSecret {
+                key_id: "k".into(),
+                nonce: "n".into(),
+                ciphertext: "c".into(),
+            },
             purge_at: 100,
         }
     }

@@ -1,0 +1,346 @@
+//! Signed proof of verification: every approval carries a short-lived JWT (EdDSA over Ed25519) that
+//! the app's backend checks against the keys published at `/.well-known/jwks.json`, without calling
+//! this service again and without trusting the browser that relayed it.
+//!
+//! The signing key derives from the service secret (HKDF), so every container signs with the same
+//! key. Keys are versioned: raising `OTP_SIGNING_KEY_VERSION` signs with a new key while the previous
+//! one stays published, so tokens signed just before a rotation still verify until they expire.
+
+use std::time::Duration;
+
+use data_encoding::BASE64URL_NOPAD;
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use time::OffsetDateTime;
+
+use crate::hashing::Keys;
+
+/// What a deployment configures about its tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub ttl: Duration,
+    /// The signing key in use; the one before it stays published.
+    pub key_version: u32,
+}
+
+impl Default for ProofSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "otp-lambda".to_owned(),
+            audience: "otp-lambda-clients".to_owned(),
+            ttl: Duration::from_secs(300),
+            key_version: 1,
+        }
+    }
+}
+
+/// What an approval proves: who or what was verified, how, and for what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proof<'a> {
+    /// The challenge id, or a fresh id for an authenticator code.
+    pub jti: &'a str,
+    pub subject: ProofSubject<'a>,
+    /// How: `sms`, `email`, `totp` or `recovery_code`.
+    pub method: &'static str,
+    pub purpose: Option<&'a str>,
+    pub reference: Option<&'a str>,
+}
+
+/// The subject verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProofSubject<'a> {
+    PhoneNumber(&'a str),
+    Email(&'a str),
+    /// The app's user id (authenticator apps and recovery codes).
+    User(&'a str),
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone_number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone_number_verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verified: Option<bool>,
+    /// RFC 8176 authentication method references.
+    amr: &'static [&'static str],
+    method: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    purpose: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<&'a str>,
+}
+
+struct PublishedKey {
+    kid: String,
+    /// The raw 32-byte public key, base64url.
+    x: String,
+}
+
+/// Signs proof tokens and publishes the keys that verify them. Built once per process.
+pub struct ProofSigner {
+    settings: ProofSettings,
+    signing: EncodingKey,
+    /// The current key first, then the previous one (if any).
+    published: Vec<PublishedKey>,
+}
+
+impl ProofSigner {
+    pub fn new(keys: &Keys, settings: ProofSettings) -> Self {
+        let version = settings.key_version.max(1);
+        let current = SigningKey::from_bytes(&keys.proof_signing_seed(version));
+        let der = current
+            .to_pkcs8_der()
+            .expect("an Ed25519 key always encodes as PKCS#8");
+        let mut published = vec![published_key(&current)];
+        if version > 1 {
+            let previous = SigningKey::from_bytes(&keys.proof_signing_seed(version - 1));
+            published.push(published_key(&previous));
+        }
+        Self {
+            settings,
+            signing: EncodingKey::from_ed_der(der.as_bytes()),
+            published,
+        }
+    }
+
+    /// A signed token for `proof`, issued at `now`.
+    pub fn sign(&self, proof: &Proof<'_>, now: OffsetDateTime) -> String {
+        let iat = now.unix_timestamp();
+        let (phone_number, email, sub) = match proof.subject {
+            ProofSubject::PhoneNumber(number) => (Some(number), None, None),
+            ProofSubject::Email(address) => (None, Some(address), None),
+            ProofSubject::User(user) => (None, None, Some(user)),
+        };
+        let claims = Claims {
+            iss: &self.settings.issuer,
+            aud: &self.settings.audience,
+            iat,
+            exp: iat + self.settings.ttl.as_secs() as i64,
+            jti: proof.jti,
+            sub,
+            phone_number,
+            phone_number_verified: phone_number.map(|_| true),
+            email,
+            email_verified: email.map(|_| true),
+            amr: match proof.method {
+                "sms" => &["sms", "otp"],
+                _ => &["otp"],
+            },
+            method: proof.method,
+            purpose: proof.purpose,
+            reference: proof.reference,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.published[0].kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.signing)
+            .expect("an Ed25519 key signs any claims")
+    }
+
+    /// The JSON Web Key Set of the keys that verify tokens now: the current key and the previous.
+    pub fn jwks(&self) -> serde_json::Value {
+        let keys: Vec<_> = self
+            .published
+            .iter()
+            .map(|key| {
+                serde_json::json!({
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": key.x,
+                    "kid": key.kid,
+                    "alg": "EdDSA",
+                    "use": "sig",
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    pub fn settings(&self) -> &ProofSettings {
+        &self.settings
+    }
+}
+
+/// The key's public half and its id: the RFC 7638 thumbprint, so a kid names exactly one key.
+fn published_key(key: &SigningKey) -> PublishedKey {
+    let x = BASE64URL_NOPAD.encode(key.verifying_key().as_bytes());
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    let kid = BASE64URL_NOPAD.encode(&Sha256::digest(canonical.as_bytes()));
+    PublishedKey { kid, x }
+}
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{DecodingKey, Validation};
+
+    use super::*;
+    use crate::config::ServiceSecret;
+
+    fn keys() -> Keys {
+        Keys::derive(&ServiceSecret::parse("proof token tests secret, 32+ bytes long").unwrap())
+    }
+
+    fn decoding_key(jwks: &serde_json::Value, kid: &str) -> DecodingKey {
+        let key = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .expect("the kid is published");
+        DecodingKey::from_ed_components(key["x"].as_str().unwrap()).unwrap()
+    }
+
+    fn validation() -> Validation {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&["otp-lambda-clients"]);
+        validation.set_issuer(&["otp-lambda"]);
+        validation
+    }
+
+    #[test]
+    fn a_token_carries_the_verified_phone_number_and_verifies_with_the_published_key() {
+        let signer = ProofSigner::new(&keys(), ProofSettings::default());
+        let now = OffsetDateTime::now_utc();
+        let token = signer.sign(
+            &Proof {
+                jti: "abc",
+                subject: ProofSubject::PhoneNumber("+447911123456"),
+                method: "sms",
+                purpose: Some("login"),
+                reference: Some("order-1"),
+            },
+            now,
+        );
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, Algorithm::EdDSA);
+        let kid = header.kid.unwrap();
+        let jwks = signer.jwks();
+        let data = jsonwebtoken::decode::<serde_json::Value>(
+            &token,
+            &decoding_key(&jwks, &kid),
+            &validation(),
+        )
+        .unwrap();
+        let claims = data.claims;
+        assert_eq!(claims["phone_number"], "+447911123456");
+        assert_eq!(claims["phone_number_verified"], true);
+        assert_eq!(claims["amr"], serde_json::json!(["sms", "otp"]));
+        assert_eq!(claims["jti"], "abc");
+        assert_eq!(claims["purpose"], "login");
+        assert_eq!(claims["reference"], "order-1");
+        assert_eq!(
+            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+            300
+        );
+        assert!(claims.get("email").is_none() && claims.get("sub").is_none());
+    }
+
+    #[test]
+    fn the_same_secret_gives_the_same_key_in_every_container() {
+        let a = ProofSigner::new(&keys(), ProofSettings::default());
+        let b = ProofSigner::new(&keys(), ProofSettings::default());
+        assert_eq!(a.jwks(), b.jwks());
+        let other =
+            Keys::derive(&ServiceSecret::parse("another secret, also 32+ bytes long").unwrap());
+        assert_ne!(
+            ProofSigner::new(&other, ProofSettings::default()).jwks(),
+            a.jwks()
+        );
+    }
+
+    #[test]
+    fn after_a_rotation_tokens_of_the_previous_key_still_verify() {
+        let before = ProofSigner::new(&keys(), ProofSettings::default());
+        let proof = Proof {
+            jti: "j",
+            subject: ProofSubject::User("user-1"),
+            method: "totp",
+            purpose: None,
+            reference: None,
+        };
+        let old_token = before.sign(&proof, OffsetDateTime::now_utc());
+        let after = ProofSigner::new(
+            &keys(),
+            ProofSettings {
+                key_version: 2,
+                ..ProofSettings::default()
+            },
+        );
+        let jwks = after.jwks();
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+        let old_kid = jsonwebtoken::decode_header(&old_token)
+            .unwrap()
+            .kid
+            .unwrap();
+        let new_token = after.sign(&proof, OffsetDateTime::now_utc());
+        let new_kid = jsonwebtoken::decode_header(&new_token)
+            .unwrap()
+            .kid
+            .unwrap();
+        assert_ne!(old_kid, new_kid);
+        assert_eq!(
+            jwks["keys"][0]["kid"],
+            new_kid.as_str(),
+            "the current key first"
+        );
+        for (token, kid) in [(&old_token, &old_kid), (&new_token, &new_kid)] {
+            let claims = jsonwebtoken::decode::<serde_json::Value>(
+                token,
+                &decoding_key(&jwks, kid),
+                &validation(),
+            )
+            .unwrap()
+            .claims;
+            assert_eq!(claims["sub"], "user-1");
+        }
+    }
+
+    #[test]
+    fn a_tampered_or_expired_token_is_refused() {
+        let signer = ProofSigner::new(&keys(), ProofSettings::default());
+        let proof = Proof {
+            jti: "j",
+            subject: ProofSubject::Email("ana@example.com"),
+            method: "email",
+            purpose: None,
+            reference: None,
+        };
+        let token = signer.sign(&proof, OffsetDateTime::now_utc());
+        let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
+        let key = decoding_key(&signer.jwks(), &kid);
+
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&BASE64URL_NOPAD.decode(parts[1].as_bytes()).unwrap()).unwrap();
+        claims["email"] = "mallory@example.com".into();
+        parts[1] = BASE64URL_NOPAD.encode(claims.to_string().as_bytes());
+        let tampered = parts.join(".");
+        assert!(jsonwebtoken::decode::<serde_json::Value>(&tampered, &key, &validation()).is_err());
+
+        let old = signer.sign(
+            &proof,
+            OffsetDateTime::now_utc() - Duration::from_secs(3600),
+        );
+        let error =
+            jsonwebtoken::decode::<serde_json::Value>(&old, &key, &validation()).unwrap_err();
+        assert_eq!(
+            error.kind(),
+            &jsonwebtoken::errors::ErrorKind::ExpiredSignature
+        );
+    }
+}
