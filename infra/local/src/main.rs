@@ -30,6 +30,10 @@ struct Args {
     /// Create the table, with TTL enabled, if it does not exist (with --store dynamodb).
     #[arg(long)]
     create_table: bool,
+    /// A browser origin (scheme://host[:port]) allowed to call the API; repeat for more. None by
+    /// default: only same-origin pages (such as the demo page) and non-browser clients.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let settings = Settings::from_env()?;
+    let cors = otp_local::Cors::new(&args.allowed_origins).map_err(anyhow::Error::msg)?;
     let uses_aws = args.store == StoreKind::Dynamodb || args.delivery == DeliveryKind::Aws;
     let sdk = if uses_aws {
         Some(aws::sdk_config().await)
@@ -107,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.addr))?;
     tracing::info!("otp-local listening on http://{}", listener.local_addr()?);
     tokio::select! {
-        served = otp_local::serve(listener, Arc::new(otp)) => served.context("serving")?,
+        served = otp_local::serve(listener, Arc::new(otp), cors) => served.context("serving")?,
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
     }
     Ok(())
@@ -141,5 +146,16 @@ mod tests {
         assert_eq!(args.delivery, DeliveryKind::Aws);
         assert!(args.create_table);
         assert_eq!(args.table, "codes");
+        let args = Args::parse_from([
+            "otp-local",
+            "--allowed-origin",
+            "https://app.example.com",
+            "--allowed-origin",
+            "http://127.0.0.1:5173",
+        ]);
+        assert_eq!(
+            args.allowed_origins,
+            ["https://app.example.com", "http://127.0.0.1:5173"]
+        );
     }
 }

@@ -93,7 +93,11 @@ pub(super) fn optional<T>(
 }
 
 impl SendBody {
-    pub fn into_request(self, settings: &Settings) -> Result<SendRequest, ApiError> {
+    pub fn into_request(
+        self,
+        settings: &Settings,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<SendRequest, ApiError> {
         let channel = match required(self.channel, "channel")?.as_str() {
             "sms" => Channel::Sms,
             "email" => Channel::Email,
@@ -141,6 +145,7 @@ impl SendBody {
             brand,
             locale,
             reference,
+            client,
         })
     }
 }

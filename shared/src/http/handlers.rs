@@ -22,7 +22,8 @@ pub async fn send<S: ChallengeStore, N: Notifier>(
     Ok(respond(async {
         require_method(&request, &Method::POST, "POST")?;
         let body: SendBody = body::parse(&request, SEND_FIELDS)?;
-        let receipt = otp.send(body.into_request(otp.settings())?).await?;
+        let client = super::client_address(&request);
+        let receipt = otp.send(body.into_request(otp.settings(), client)?).await?;
         Ok(json_response(
             StatusCode::ACCEPTED,
             &SendReply::from(receipt),

@@ -2,12 +2,14 @@
 //! where outcomes and errors become HTTP statuses ([`error`]).
 
 mod body;
+mod client;
 mod dto;
 pub mod error;
 mod handlers;
 mod totp_dto;
 
 pub use body::MAX_BODY_BYTES;
+pub use client::{PeerAddress, client_address};
 pub use error::ApiError;
 pub use handlers::{JWKS_PATH, enroll, jwks, send, verify, verify_function};
 

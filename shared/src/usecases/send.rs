@@ -23,6 +23,8 @@ pub struct SendRequest {
     pub brand: Option<Brand>,
     pub locale: Locale,
     pub reference: Option<Reference>,
+    /// Where the request came from, as the platform saw it: what per-client limits key on.
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// What the caller learns about a send: never the code, never the full address.
@@ -56,7 +58,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
     #[tracing::instrument(
         name = "send",
         skip_all,
-        fields(channel = %request.destination.channel(), to = %request.destination.masked(), purpose = request.purpose.as_str(), id)
+        fields(channel = %request.destination.channel(), to = %request.destination.masked(), purpose = request.purpose.as_str(), client = request.client.map(tracing::field::display), id)
     )]
     pub async fn send(&self, request: SendRequest) -> Result<SendReceipt, SendError> {
         let now = self.clock.now();
