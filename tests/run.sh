@@ -49,3 +49,4 @@ OTP_TEST_BACKEND=aws cargo test --locked -p otp-tests --test api -- --skip aws::
 bash tests/readme-walkthrough.sh memory
 bash tests/readme-walkthrough.sh aws
 bash tests/readme-walkthrough.sh totp
+bash tests/browser.sh
