@@ -133,6 +133,16 @@ pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http
             ))
         }
         "/_local/outbox" => Ok(ApiError::MethodNotAllowed { allow: "GET" }.into_response()),
+        // The OpenAPI 3.1 document of every route (the repository's openapi.json), this one included.
+        "/openapi.json" if request.method() == http::Method::GET => {
+            Ok(lambda_http::Response::builder()
+                .status(http::StatusCode::OK)
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .header(http::header::CACHE_CONTROL, "no-store")
+                .body(Body::Text(include_str!("../../../openapi.json").to_owned()))
+                .expect("static response"))
+        }
+        "/openapi.json" => Ok(ApiError::MethodNotAllowed { allow: "GET" }.into_response()),
         _ => Ok(ApiError::RouteNotFound.into_response()),
     };
     // The shared handlers never fail; a failure here would be a bug, answered opaquely.
