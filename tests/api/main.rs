@@ -7,6 +7,7 @@ mod helpers;
 mod lambda_events;
 mod proof;
 mod logs;
+mod openapi;
 mod readme;
 mod resend;
 mod send;
