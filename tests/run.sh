@@ -49,4 +49,5 @@ OTP_TEST_BACKEND=aws cargo test --locked -p otp-tests --test api -- --skip aws::
 bash tests/readme-walkthrough.sh memory
 bash tests/readme-walkthrough.sh aws
 bash tests/readme-walkthrough.sh totp
+bash tests/schemathesis.sh
 bash tests/browser.sh
