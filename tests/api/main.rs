@@ -3,11 +3,12 @@
 
 mod aws;
 mod concurrency;
+mod cors;
 mod helpers;
 mod lambda_events;
-mod proof;
 mod logs;
 mod openapi;
+mod proof;
 mod readme;
 mod resend;
 mod send;

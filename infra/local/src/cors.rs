@@ -60,6 +60,7 @@ impl Cors {
                     .header(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW_METHODS)
                     .header(header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS)
                     .header(header::ACCESS_CONTROL_MAX_AGE, MAX_AGE)
+                    .header(header::CACHE_CONTROL, "no-store")
                     .body(Body::Empty)
                     .expect("static response");
                 allow(response.headers_mut(), origin);
@@ -75,6 +76,7 @@ impl Cors {
                 Response::builder()
                     .status(StatusCode::FORBIDDEN)
                     .header(header::CONTENT_TYPE, "application/problem+json")
+                    .header(header::CACHE_CONTROL, "no-store")
                     .header(header::VARY, "origin")
                     .body(Body::Text(problem.to_string()))
                     .expect("static response")

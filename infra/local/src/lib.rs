@@ -3,6 +3,7 @@
 //! [`Outbox`]; `--store dynamodb` and `--delivery aws` use the Lambdas' AWS adapters instead.
 
 mod backends;
+mod cors;
 mod outbox;
 
 use std::collections::HashMap;
@@ -17,12 +18,13 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use lambda_http::{Body, RequestExt as _};
 use otp_shared::hashing::Keys;
-use otp_shared::http::{ApiError, MAX_BODY_BYTES};
+use otp_shared::http::{ApiError, MAX_BODY_BYTES, PeerAddress};
 use otp_shared::ports::{Clock, Randomness};
 use otp_shared::{Otp, ServiceSecret, Settings};
 use tokio::net::TcpListener;
 
 pub use backends::{LocalDelivery, LocalStore};
+pub use cors::Cors;
 pub use outbox::{Outbox, OutboxEntry};
 
 pub type LocalOtp = Otp<LocalStore, LocalDelivery>;
@@ -64,15 +66,17 @@ pub fn local_otp(
     )
 }
 
-/// Serves until the listener fails; each connection on its own task.
-pub async fn serve(listener: TcpListener, otp: Arc<LocalOtp>) -> std::io::Result<()> {
+/// Serves until the listener fails; each connection on its own task. Browsers on `cors`'s origins
+/// may call it.
+pub async fn serve(listener: TcpListener, otp: Arc<LocalOtp>, cors: Cors) -> std::io::Result<()> {
+    let cors = Arc::new(cors);
     loop {
-        let (stream, _peer) = listener.accept().await?;
-        let otp = otp.clone();
+        let (stream, peer) = listener.accept().await?;
+        let (otp, cors) = (otp.clone(), cors.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                let otp = otp.clone();
-                async move { Ok::<_, Infallible>(handle(&otp, request).await) }
+                let (otp, cors) = (otp.clone(), cors.clone());
+                async move { Ok::<_, Infallible>(handle(&otp, &cors, peer, request).await) }
             });
             if let Err(error) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -86,25 +90,52 @@ pub async fn serve(listener: TcpListener, otp: Arc<LocalOtp>) -> std::io::Result
 
 /// Binds `addr` and serves in the background; returns the bound address (use port 0 for a free one).
 pub async fn spawn(addr: SocketAddr, otp: Arc<LocalOtp>) -> std::io::Result<SocketAddr> {
+    spawn_with_cors(addr, otp, Cors::default()).await
+}
+
+/// [`spawn`], with browsers on `cors`'s origins allowed.
+pub async fn spawn_with_cors(
+    addr: SocketAddr,
+    otp: Arc<LocalOtp>,
+    cors: Cors,
+) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    tokio::spawn(serve(listener, otp));
+    tokio::spawn(serve(listener, otp, cors));
     Ok(bound)
 }
 
-async fn handle(otp: &LocalOtp, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
-    let (parts, body) = request.into_parts();
+async fn handle(
+    otp: &LocalOtp,
+    cors: &Cors,
+    peer: SocketAddr,
+    request: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let (mut parts, body) = request.into_parts();
+    let origin = parts
+        .headers
+        .get(http::header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(str::to_owned);
+    if Cors::is_preflight(&parts.method, &parts.headers) {
+        return to_hyper(cors.preflight(origin.as_deref()));
+    }
+    // As API Gateway's requestContext gives the Lambdas the caller's address.
+    parts.extensions.insert(PeerAddress(peer.ip()));
     // Read one byte past the limit so the handler sees an oversized body and refuses it itself.
-    let bytes = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return to_hyper(ApiError::BodyTooLarge.into_response()),
+    let mut response = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
+        Ok(collected) => {
+            let bytes = collected.to_bytes();
+            let body = if bytes.is_empty() {
+                Body::Empty
+            } else {
+                Body::Binary(bytes.to_vec())
+            };
+            route(otp, lambda_http::Request::from_parts(parts, body)).await
+        }
+        Err(_) => ApiError::BodyTooLarge.into_response(),
     };
-    let body = if bytes.is_empty() {
-        Body::Empty
-    } else {
-        Body::Binary(bytes.to_vec())
-    };
-    let response = route(otp, lambda_http::Request::from_parts(parts, body)).await;
+    cors.decorate(origin.as_deref(), &mut response);
     to_hyper(response)
 }
 
@@ -115,6 +146,7 @@ pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http
     let handled = match request.uri().path() {
         "/v1/otp/send" => otp_shared::http::send(otp, request).await,
         "/v1/otp/verify" => otp_shared::http::verify(otp, request).await,
+        otp_shared::http::JWKS_PATH => otp_shared::http::jwks(otp, request).await,
         "/v1/totp/enroll" => otp_shared::http::enroll(otp, request).await,
         path if path.starts_with(ENROLLMENT_PREFIX) => {
             // API Gateway's `{user_id}`: one path segment, given to the handler as a path parameter.
@@ -143,6 +175,38 @@ pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http
                 .expect("static response"))
         }
         "/openapi.json" => Ok(ApiError::MethodNotAllowed { allow: "GET" }.into_response()),
+        // The demo page (infra/local/static: plain files, no build step), same-origin with the API.
+        path @ ("/" | "/demo.js" | "/demo.css") if request.method() == http::Method::GET => {
+            let (content_type, text) = match path {
+                "/demo.js" => (
+                    "text/javascript; charset=utf-8",
+                    include_str!("../static/demo.js"),
+                ),
+                "/demo.css" => (
+                    "text/css; charset=utf-8",
+                    include_str!("../static/demo.css"),
+                ),
+                _ => (
+                    "text/html; charset=utf-8",
+                    include_str!("../static/index.html"),
+                ),
+            };
+            Ok(lambda_http::Response::builder()
+                .status(http::StatusCode::OK)
+                .header(http::header::CONTENT_TYPE, content_type)
+                .header(http::header::CACHE_CONTROL, "no-store")
+                .header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+                .header(
+                    http::header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                     connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
+                )
+                .body(Body::Text(text.to_owned()))
+                .expect("static response"))
+        }
+        "/" | "/demo.js" | "/demo.css" => {
+            Ok(ApiError::MethodNotAllowed { allow: "GET" }.into_response())
+        }
         _ => Ok(ApiError::RouteNotFound.into_response()),
     };
     // The shared handlers never fail; a failure here would be a bug, answered opaquely.

@@ -10,9 +10,15 @@ pub struct UserId(String);
 impl UserId {
     pub fn parse(input: &str) -> Result<Self, Invalid> {
         let allowed = |c: char| c.is_ascii_alphanumeric() || "._~@+=:-".contains(c);
-        if input.is_empty() || input.len() > 128 || !input.chars().all(allowed) {
+        // `.` and `..` are path segments that clients rewrite away, so they could not be read back.
+        if input.is_empty()
+            || input.len() > 128
+            || !input.chars().all(allowed)
+            || input == "."
+            || input == ".."
+        {
             return Err(Invalid::new(
-                "must be 1 to 128 letters, digits or . _ ~ @ + = : -",
+                "must be 1 to 128 letters, digits or . _ ~ @ + = : - (not . or .. alone)",
             ));
         }
         Ok(Self(input.to_owned()))
@@ -38,7 +44,7 @@ mod tests {
         assert!(UserId::parse("user-42@tenant.example").is_ok());
         assert!(UserId::parse(&"a".repeat(128)).is_ok());
         assert!(UserId::parse(&"a".repeat(129)).is_err());
-        for bad in ["", "a/b", "a b", "ümlaut", "a?b", "a%2Fb"] {
+        for bad in ["", "a/b", "a b", "ümlaut", "a?b", "a%2Fb", ".", ".."] {
             assert!(UserId::parse(bad).is_err(), "{bad:?}");
         }
     }
