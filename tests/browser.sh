@@ -26,18 +26,10 @@ if [ "$installed" != "$pinned" ]; then
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-cargo build --locked -q -p otp-local
 mkdir -p target
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log="$root/target/browser-otp-local.log"
-"$root/target/debug/otp-local" --addr "127.0.0.1:$port" >"$log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null || true' EXIT
-
-for _ in $(seq 1 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-  kill -0 "$pid" 2>/dev/null || { echo "otp-local did not start:"; cat "$log"; exit 1; }
-  sleep 0.1
-done
+source tests/otp-local.sh
+trap 'kill "${otp_local_pid:-}" 2>/dev/null || true' EXIT
+start_otp_local "$log"
 
 node tests/browser/run.mjs "http://127.0.0.1:$port/" "$@" || { echo "otp-local's log: $log"; exit 1; }

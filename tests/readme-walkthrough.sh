@@ -10,11 +10,9 @@ mode=${1:?usage: readme-walkthrough.sh memory|aws|totp}
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-cargo build --locked -q -p otp-local
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 work=$(mktemp -d)
-args=(--addr "127.0.0.1:$port")
-substitute=("s/127\.0\.0\.1:3000/127.0.0.1:$port/g")
+args=()
+substitute=()
 block=walkthrough
 if [ "$mode" = totp ]; then
   command -v oathtool >/dev/null || { echo "the totp walkthrough needs oathtool: apt-get install oathtool"; exit 1; }
@@ -26,14 +24,10 @@ elif [ "$mode" = aws ]; then
   block=walkthrough-aws
   export OTP_EMAIL_FROM=no-reply@example.com
 fi
-"$root/target/debug/otp-local" "${args[@]}" >"$work/otp-local.log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-
-for _ in $(seq 1 100); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/_local/outbox" && break
-  sleep 0.1
-done
+source tests/otp-local.sh
+trap 'kill "${otp_local_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+start_otp_local "$work/otp-local.log" "${args[@]}"
+substitute+=("s/127\.0\.0\.1:3000/127.0.0.1:$port/g")
 
 sed -n "/<!-- $block:start -->/,/<!-- $block:end -->/p" README.md \
   | sed -n '/^```sh$/,/^```$/p' | grep -v '^```' >"$work/walkthrough.sh"

@@ -12,19 +12,11 @@ cd "$root"
 schemathesis="$root/.venv/bin/schemathesis"
 [ -x "$schemathesis" ] || { echo "schemathesis is not in .venv: .venv/bin/pip install -r tests/requirements.txt"; exit 1; }
 
-cargo build --locked -q -p otp-local
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 work=$(mktemp -d)
+source tests/otp-local.sh
+trap 'kill "${otp_local_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 # The in-memory store and the outbox, as the README's first walkthrough runs it.
-"$root/target/debug/otp-local" --addr "127.0.0.1:$port" >"$work/otp-local.log" 2>&1 &
-pid=$!
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-
-for _ in $(seq 1 100); do
-  curl -sf -o /dev/null "http://127.0.0.1:$port/openapi.json" && break
-  kill -0 "$pid" 2>/dev/null || { echo "otp-local did not start:"; cat "$work/otp-local.log"; exit 1; }
-  sleep 0.1
-done
+start_otp_local "$work/otp-local.log"
 
 # --url: the document's servers name port 3000 and AWS; test this otp-local.
 # No example database: every run starts from the seed alone. One worker: CPython 3.11's ast.parse,

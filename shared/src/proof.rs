@@ -170,10 +170,6 @@ impl ProofSigner {
             .collect();
         serde_json::json!({ "keys": keys })
     }
-
-    pub fn settings(&self) -> &ProofSettings {
-        &self.settings
-    }
 }
 
 /// The key's public half and its id: the RFC 7638 thumbprint, so a kid names exactly one key.

@@ -218,13 +218,10 @@ impl Authenticator {
         self.totp.check(code, unix_time)
     }
 
-    /// The code for `unix_time` (tests and the local demo).
+    /// The code for `unix_time`: what the app would show (tests).
+    #[cfg(test)]
     pub fn code_at(&self, unix_time: u64) -> String {
         self.totp.generate(unix_time).to_string()
-    }
-
-    pub fn step_of(&self, unix_time: u64) -> u64 {
-        unix_time / self.params.period
     }
 
     /// The Key URI (`otpauth://totp/Issuer:account?secret=…&issuer=…&algorithm=…&digits=…&period=…`),

@@ -6,7 +6,6 @@ mod backends;
 mod cors;
 mod outbox;
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +15,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use lambda_http::{Body, RequestExt as _};
+use lambda_http::Body;
 use otp_shared::hashing::Keys;
 use otp_shared::http::{ApiError, MAX_BODY_BYTES, PeerAddress};
 use otp_shared::ports::{Clock, Randomness};
@@ -148,14 +147,14 @@ pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http
         "/v1/otp/verify" => otp_shared::http::verify(otp, request).await,
         otp_shared::http::JWKS_PATH => otp_shared::http::jwks(otp, request).await,
         "/v1/totp/enroll" => otp_shared::http::enroll(otp, request).await,
+        // API Gateway's `{user_id}`: exactly one path segment, which the handler reads from the path
+        // when no path parameters are set.
         path if path.starts_with(ENROLLMENT_PREFIX) => {
-            // API Gateway's `{user_id}`: one path segment, given to the handler as a path parameter.
             let user_id = &path[ENROLLMENT_PREFIX.len()..];
             if user_id.is_empty() || user_id.contains('/') {
                 Ok(ApiError::RouteNotFound.into_response())
             } else {
-                let parameters = HashMap::from([("user_id".to_owned(), user_id.to_owned())]);
-                otp_shared::http::enroll(otp, request.with_path_parameters(parameters)).await
+                otp_shared::http::enroll(otp, request).await
             }
         }
         "/_local/outbox" if request.method() == http::Method::GET => {
