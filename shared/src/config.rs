@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::domain::{Brand, CodeLength, Locale, Ttl};
+use crate::domain::{Brand, CodeLength, Locale, Money, Ttl};
+use crate::guard::{SmsRules, TestDestinations, VelocityLimits};
 use crate::ports::{LockPolicy, Randomness, SendPolicy};
 use crate::proof::ProofSettings;
 
@@ -32,6 +33,14 @@ pub struct Settings {
     pub totp_lock: LockPolicy,
     /// The proof tokens approvals carry.
     pub proof: ProofSettings,
+    /// Sends per client address, SMS per country and in all, per hour.
+    pub limits: VelocityLimits,
+    /// Where SMS may go, what it costs, and the daily budget.
+    pub sms: SmsRules,
+    /// Destinations with fixed codes and no delivery; none unless configured.
+    pub test_destinations: TestDestinations,
+    /// The CloudWatch namespace of the functions' metrics.
+    pub metrics_namespace: String,
 }
 
 impl Default for Settings {
@@ -52,6 +61,10 @@ impl Default for Settings {
                 lock_for: Duration::from_secs(15 * 60),
             },
             proof: ProofSettings::default(),
+            limits: VelocityLimits::default(),
+            sms: SmsRules::default(),
+            test_destinations: TestDestinations::default(),
+            metrics_namespace: "OtpLambda".to_owned(),
         }
     }
 }
@@ -129,6 +142,51 @@ impl Settings {
             "1",
             "the proof-signing key in use (1–1000); raise it to rotate: the previous key stays published",
         ),
+        (
+            "OTP_CLIENT_SENDS_PER_HOUR",
+            "20",
+            "sends (any channel) allowed from one client address per clock hour (1–1000000)",
+        ),
+        (
+            "OTP_COUNTRY_SMS_PER_HOUR",
+            "200",
+            "SMS allowed to one country calling code per clock hour (1–1000000)",
+        ),
+        (
+            "OTP_GLOBAL_SMS_PER_HOUR",
+            "1000",
+            "SMS allowed in all per clock hour (1–10000000)",
+        ),
+        (
+            "OTP_SMS_ALLOWED_COUNTRIES",
+            crate::guard::DEFAULT_SMS_COUNTRIES,
+            "ISO 3166-1 alpha-2 codes of the countries SMS may go to, comma-separated (the default: US, Canada, the UK and the 27 EU countries)",
+        ),
+        (
+            "OTP_SMS_DAILY_BUDGET",
+            "100.00",
+            "SMS spend allowed per UTC day, in the currency of the prices below (0–1000000, up to 6 decimals); once spent, SMS sends are refused or fall back to email",
+        ),
+        (
+            "OTP_SMS_PRICES",
+            "(none)",
+            "the price of one SMS per destination country, `GB=0.0395,US=0.00883` (your SNS prices); countries not listed cost `OTP_SMS_DEFAULT_PRICE`",
+        ),
+        (
+            "OTP_SMS_DEFAULT_PRICE",
+            "0.10",
+            "the price of one SMS to a country not in `OTP_SMS_PRICES` (0–100)",
+        ),
+        (
+            "OTP_TEST_DESTINATIONS",
+            "(none)",
+            "test phone numbers / emails with fixed codes, `+12025550143=123456,review@example.com=246810`: no delivery, no limits, every use logged as an audit event; off unless set",
+        ),
+        (
+            "OTP_METRICS_NAMESPACE",
+            "OtpLambda",
+            "the CloudWatch namespace of the functions' embedded-metric-format records (the template sets `OtpLambda/<stack name>`)",
+        ),
     ];
 
     /// Reads the settings through `lookup` (the environment, in production).
@@ -175,6 +233,16 @@ impl Settings {
                     Ok(value.to_owned())
                 }
             }
+        };
+        let money = |variable: &'static str, default: Money, max: Money| match lookup(variable) {
+            None => Ok(default),
+            Some(raw) => Money::parse(&raw)
+                .ok()
+                .filter(|amount| *amount <= max)
+                .ok_or_else(|| ConfigError {
+                    variable,
+                    detail: format!("must be an amount from 0 to {max} with at most 6 decimals"),
+                }),
         };
         let policy = defaults.send_policy;
         Ok(Self {
@@ -242,6 +310,66 @@ impl Settings {
                     defaults.proof.key_version.into(),
                     1..=1000,
                 )? as u32,
+            },
+            limits: VelocityLimits {
+                client_sends_per_hour: number(
+                    "OTP_CLIENT_SENDS_PER_HOUR",
+                    defaults.limits.client_sends_per_hour.into(),
+                    1..=1_000_000,
+                )? as u32,
+                country_sms_per_hour: number(
+                    "OTP_COUNTRY_SMS_PER_HOUR",
+                    defaults.limits.country_sms_per_hour.into(),
+                    1..=1_000_000,
+                )? as u32,
+                global_sms_per_hour: number(
+                    "OTP_GLOBAL_SMS_PER_HOUR",
+                    defaults.limits.global_sms_per_hour.into(),
+                    1..=10_000_000,
+                )? as u32,
+            },
+            sms: SmsRules {
+                allowed_countries: match lookup("OTP_SMS_ALLOWED_COUNTRIES") {
+                    None => defaults.sms.allowed_countries,
+                    Some(raw) => SmsRules::parse_countries(&raw)
+                        .map_err(invalid("OTP_SMS_ALLOWED_COUNTRIES"))?,
+                },
+                prices: match lookup("OTP_SMS_PRICES") {
+                    None => defaults.sms.prices,
+                    Some(raw) => {
+                        SmsRules::parse_prices(&raw).map_err(invalid("OTP_SMS_PRICES"))?
+                    }
+                },
+                default_price: money(
+                    "OTP_SMS_DEFAULT_PRICE",
+                    defaults.sms.default_price,
+                    Money::from_micros(100_000_000),
+                )?,
+                daily_budget: money(
+                    "OTP_SMS_DAILY_BUDGET",
+                    defaults.sms.daily_budget,
+                    Money::from_micros(1_000_000 * 1_000_000),
+                )?,
+            },
+            test_destinations: match lookup("OTP_TEST_DESTINATIONS") {
+                None => TestDestinations::default(),
+                Some(raw) => TestDestinations::parse(&raw)
+                    .map_err(invalid("OTP_TEST_DESTINATIONS"))?,
+            },
+            metrics_namespace: match lookup("OTP_METRICS_NAMESPACE") {
+                None => defaults.metrics_namespace,
+                Some(raw) => {
+                    let namespace = raw.trim();
+                    // CloudWatch: 1–255 of letters, digits and . - _ / # : (no leading colon).
+                    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c);
+                    if namespace.len() > 255 || namespace.starts_with(':') || !namespace.chars().all(allowed) {
+                        return Err(ConfigError {
+                            variable: "OTP_METRICS_NAMESPACE",
+                            detail: "must be 1 to 255 letters, digits, spaces or . - _ / # :".to_owned(),
+                        });
+                    }
+                    namespace.to_owned()
+                }
             },
         })
     }

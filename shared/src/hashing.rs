@@ -109,6 +109,17 @@ impl Keys {
         mac.update(destination.canonical().as_bytes());
         DestinationKey(data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes()[..16]))
     }
+
+    /// A stable pseudonym of a client's network (see [`crate::guard::client_network`]), under which
+    /// its sends are counted: the store never holds an IP address.
+    pub fn client_key(&self, address: std::net::IpAddr) -> String {
+        let mut mac = HmacSha256::new_from_slice(self.destination.as_ref())
+            .expect("HMAC takes any key length");
+        // Destinations canonicalise to `+…` or an address with `@`: this prefix cannot collide.
+        mac.update(b"client-network:");
+        mac.update(crate::guard::client_network(address).as_bytes());
+        data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes()[..16])
+    }
 }
 
 impl fmt::Debug for Keys {

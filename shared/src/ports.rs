@@ -99,6 +99,39 @@ impl SendPolicy {
     }
 }
 
+/// Which counter refused a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QuotaKind {
+    /// Sends from one client address this hour.
+    ClientAddress,
+    /// SMS to one country calling code this hour.
+    Country,
+    /// SMS in all this hour.
+    Global,
+    /// SMS spend today.
+    SmsBudget,
+}
+
+/// A counter a send is charged to: refused if `amount` would take it past `limit`. The counter
+/// starts at zero and is forgotten at `resets_at` (the key names its window).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    pub kind: QuotaKind,
+    /// Unique per window, e.g. `country#44#2026-11-22T13`; holds no address.
+    pub counter: String,
+    pub amount: u64,
+    pub limit: u64,
+    pub resets_at: OffsetDateTime,
+}
+
+impl Quota {
+    /// Whether `amount` more fits on a counter that stands at `used`.
+    pub fn fits(&self, used: u64) -> bool {
+        used.checked_add(self.amount)
+            .is_some_and(|total| total <= self.limit)
+    }
+}
+
 /// The store's answer to a send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendAdmission {
@@ -108,6 +141,11 @@ pub enum SendAdmission {
     CoolingDown { retry_at: OffsetDateTime },
     /// The destination's send cap for the window is used up.
     CapReached { retry_at: OffsetDateTime },
+    /// A counter the send was charged to is full; nothing was recorded or charged.
+    OverQuota {
+        kind: QuotaKind,
+        retry_at: OffsetDateTime,
+    },
 }
 
 /// What an approved code was for, as the verify reply reports it.
@@ -145,12 +183,15 @@ pub struct StoreError(#[from] pub anyhow::Error);
 /// Where challenges live. Each method is one atomic operation in the store, so concurrent requests
 /// cannot slip between a check and a write.
 pub trait ChallengeStore: Send + Sync {
-    /// Applies `policy` for the challenge's destination and, if admitted, records the send and makes
-    /// `challenge` the pending code for its destination and purpose, replacing any earlier one.
+    /// Applies `policy` for the challenge's destination and charges every quota; only if all of
+    /// that admits the send, atomically: records it, charges the quotas, and makes `challenge` the
+    /// pending code for its destination and purpose, replacing any earlier one. A refusal records
+    /// and charges nothing.
     fn begin(
         &self,
         challenge: NewChallenge,
         policy: SendPolicy,
+        quotas: &[Quota],
     ) -> impl Future<Output = Result<SendAdmission, StoreError>> + Send;
 
     /// Makes a pending code unusable (its delivery failed). The send still counts toward the cap.

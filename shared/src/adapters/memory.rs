@@ -7,7 +7,7 @@ use crate::domain::{ChallengeId, Purpose, UserId};
 use crate::hashing::{CodeHash, DestinationKey};
 use crate::ports::{
     ApprovedChallenge, ChallengeStore, EnrollAdmission, Enrollment, FailureOutcome, LockPolicy,
-    NewChallenge, RecoveryOutcome, SendAdmission, SendPolicy, StepOutcome, StoreError, TotpStore,
+    NewChallenge, Quota, RecoveryOutcome, SendAdmission, SendPolicy, StepOutcome, StoreError, TotpStore,
     VerifyOutcome,
 };
 
@@ -23,6 +23,8 @@ struct Inner {
     challenges: HashMap<ChallengeId, Stored>,
     destinations: HashMap<DestinationKey, Sends>,
     enrollments: HashMap<UserId, Enrollment>,
+    /// Quota counters: what each has been charged, and when it resets.
+    counters: HashMap<String, (u64, OffsetDateTime)>,
     begins_since_sweep: u32,
 }
 
@@ -72,6 +74,15 @@ impl Inner {
             sends.last_by_purpose.retain(|_, (t, _)| *t > keep_after);
             !sends.recent.is_empty() || !sends.last_by_purpose.is_empty()
         });
+        self.counters.retain(|_, (_, resets_at)| *resets_at > now);
+    }
+
+    /// What a counter stands at now (zero once its window is over).
+    fn used(&self, quota: &Quota, now: OffsetDateTime) -> u64 {
+        self.counters
+            .get(&quota.counter)
+            .filter(|(_, resets_at)| *resets_at > now)
+            .map_or(0, |(used, _)| *used)
     }
 }
 
@@ -80,6 +91,7 @@ impl ChallengeStore for MemoryStore {
         &self,
         challenge: NewChallenge,
         policy: SendPolicy,
+        quotas: &[Quota],
     ) -> Result<SendAdmission, StoreError> {
         let now = challenge.created_at;
         let mut inner = self.lock()?;
@@ -107,6 +119,22 @@ impl ChallengeStore for MemoryStore {
         if !matches!(admission, SendAdmission::Admitted { .. }) {
             return Ok(admission);
         }
+        if let Some(full) = quotas.iter().find(|q| !q.fits(inner.used(q, now))) {
+            return Ok(SendAdmission::OverQuota {
+                kind: full.kind,
+                retry_at: full.resets_at,
+            });
+        }
+        for quota in quotas {
+            let used = inner.used(quota, now) + quota.amount;
+            inner
+                .counters
+                .insert(quota.counter.clone(), (used, quota.resets_at));
+        }
+        let sends = inner
+            .destinations
+            .get_mut(&challenge.destination)
+            .expect("entered above");
         sends.recent.push_back(now);
         let replaced = sends
             .last_by_purpose
@@ -375,7 +403,7 @@ mod tests {
         let (store, random) = (MemoryStore::new(), SeededRandomness::new(1));
         let c = challenge(&random, "a", t(0));
         let id = c.id.clone();
-        store.begin(c, POLICY).await.unwrap();
+        store.begin(c, POLICY, &[]).await.unwrap();
         let right = CodeHash::from_bytes([1; 32]);
         assert!(matches!(
             store.verify(&id, &right, t(1)).await.unwrap(),
@@ -392,7 +420,7 @@ mod tests {
         let (store, random) = (MemoryStore::new(), SeededRandomness::new(2));
         let c = challenge(&random, "a", t(0));
         let id = c.id.clone();
-        store.begin(c, POLICY).await.unwrap();
+        store.begin(c, POLICY, &[]).await.unwrap();
         let wrong = CodeHash::from_bytes([2; 32]);
         for remaining in [2, 1, 0] {
             assert_eq!(
@@ -414,7 +442,7 @@ mod tests {
         let (store, random) = (MemoryStore::new(), SeededRandomness::new(3));
         let c = challenge(&random, "a", t(0));
         let id = c.id.clone();
-        store.begin(c, POLICY).await.unwrap();
+        store.begin(c, POLICY, &[]).await.unwrap();
         let right = CodeHash::from_bytes([1; 32]);
         assert_eq!(
             store.verify(&id, &right, t(300)).await.unwrap(),
@@ -427,11 +455,11 @@ mod tests {
         let (store, random) = (MemoryStore::new(), SeededRandomness::new(4));
         let first = challenge(&random, "a", t(0));
         let first_id = first.id.clone();
-        store.begin(first, POLICY).await.unwrap();
+        store.begin(first, POLICY, &[]).await.unwrap();
         let second = challenge(&random, "a", t(31));
         let second_id = second.id.clone();
         assert!(matches!(
-            store.begin(second, POLICY).await.unwrap(),
+            store.begin(second, POLICY, &[]).await.unwrap(),
             SendAdmission::Admitted { .. }
         ));
         let right = CodeHash::from_bytes([1; 32]);
@@ -454,7 +482,7 @@ mod tests {
         };
         let c = challenge(&random, "a", t(0));
         let id = c.id.clone();
-        store.begin(c, policy).await.unwrap();
+        store.begin(c, policy, &[]).await.unwrap();
         store.withdraw(&id, t(1)).await.unwrap();
         let right = CodeHash::from_bytes([1; 32]);
         assert_eq!(
@@ -463,7 +491,7 @@ mod tests {
         );
         assert!(matches!(
             store
-                .begin(challenge(&random, "a", t(60)), policy)
+                .begin(challenge(&random, "a", t(60)), policy, &[])
                 .await
                 .unwrap(),
             SendAdmission::CapReached { .. }
@@ -485,16 +513,68 @@ mod tests {
     async fn the_sweep_forgets_only_what_no_rule_needs() {
         let (store, random) = (MemoryStore::new(), SeededRandomness::new(7));
         store
-            .begin(challenge(&random, "old", t(0)), POLICY)
+            .begin(challenge(&random, "old", t(0)), POLICY, &[])
             .await
             .unwrap();
         let recent = challenge(&random, "new", t(2000));
         let recent_id = recent.id.clone();
-        store.begin(recent, POLICY).await.unwrap();
+        store.begin(recent, POLICY, &[]).await.unwrap();
         store.lock().unwrap().sweep(t(2001), POLICY);
         let inner = store.lock().unwrap();
         assert_eq!(inner.challenges.len(), 1);
         assert!(inner.challenges.contains_key(&recent_id));
         assert_eq!(inner.destinations.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_send_over_any_quota_is_neither_recorded_nor_charged() {
+        let (store, random) = (MemoryStore::new(), SeededRandomness::new(8));
+        let quota = |counter: &str, amount, limit| Quota {
+            kind: crate::ports::QuotaKind::Global,
+            counter: counter.to_owned(),
+            amount,
+            limit,
+            resets_at: t(3600),
+        };
+        let lenient = SendPolicy {
+            resend_cooldown: Duration::ZERO,
+            max_sends: 100,
+            window: Duration::from_secs(900),
+        };
+        let quotas = [quota("a", 1, 2), quota("b", 3, 7)];
+        for n in 0..2 {
+            let c = challenge(&random, &format!("d{n}"), t(n));
+            assert!(matches!(
+                store.begin(c, lenient, &quotas).await.unwrap(),
+                SendAdmission::Admitted { .. }
+            ));
+        }
+        // "a" is full (2 of 2); "b" stands at 6 of 7, so one more unit would still fit there.
+        let refused = challenge(&random, "d9", t(5));
+        let refused_id = refused.id.clone();
+        assert_eq!(
+            store.begin(refused, lenient, &quotas).await.unwrap(),
+            SendAdmission::OverQuota {
+                kind: crate::ports::QuotaKind::Global,
+                retry_at: t(3600)
+            }
+        );
+        assert!(!store.lock().unwrap().challenges.contains_key(&refused_id));
+        assert_eq!(store.lock().unwrap().counters["b"].0, 6, "nothing charged");
+        assert!(matches!(
+            store
+                .begin(challenge(&random, "d8", t(6)), lenient, &[quota("b", 1, 7)])
+                .await
+                .unwrap(),
+            SendAdmission::Admitted { .. }
+        ));
+        // A new window starts from zero.
+        assert!(matches!(
+            store
+                .begin(challenge(&random, "d7", t(3600)), lenient, &quotas)
+                .await
+                .unwrap(),
+            SendAdmission::Admitted { .. }
+        ));
     }
 }

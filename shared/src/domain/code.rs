@@ -85,6 +85,12 @@ impl Code {
         Self(code)
     }
 
+    /// A test destination's configured code, in the normalised form a typed attempt takes, so the
+    /// same comparison accepts it.
+    pub fn fixed(code: CodeAttempt) -> Self {
+        Self(code.0)
+    }
+
     /// The code as it goes into a message. Only message rendering should need this.
     pub fn expose(&self) -> &str {
         &self.0

@@ -2,7 +2,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::Invalid;
+use super::{Invalid, Region};
 
 /// How a code is delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -35,6 +35,80 @@ const MASK: char = '•';
 pub struct PhoneNumber {
     e164: String,
     country_code: u16,
+    region: Option<Region>,
+    line_type: LineType,
+}
+
+/// What kind of line a number is, as far as libphonenumber's metadata can tell from the number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineType {
+    Mobile,
+    /// Where fixed and mobile ranges cannot be told apart (the US, Canada…).
+    FixedLineOrMobile,
+    FixedLine,
+    TollFree,
+    PremiumRate,
+    SharedCost,
+    Voip,
+    PersonalNumber,
+    Pager,
+    /// Universal access ("company") numbers.
+    Uan,
+    Voicemail,
+    /// Short codes, emergency, carrier-specific and other service numbers.
+    Service,
+    /// The metadata cannot tell.
+    Unknown,
+}
+
+impl LineType {
+    fn of(number: &phonenumber::PhoneNumber) -> Self {
+        use phonenumber::Type;
+        match number.number_type(&phonenumber::metadata::DATABASE) {
+            Type::Mobile => Self::Mobile,
+            Type::FixedLineOrMobile => Self::FixedLineOrMobile,
+            Type::FixedLine => Self::FixedLine,
+            Type::TollFree => Self::TollFree,
+            Type::PremiumRate => Self::PremiumRate,
+            Type::SharedCost => Self::SharedCost,
+            Type::Voip => Self::Voip,
+            Type::PersonalNumber => Self::PersonalNumber,
+            Type::Pager => Self::Pager,
+            Type::Uan => Self::Uan,
+            Type::Voicemail => Self::Voicemail,
+            Type::Emergency
+            | Type::ShortCode
+            | Type::StandardRate
+            | Type::Carrier
+            | Type::NoInternational => Self::Service,
+            Type::Unknown => Self::Unknown,
+        }
+    }
+
+    /// Whether an SMS may go to such a line: mobiles, and numbers the metadata cannot place. Premium
+    /// and shared-cost lines are how SMS pumping earns; fixed, VoIP, personal, pager and service
+    /// numbers do not prove a person's phone.
+    pub fn takes_sms(self) -> bool {
+        matches!(self, Self::Mobile | Self::FixedLineOrMobile | Self::Unknown)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mobile => "mobile",
+            Self::FixedLineOrMobile => "fixed line or mobile",
+            Self::FixedLine => "fixed line",
+            Self::TollFree => "toll-free",
+            Self::PremiumRate => "premium-rate",
+            Self::SharedCost => "shared-cost",
+            Self::Voip => "VoIP",
+            Self::PersonalNumber => "personal number",
+            Self::Pager => "pager",
+            Self::Uan => "universal access",
+            Self::Voicemail => "voicemail",
+            Self::Service => "service",
+            Self::Unknown => "unknown",
+        }
+    }
 }
 
 impl PhoneNumber {
@@ -65,6 +139,8 @@ impl PhoneNumber {
         Ok(Self {
             e164,
             country_code: number.code().value(),
+            region: number.country().id().map(Region::from_id),
+            line_type: LineType::of(&number),
         })
     }
 
@@ -74,6 +150,15 @@ impl PhoneNumber {
 
     pub fn country_calling_code(&self) -> u16 {
         self.country_code
+    }
+
+    /// The country the number belongs to (`None` for non-geographic numbers such as +800).
+    pub fn region(&self) -> Option<Region> {
+        self.region
+    }
+
+    pub fn line_type(&self) -> LineType {
+        self.line_type
     }
 
     /// `+44•••••••456`: the country calling code and the last three digits (two for short numbers),

@@ -3,12 +3,14 @@
 mod challenge;
 mod code;
 mod destination;
+mod region;
 mod text;
 mod user;
 
 pub use challenge::{ChallengeId, Purpose, Reference, Ttl};
 pub use code::{Alphabet, Code, CodeAttempt, CodeLength, CodeSpec};
-pub use destination::{Channel, Destination, EmailAddress, PhoneNumber};
+pub use destination::{Channel, Destination, EmailAddress, LineType, PhoneNumber};
+pub use region::{Money, Region};
 pub use text::{Brand, Locale};
 pub use user::UserId;
 

@@ -7,7 +7,7 @@ use super::ApiError;
 use super::body::Field;
 use crate::config::Settings;
 use crate::domain::{
-    Alphabet, Brand, ChallengeId, Channel, CodeAttempt, CodeLength, CodeSpec, Destination, Invalid,
+    Alphabet, Brand, ChallengeId, Channel, CodeAttempt, CodeLength, CodeSpec, Destination, EmailAddress, Invalid,
     Locale, Purpose, Reference, Ttl, UserId,
 };
 use crate::messages::CustomTemplate;
@@ -59,6 +59,10 @@ pub const SEND_FIELDS: &[Field] = &[
         name: "reference",
         expected: STRING,
     },
+    Field {
+        name: "fallback",
+        expected: "an object {\"channel\": \"email\", \"to\": an email address}",
+    },
 ];
 
 /// `POST /v1/otp/send`. Every field is optional here so that a missing one is reported by name.
@@ -74,6 +78,15 @@ pub struct SendBody {
     brand: Option<String>,
     locale: Option<String>,
     reference: Option<String>,
+    fallback: Option<FallbackBody>,
+}
+
+/// Where an SMS goes instead when it is refused or fails: email only.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FallbackBody {
+    channel: String,
+    to: String,
 }
 
 pub(super) fn required<T>(value: Option<T>, field: &str) -> Result<T, ApiError> {
@@ -136,6 +149,24 @@ impl SendBody {
         let locale = optional(self.locale, "locale", Locale::parse)?
             .unwrap_or_else(|| settings.default_locale.clone());
         let reference = optional(self.reference, "reference", Reference::parse)?;
+        let fallback = match self.fallback {
+            None => None,
+            Some(_) if channel != Channel::Sms => {
+                return Err(ApiError::invalid(
+                    "fallback",
+                    "applies to SMS sends only",
+                ));
+            }
+            Some(FallbackBody { channel, .. }) if channel != "email" => {
+                return Err(ApiError::invalid(
+                    "fallback",
+                    "must have \"channel\": \"email\" (the only fallback channel)",
+                ));
+            }
+            Some(FallbackBody { to, .. }) => Some(EmailAddress::parse(&to).map_err(|e| {
+                ApiError::invalid("fallback", format!("`to` {e}"))
+            })?),
+        };
         Ok(SendRequest {
             destination,
             purpose,
@@ -146,6 +177,7 @@ impl SendBody {
             locale,
             reference,
             client,
+            fallback,
         })
     }
 }
@@ -164,6 +196,15 @@ pub struct SendReply {
     #[serde(with = "time::serde::rfc3339")]
     resend_at: OffsetDateTime,
     attempts_remaining: u32,
+    /// Present when the SMS gave way to the fallback email.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fallback: Option<FallbackReply>,
+}
+
+#[derive(Debug, Serialize)]
+struct FallbackReply {
+    from: Channel,
+    reason: &'static str,
 }
 
 impl From<SendReceipt> for SendReply {
@@ -177,6 +218,10 @@ impl From<SendReceipt> for SendReply {
             expires_at: whole_seconds(receipt.expires_at),
             resend_at: whole_seconds(receipt.resend_at),
             attempts_remaining: receipt.attempts_remaining,
+            fallback: receipt.fell_back.map(|reason| FallbackReply {
+                from: Channel::Sms,
+                reason: reason.as_str(),
+            }),
         }
     }
 }

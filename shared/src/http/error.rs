@@ -6,7 +6,8 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use crate::domain::Channel;
-use crate::ports::VerifyOutcome;
+use crate::guard::SmsRefusal;
+use crate::ports::{QuotaKind, VerifyOutcome};
 use crate::usecases::{SendError, TotpError, TotpOutcome, VerifyError};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,13 @@ impl ApiError {
             ApiError::Send(SendError::CoolingDown { .. } | SendError::CapReached { .. }) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
+            // The budget is the operator's, not the client's: the service is unavailable for SMS.
+            ApiError::Send(SendError::OverQuota {
+                kind: QuotaKind::SmsBudget,
+                ..
+            }) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Send(SendError::OverQuota { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Send(SendError::SmsRefused(_)) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Send(SendError::Delivery(_)) => StatusCode::BAD_GATEWAY,
             ApiError::Totp(TotpError::ActiveExists) => StatusCode::CONFLICT,
             ApiError::Totp(TotpError::NotEnrolled) => StatusCode::NOT_FOUND,
@@ -77,6 +85,26 @@ impl ApiError {
             ApiError::Send(SendError::CapReached { .. }) => (
                 "destination-send-limit",
                 "Too many codes sent to this destination",
+            ),
+            ApiError::Send(SendError::OverQuota { kind, .. }) => match kind {
+                QuotaKind::ClientAddress => (
+                    "client-send-limit",
+                    "Too many codes requested from this address",
+                ),
+                QuotaKind::Country => (
+                    "country-send-limit",
+                    "Too many SMS sent to this country for now",
+                ),
+                QuotaKind::Global => ("global-sms-limit", "Too many SMS sent for now"),
+                QuotaKind::SmsBudget => ("sms-budget-exhausted", "Today's SMS budget is spent"),
+            },
+            ApiError::Send(SendError::SmsRefused(SmsRefusal::CountryNotAllowed)) => (
+                "sms-country-not-allowed",
+                "SMS is not sent to this country",
+            ),
+            ApiError::Send(SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_))) => (
+                "sms-number-type-not-allowed",
+                "SMS is only sent to mobile numbers",
             ),
             ApiError::Send(SendError::Delivery(_)) => {
                 ("delivery-failed", "The code could not be delivered")
@@ -126,7 +154,9 @@ impl ApiError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::Send(
-                SendError::CoolingDown { retry_after } | SendError::CapReached { retry_after },
+                SendError::CoolingDown { retry_after }
+                | SendError::CapReached { retry_after }
+                | SendError::OverQuota { retry_after, .. },
             ) => Some(retry_after.as_secs()),
             _ => None,
         }

@@ -6,7 +6,7 @@ mod verify;
 
 use std::sync::Arc;
 
-pub use send::{SendError, SendReceipt, SendRequest};
+pub use send::{FallbackReason, SendError, SendReceipt, SendRequest};
 pub use totp::{
     EnrollRequest, EnrollmentStatus, NewEnrollment, PENDING_FOR, TotpError, TotpOutcome, TotpProof,
     TotpVerifyRequest,

@@ -5,11 +5,14 @@ use time::OffsetDateTime;
 
 use super::{Otp, until};
 use crate::domain::{
-    Brand, ChallengeId, Channel, Code, CodeSpec, Destination, Locale, Purpose, Reference, Ttl,
+    Brand, ChallengeId, Channel, Code, CodeAttempt, CodeSpec, Destination, EmailAddress, Locale,
+    Purpose, Reference, Ttl,
 };
+use crate::guard::{self, SmsRefusal};
 use crate::messages::{self, CustomTemplate, MessageInput};
 use crate::ports::{
-    ChallengeStore, DeliveryError, NewChallenge, Notifier, OutgoingMessage, SendAdmission,
+    ChallengeStore, DeliveryError, NewChallenge, Notifier, OutgoingMessage, QuotaKind,
+    SendAdmission, SendPolicy,
 };
 
 /// A send, fully parsed.
@@ -25,12 +28,15 @@ pub struct SendRequest {
     pub reference: Option<Reference>,
     /// Where the request came from, as the platform saw it: what per-client limits key on.
     pub client: Option<std::net::IpAddr>,
+    /// Where the code goes instead when an SMS is refused by an SMS rule or fails at the provider.
+    pub fallback: Option<EmailAddress>,
 }
 
 /// What the caller learns about a send: never the code, never the full address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendReceipt {
     pub id: ChallengeId,
+    /// The channel that carried the code: the fallback's when it was used.
     pub channel: Channel,
     pub masked_to: String,
     pub purpose: Purpose,
@@ -38,6 +44,33 @@ pub struct SendReceipt {
     pub expires_at: OffsetDateTime,
     pub resend_at: OffsetDateTime,
     pub attempts_remaining: u32,
+    /// Why the SMS gave way to the fallback email, when it did.
+    pub fell_back: Option<FallbackReason>,
+}
+
+/// Why an SMS send went to the fallback address instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FallbackReason {
+    CountryNotAllowed,
+    LineTypeNotAllowed,
+    CountryLimit,
+    GlobalLimit,
+    BudgetExhausted,
+    DeliveryFailed,
+}
+
+impl FallbackReason {
+    /// The problem type the SMS would have been refused with.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CountryNotAllowed => "sms-country-not-allowed",
+            Self::LineTypeNotAllowed => "sms-number-type-not-allowed",
+            Self::CountryLimit => "country-send-limit",
+            Self::GlobalLimit => "global-sms-limit",
+            Self::BudgetExhausted => "sms-budget-exhausted",
+            Self::DeliveryFailed => "delivery-failed",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,42 +79,160 @@ pub enum SendError {
     CoolingDown { retry_after: Duration },
     #[error("this destination has been sent the most codes allowed for now")]
     CapReached { retry_after: Duration },
+    #[error("{}", over_quota_detail(*.kind))]
+    OverQuota {
+        kind: QuotaKind,
+        retry_after: Duration,
+    },
+    #[error("{}", sms_refusal_detail(*.0))]
+    SmsRefused(SmsRefusal),
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
+fn over_quota_detail(kind: QuotaKind) -> &'static str {
+    match kind {
+        QuotaKind::ClientAddress => "this client address has requested the most codes allowed this hour",
+        QuotaKind::Country => "the most SMS allowed to this country this hour have been sent",
+        QuotaKind::Global => "the most SMS allowed this hour have been sent",
+        QuotaKind::SmsBudget => "today's SMS budget is spent; SMS resumes at midnight UTC",
+    }
+}
+
+fn sms_refusal_detail(refusal: SmsRefusal) -> String {
+    match refusal {
+        SmsRefusal::CountryNotAllowed => {
+            "SMS is not sent to this number's country; ask the operator to allow it, or use email"
+                .to_owned()
+        }
+        SmsRefusal::LineTypeNotAllowed(line) => format!(
+            "SMS is only sent to mobile numbers; this is a {} number",
+            line.as_str()
+        ),
+    }
+}
+
+impl SendError {
+    /// The reason an SMS gives way to a fallback address, if this refusal is one.
+    fn fallback_reason(&self) -> Option<FallbackReason> {
+        Some(match self {
+            SendError::SmsRefused(SmsRefusal::CountryNotAllowed) => {
+                FallbackReason::CountryNotAllowed
+            }
+            SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_)) => {
+                FallbackReason::LineTypeNotAllowed
+            }
+            SendError::OverQuota { kind, .. } => match kind {
+                QuotaKind::Country => FallbackReason::CountryLimit,
+                QuotaKind::Global => FallbackReason::GlobalLimit,
+                QuotaKind::SmsBudget => FallbackReason::BudgetExhausted,
+                // The client's own limit counts every channel.
+                QuotaKind::ClientAddress => return None,
+            },
+            SendError::Delivery(e) if e.channel == Channel::Sms => FallbackReason::DeliveryFailed,
+            _ => return None,
+        })
+    }
+}
+
+/// A send to a test destination is recorded under this policy: no cooldown, no cap.
+const TEST_DESTINATION_POLICY: SendPolicy = SendPolicy {
+    resend_cooldown: Duration::ZERO,
+    max_sends: u32::MAX,
+    window: Duration::from_secs(1),
+};
+
 impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
-    /// Issues a code: records it (subject to the resend cooldown and the per-destination cap), then
-    /// delivers it. A code whose delivery fails is withdrawn, but the send still counts.
+    /// Issues a code: checks the SMS rules, records it (subject to the resend cooldown, the
+    /// per-destination cap and the quotas), then delivers it. A code whose delivery fails is
+    /// withdrawn, but the send still counts. An SMS refused by an SMS rule, or failing at the
+    /// provider, goes to the fallback email address instead when the request gives one.
     #[tracing::instrument(
         name = "send",
         skip_all,
         fields(channel = %request.destination.channel(), to = %request.destination.masked(), purpose = request.purpose.as_str(), client = request.client.map(tracing::field::display), id)
     )]
     pub async fn send(&self, request: SendRequest) -> Result<SendReceipt, SendError> {
+        let first = self.send_to(&request, &request.destination, true).await;
+        let (Err(refusal), Some(fallback)) = (&first, &request.fallback) else {
+            return first;
+        };
+        let Some(reason) = refusal.fallback_reason() else {
+            return first;
+        };
+        tracing::info!(
+            reason = reason.as_str(),
+            fallback_to = %fallback.masked(),
+            "SMS refused; sending by email instead"
+        );
+        // A failed SMS was charged to the client's quota already; a refused one was not.
+        let charge_client = reason != FallbackReason::DeliveryFailed;
+        let destination = Destination::Email(fallback.clone());
+        let mut receipt = self.send_to(&request, &destination, charge_client).await?;
+        receipt.fell_back = Some(reason);
+        Ok(receipt)
+    }
+
+    async fn send_to(
+        &self,
+        request: &SendRequest,
+        destination: &Destination,
+        charge_client: bool,
+    ) -> Result<SendReceipt, SendError> {
         let now = self.clock.now();
         let id = ChallengeId::generate(self.randomness.as_ref());
         tracing::Span::current().record("id", id.as_str());
-        let code = Code::generate(request.spec, self.randomness.as_ref());
+        let channel = destination.channel();
+        let masked_to = destination.masked();
+
+        let test_code = self.settings.test_destinations.code_for(destination);
+        let (code, policy, quotas) = match test_code {
+            Some(fixed) => (
+                Code::fixed(CodeAttempt::parse(fixed).context("a configured test code")?),
+                TEST_DESTINATION_POLICY,
+                Vec::new(),
+            ),
+            None => {
+                if let Destination::Sms(number) = destination {
+                    self.settings
+                        .sms
+                        .admits(number)
+                        .map_err(SendError::SmsRefused)?;
+                }
+                let client = request
+                    .client
+                    .filter(|_| charge_client)
+                    .map(|address| self.keys.client_key(address));
+                (
+                    Code::generate(request.spec, self.randomness.as_ref()),
+                    self.settings.send_policy,
+                    guard::quotas(
+                        &self.settings.limits,
+                        &self.settings.sms,
+                        destination,
+                        client.as_deref(),
+                        now,
+                    ),
+                )
+            }
+        };
         let expires_at = now + request.ttl.duration();
-        let channel = request.destination.channel();
-        let masked_to = request.destination.masked();
 
         let admission = self
             .store
             .begin(
                 NewChallenge {
                     id: id.clone(),
-                    destination: self.keys.destination_key(&request.destination),
+                    destination: self.keys.destination_key(destination),
                     purpose: request.purpose.clone(),
                     code_hash: self.keys.code_hash(&id, code.expose()),
                     channel,
                     masked_to: masked_to.clone(),
                     sealed_to: self.keys.destination_sealer().seal_bytes(
                         id.as_str().as_bytes(),
-                        request.destination.address().as_bytes(),
+                        destination.address().as_bytes(),
                         self.randomness.as_ref(),
                     ),
                     reference: request.reference.clone(),
@@ -89,7 +240,8 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                     expires_at,
                     max_attempts: self.settings.max_attempts,
                 },
-                self.settings.send_policy,
+                policy,
+                &quotas,
             )
             .await
             .context("recording the send")?;
@@ -107,7 +259,32 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                     retry_after: until(now, retry_at),
                 });
             }
+            SendAdmission::OverQuota { kind, retry_at } => {
+                tracing::info!(quota = ?kind, "refused: over quota");
+                return Err(SendError::OverQuota {
+                    kind,
+                    retry_after: until(now, retry_at),
+                });
+            }
         };
+        let receipt = SendReceipt {
+            id,
+            channel,
+            masked_to,
+            purpose: request.purpose.clone(),
+            reference: request.reference.clone(),
+            expires_at,
+            resend_at,
+            attempts_remaining: self.settings.max_attempts,
+            fell_back: None,
+        };
+        if test_code.is_some() {
+            tracing::warn!(
+                audit = "test_destination_send",
+                "audit: a test destination was issued its fixed code; nothing was delivered"
+            );
+            return Ok(receipt);
+        }
 
         let rendered = messages::render(
             channel,
@@ -122,8 +299,8 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         );
         let message = OutgoingMessage {
             channel,
-            to: request.destination.address().to_owned(),
-            masked_to: masked_to.clone(),
+            to: destination.address().to_owned(),
+            masked_to: receipt.masked_to.clone(),
             subject: rendered.subject,
             text: rendered.text,
             html: rendered.html,
@@ -132,23 +309,14 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             Ok(delivered) => delivered,
             Err(error) => {
                 tracing::warn!(error = %error, cause = %error.source, "delivery failed; withdrawing the code");
-                if let Err(withdraw) = self.store.withdraw(&id, now).await {
+                if let Err(withdraw) = self.store.withdraw(&receipt.id, now).await {
                     // The code was never seen by anyone, so it is unusable in practice; still worth an alarm.
                     tracing::error!(error = ?withdraw, "could not withdraw an undelivered code");
                 }
                 return Err(SendError::Delivery(error));
             }
         };
-        tracing::info!(message_id = delivered.message_id.as_deref(), "code sent");
-        Ok(SendReceipt {
-            id,
-            channel,
-            masked_to,
-            purpose: request.purpose,
-            reference: request.reference,
-            expires_at,
-            resend_at,
-            attempts_remaining: self.settings.max_attempts,
-        })
+        tracing::info!(message_id = delivered.message_id.as_deref(), channel = %channel, "code sent");
+        Ok(receipt)
     }
 }

@@ -7,6 +7,9 @@
 //! - `code#<challenge id>`: one issued code — its keyed hash, state, expiry (epoch ms), attempts.
 //! - `dest#<destination pseudonym>`: the recent sends to one destination and the last code per
 //!   purpose, with a version for optimistic concurrency.
+//! - `rate#<counter>#<window>`: a quota counter (`used`): sends from one client address (keyed
+//!   pseudonym) or SMS to one country calling code or in all, per clock hour; SMS spend per UTC day
+//!   (in millionths).
 //!
 //! A verify is exactly one `UpdateItem`. A code counts as consumed once the hash of an attempt
 //! recorded on it equals its code hash, so the same write that counts an attempt also consumes the
@@ -17,7 +20,8 @@
 //!
 //! A send is one consistent `GetItem` of the destination item, the cooldown and cap decided by
 //! [`SendPolicy::admit`], then one `TransactWriteItems`: the destination item (conditional on its
-//! version), the new code item, and the withdrawal of the code it replaces. A concurrent send to the
+//! version), the new code item, the withdrawal of the code it replaces, and one conditional `ADD`
+//! per quota counter, so a send over any limit records and charges nothing. A concurrent send to the
 //! same destination makes the transaction fail its version check; the send is then decided again.
 
 use std::collections::{BTreeMap, HashMap};
@@ -40,7 +44,7 @@ use time::OffsetDateTime;
 use crate::domain::{ChallengeId, Channel, Purpose, Reference};
 use crate::hashing::CodeHash;
 use crate::ports::{
-    ApprovedChallenge, ChallengeStore, NewChallenge, SendAdmission, SendPolicy, StoreError,
+    ApprovedChallenge, ChallengeStore, NewChallenge, Quota, SendAdmission, SendPolicy, StoreError,
     VerifyOutcome,
 };
 use crate::totp::SealedSecret;
@@ -324,6 +328,7 @@ impl ChallengeStore for DynamoStore {
         &self,
         challenge: NewChallenge,
         policy: SendPolicy,
+        quotas: &[Quota],
     ) -> Result<SendAdmission, StoreError> {
         let now = challenge.created_at;
         let dest_pk = destination_key(&challenge.destination);
@@ -348,6 +353,9 @@ impl ChallengeStore for DynamoStore {
             if !matches!(admission, SendAdmission::Admitted { .. }) {
                 return Ok(admission);
             }
+            if let Some(never) = quotas.iter().find(|q| !q.fits(0)) {
+                return Ok(over(never));
+            }
             let replaced = dest.record(&challenge, policy)?;
 
             let mut writes = vec![
@@ -356,6 +364,10 @@ impl ChallengeStore for DynamoStore {
             ];
             if let Some(old) = replaced.filter(|_| withdraw_replaced) {
                 writes.push(withdraw_in_transaction(&self.table, &old.id)?);
+            }
+            let first_quota = writes.len();
+            for quota in quotas {
+                writes.push(charge_in_transaction(&self.table, quota)?);
             }
             let Err(error) = self
                 .client
@@ -367,6 +379,12 @@ impl ChallengeStore for DynamoStore {
                 return Ok(admission);
             };
             let failed_checks = failed_conditions(&error);
+            if let Some(full) = failed_checks
+                .iter()
+                .find_map(|position| quotas.get(position.checked_sub(first_quota)?))
+            {
+                return Ok(over(full));
+            }
             if failed_checks.contains(&0) || is_transaction_conflict(&error) {
                 // A concurrent send to this destination won; decide again on what it wrote.
                 continue;
@@ -529,6 +547,42 @@ fn withdraw_in_transaction(table: &str, id: &str) -> Result<TransactWriteItem, S
         .build()
         .context("building the withdrawal of the replaced code")?;
     Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// The key of a quota counter's item.
+fn counter_key(counter: &str) -> String {
+    format!("rate#{counter}")
+}
+
+/// A quota charge inside the send's transaction: adds the amount unless that takes the counter past
+/// its limit. The item is purged an hour after its window ends.
+fn charge_in_transaction(table: &str, quota: &Quota) -> Result<TransactWriteItem, StoreError> {
+    let room = quota.limit.saturating_sub(quota.amount);
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key(counter_key(&quota.counter))))
+        .update_expression("SET #purge = :purge ADD #used :amount")
+        .condition_expression("attribute_not_exists(#used) OR #used <= :room")
+        .expression_attribute_names("#used", "used")
+        .expression_attribute_names("#purge", TTL_ATTRIBUTE)
+        .expression_attribute_values(":amount", AttributeValue::N(quota.amount.to_string()))
+        .expression_attribute_values(":room", AttributeValue::N(room.to_string()))
+        .expression_attribute_values(
+            ":purge",
+            AttributeValue::N(
+                purge_seconds(quota.resets_at + Duration::from_secs(3600)).to_string(),
+            ),
+        )
+        .build()
+        .context("building a quota charge")?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+fn over(quota: &Quota) -> SendAdmission {
+    SendAdmission::OverQuota {
+        kind: quota.kind,
+        retry_at: quota.resets_at,
+    }
 }
 
 /// Whether DynamoDB cancelled the transaction because another one was writing the same items.

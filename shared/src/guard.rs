@@ -1,0 +1,382 @@
+//! The rules against abuse, SMS pumping above all: velocity limits counted in the store, the SMS
+//! country allow-list and line types, the daily SMS budget, and the test destinations that bypass
+//! all of them. Parsed from configuration; the send use case applies them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use time::{OffsetDateTime, Time};
+use zeroize::Zeroizing;
+
+use crate::domain::{
+    Channel, CodeAttempt, Destination, Invalid, LineType, Money, PhoneNumber, Region,
+};
+use crate::ports::{Quota, QuotaKind};
+
+/// Sends counted per clock hour. Fixed windows: one counter item per hour, so the check and the
+/// count are one conditional write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VelocityLimits {
+    /// Sends of any channel from one client address (IPv6: its /64).
+    pub client_sends_per_hour: u32,
+    /// SMS to one country calling code.
+    pub country_sms_per_hour: u32,
+    /// SMS in all.
+    pub global_sms_per_hour: u32,
+}
+
+impl Default for VelocityLimits {
+    fn default() -> Self {
+        Self {
+            client_sends_per_hour: 20,
+            country_sms_per_hour: 200,
+            global_sms_per_hour: 1000,
+        }
+    }
+}
+
+/// The countries SMS may go to by default: the US, Canada, the UK and the 27 EU member states.
+pub const DEFAULT_SMS_COUNTRIES: &str = "US,CA,GB,AT,BE,BG,HR,CY,CZ,DK,EE,FI,FR,DE,GR,HU,IE,IT,LV,LT,LU,MT,NL,PL,PT,RO,SK,SI,ES,SE";
+
+/// Where SMS may go and what it may cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsRules {
+    pub allowed_countries: BTreeSet<Region>,
+    pub prices: BTreeMap<Region, Money>,
+    pub default_price: Money,
+    /// Spend allowed per UTC day.
+    pub daily_budget: Money,
+}
+
+impl Default for SmsRules {
+    fn default() -> Self {
+        Self {
+            allowed_countries: Self::parse_countries(DEFAULT_SMS_COUNTRIES)
+                .expect("the default list parses"),
+            prices: BTreeMap::new(),
+            default_price: Money::from_micros(100_000),
+            daily_budget: Money::from_micros(100_000_000),
+        }
+    }
+}
+
+/// Why an SMS may not go to a number, whatever the limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsRefusal {
+    CountryNotAllowed,
+    LineTypeNotAllowed(LineType),
+}
+
+impl SmsRules {
+    /// `GB,US,fr`: comma-separated ISO codes, at least one.
+    pub fn parse_countries(input: &str) -> Result<BTreeSet<Region>, Invalid> {
+        let countries = input
+            .split(',')
+            .map(str::trim)
+            .filter(|code| !code.is_empty())
+            .map(Region::parse)
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        if countries.is_empty() {
+            return Err(Invalid::new("must name at least one country"));
+        }
+        Ok(countries)
+    }
+
+    /// `GB=0.0395,US=0.00883`: a price per country.
+    pub fn parse_prices(input: &str) -> Result<BTreeMap<Region, Money>, Invalid> {
+        input
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let (country, price) = entry
+                    .split_once('=')
+                    .ok_or_else(|| Invalid::new("must be entries such as GB=0.0395, comma-separated"))?;
+                Ok((Region::parse(country)?, Money::parse(price)?))
+            })
+            .collect()
+    }
+
+    /// Whether an SMS may go to `number` at all: its country on the allow-list, its line one that
+    /// takes SMS. Numbers outside any country (+800, +882…) are never allowed.
+    pub fn admits(&self, number: &PhoneNumber) -> Result<(), SmsRefusal> {
+        if !number
+            .region()
+            .is_some_and(|region| self.allowed_countries.contains(&region))
+        {
+            return Err(SmsRefusal::CountryNotAllowed);
+        }
+        if !number.line_type().takes_sms() {
+            return Err(SmsRefusal::LineTypeNotAllowed(number.line_type()));
+        }
+        Ok(())
+    }
+
+    pub fn price(&self, number: &PhoneNumber) -> Money {
+        number
+            .region()
+            .and_then(|region| self.prices.get(&region).copied())
+            .unwrap_or(self.default_price)
+    }
+}
+
+/// The counters a send is charged to, each refused once it would pass its limit. Sends to test
+/// destinations are charged to none.
+pub fn quotas(
+    limits: &VelocityLimits,
+    rules: &SmsRules,
+    destination: &Destination,
+    client: Option<&str>,
+    now: OffsetDateTime,
+) -> Vec<Quota> {
+    let hour_start = now.replace_time(Time::from_hms(now.hour(), 0, 0).expect("a valid hour"));
+    let hour = format!("{}T{:02}", hour_start.date(), hour_start.hour());
+    let next_hour = hour_start + Duration::from_secs(3600);
+    let mut quotas = Vec::with_capacity(4);
+    if let Some(client) = client {
+        quotas.push(Quota {
+            kind: QuotaKind::ClientAddress,
+            counter: format!("client#{client}#{hour}"),
+            amount: 1,
+            limit: limits.client_sends_per_hour.into(),
+            resets_at: next_hour,
+        });
+    }
+    if let Destination::Sms(number) = destination {
+        quotas.push(Quota {
+            kind: QuotaKind::Country,
+            counter: format!("country#{}#{hour}", number.country_calling_code()),
+            amount: 1,
+            limit: limits.country_sms_per_hour.into(),
+            resets_at: next_hour,
+        });
+        quotas.push(Quota {
+            kind: QuotaKind::Global,
+            counter: format!("sms#{hour}"),
+            amount: 1,
+            limit: limits.global_sms_per_hour.into(),
+            resets_at: next_hour,
+        });
+        let day_start = now.replace_time(Time::MIDNIGHT);
+        quotas.push(Quota {
+            kind: QuotaKind::SmsBudget,
+            counter: format!("spend#{}", day_start.date()),
+            amount: rules.price(number).micros(),
+            limit: rules.daily_budget.micros(),
+            resets_at: day_start + Duration::from_secs(86_400),
+        });
+    }
+    quotas
+}
+
+/// Phone numbers and email addresses that get a fixed code and no message, for app-store reviewers
+/// and client apps' CI. Empty unless configured.
+#[derive(Clone, Default)]
+pub struct TestDestinations(Vec<(String, Zeroizing<String>)>);
+
+impl TestDestinations {
+    /// `+12025550143=123456,review@example.com=246810`: each destination with its code (4–10
+    /// letters or digits). Errors never repeat a code.
+    pub fn parse(input: &str) -> Result<Self, Invalid> {
+        let mut entries = Vec::new();
+        for entry in input.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (to, code) = entry.rsplit_once('=').ok_or_else(|| {
+                Invalid::new("must be entries such as +12025550143=123456, comma-separated")
+            })?;
+            let channel = if to.contains('@') {
+                Channel::Email
+            } else {
+                Channel::Sms
+            };
+            let destination = Destination::parse(channel, to)
+                .map_err(|e| Invalid::new(format!("has a destination that {e}")))?;
+            let code = CodeAttempt::parse(code)
+                .ok()
+                .filter(|c| (4..=10).contains(&c.expose().len()))
+                .ok_or_else(|| Invalid::new("has a code that is not 4 to 10 letters or digits"))?;
+            let canonical = destination.canonical();
+            if entries.iter().any(|(known, _)| *known == canonical) {
+                return Err(Invalid::new("names a destination twice"));
+            }
+            entries.push((canonical, Zeroizing::new(code.expose().to_owned())));
+        }
+        Ok(Self(entries))
+    }
+
+    /// The fixed code of a test destination.
+    pub fn code_for(&self, destination: &Destination) -> Option<&str> {
+        let canonical = destination.canonical();
+        self.0
+            .iter()
+            .find(|(known, _)| *known == canonical)
+            .map(|(_, code)| code.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl fmt::Debug for TestDestinations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TestDestinations({} configured)", self.0.len())
+    }
+}
+
+impl PartialEq for TestDestinations {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&other.0)
+                .all(|(a, b)| a.0 == b.0 && *a.1 == *b.1)
+    }
+}
+
+/// The part of a client address that identifies one client: an IPv4 address, or an IPv6 /64 (one
+/// subscriber gets a whole /64, so counting single v6 addresses would count nothing).
+pub fn client_network(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phone(number: &str) -> PhoneNumber {
+        PhoneNumber::parse(number).unwrap()
+    }
+
+    #[test]
+    fn the_default_allow_list_has_north_america_the_uk_and_the_eu() {
+        let rules = SmsRules::default();
+        assert_eq!(rules.allowed_countries.len(), 30);
+        for allowed in ["+447912345678", "+14155552671", "+33612345678", "+4915112345678"] {
+            assert_eq!(rules.admits(&phone(allowed)), Ok(()), "{allowed}");
+        }
+        for refused in ["+917012345678", "+8613812345678", "+2348031234567"] {
+            assert_eq!(
+                rules.admits(&phone(refused)),
+                Err(SmsRefusal::CountryNotAllowed),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn premium_shared_cost_and_fixed_lines_are_refused() {
+        let rules = SmsRules::default();
+        for (number, line) in [
+            ("+449098790000", LineType::PremiumRate),
+            ("+33810123456", LineType::SharedCost),
+            ("+19005550100", LineType::PremiumRate),
+            ("+442079460000", LineType::FixedLine),
+            ("+448001234567", LineType::TollFree),
+            ("+447012345678", LineType::PersonalNumber),
+            ("+445612345678", LineType::Voip),
+        ] {
+            assert_eq!(phone(number).line_type(), line, "{number}");
+            assert_eq!(
+                rules.admits(&phone(number)),
+                Err(SmsRefusal::LineTypeNotAllowed(line)),
+                "{number}"
+            );
+        }
+    }
+
+    #[test]
+    fn prices_fall_back_to_the_default() {
+        let rules = SmsRules {
+            prices: SmsRules::parse_prices("GB=0.0395, us=0.00883").unwrap(),
+            ..SmsRules::default()
+        };
+        assert_eq!(rules.price(&phone("+447912345678")).to_string(), "0.0395");
+        assert_eq!(rules.price(&phone("+14155552671")).to_string(), "0.00883");
+        assert_eq!(rules.price(&phone("+33612345678")).to_string(), "0.10");
+        assert!(SmsRules::parse_prices("GB").is_err());
+        assert!(SmsRules::parse_prices("XX=1").is_err());
+        assert!(SmsRules::parse_countries(" , ").is_err());
+    }
+
+    #[test]
+    fn sms_quotas_count_per_client_country_hour_and_day() {
+        let now = time::macros::datetime!(2026-11-22 13:45:10 UTC);
+        let to = Destination::Sms(phone("+447912345678"));
+        let quotas = quotas(
+            &VelocityLimits::default(),
+            &SmsRules::default(),
+            &to,
+            Some("abc"),
+            now,
+        );
+        let summary: Vec<_> = quotas
+            .iter()
+            .map(|q| (q.kind, q.counter.as_str(), q.amount, q.limit))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (QuotaKind::ClientAddress, "client#abc#2026-11-22T13", 1, 20),
+                (QuotaKind::Country, "country#44#2026-11-22T13", 1, 200),
+                (QuotaKind::Global, "sms#2026-11-22T13", 1, 1000),
+                (QuotaKind::SmsBudget, "spend#2026-11-22", 100_000, 100_000_000),
+            ]
+        );
+        assert_eq!(quotas[0].resets_at, time::macros::datetime!(2026-11-22 14:00 UTC));
+        assert_eq!(quotas[3].resets_at, time::macros::datetime!(2026-11-23 00:00 UTC));
+        let email = Destination::parse(Channel::Email, "ana@example.com").unwrap();
+        let email_quotas = super::quotas(
+            &VelocityLimits::default(),
+            &SmsRules::default(),
+            &email,
+            None,
+            now,
+        );
+        assert!(email_quotas.is_empty());
+    }
+
+    #[test]
+    fn test_destinations_match_canonical_forms_and_hide_their_codes() {
+        let tests =
+            TestDestinations::parse("+1 415 555 2671=123456, Review@Example.com=ab12cd").unwrap();
+        assert_eq!(tests.len(), 2);
+        let phone = Destination::parse(Channel::Sms, "+14155552671").unwrap();
+        assert_eq!(tests.code_for(&phone), Some("123456"));
+        let email = Destination::parse(Channel::Email, "Review@example.COM").unwrap();
+        assert_eq!(tests.code_for(&email), Some("AB12CD"));
+        let other = Destination::parse(Channel::Sms, "+447912345678").unwrap();
+        assert_eq!(tests.code_for(&other), None);
+        assert!(!format!("{tests:?}").contains("123456"));
+        for bad in ["+14155552671", "+14155552671=98", "nobody=123456", "+14155552671=9876,+1 415 555 2671=5678"] {
+            let error = TestDestinations::parse(bad).unwrap_err().to_string();
+            assert!(!error.contains("9876") && !error.contains("5678"), "{error}");
+        }
+        assert!(TestDestinations::parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn clients_are_counted_by_ipv4_address_or_ipv6_64() {
+        assert_eq!(client_network("203.0.113.9".parse().unwrap()), "203.0.113.9");
+        assert_eq!(
+            client_network("2001:db8:1:2:3:4:5:6".parse().unwrap()),
+            client_network("2001:db8:1:2:ffff::1".parse().unwrap())
+        );
+        assert_eq!(client_network("::ffff:203.0.113.9".parse().unwrap()), "203.0.113.9");
+    }
+}
