@@ -5,12 +5,14 @@ mod code;
 mod destination;
 mod text;
 mod user;
+mod web_otp;
 
 pub use challenge::{ChallengeId, Purpose, Reference, Ttl};
 pub use code::{Alphabet, Code, CodeAttempt, CodeLength, CodeSpec};
 pub use destination::{Channel, Destination, EmailAddress, PhoneNumber};
 pub use text::{Brand, Locale};
 pub use user::UserId;
+pub use web_otp::{AndroidAppHash, SmsBinding, WebOtpOrigin};
 
 /// Why a value was refused. The HTTP layer names the field it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
