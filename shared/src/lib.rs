@@ -3,6 +3,7 @@
 //! - [`domain`]: values built by parsing (destinations, codes, challenge ids, purposes…).
 //! - [`usecases`]: send and verify, generic over the [`ports`].
 //! - [`adapters`]: implementations of the ports (in-memory store, OS randomness, system clock).
+//! - [`metrics`]: the metrics port and its CloudWatch Embedded Metric Format adapter.
 //! - [`http`]: the handlers the Lambdas and otp-local call, and the one place HTTP statuses are chosen.
 
 pub mod adapters;
@@ -13,6 +14,7 @@ pub mod hashing;
 pub mod http;
 pub mod logging;
 pub mod messages;
+pub mod metrics;
 pub mod ports;
 pub mod proof;
 pub mod runtime;

@@ -6,6 +6,7 @@ mod destination;
 mod region;
 mod text;
 mod user;
+mod web_otp;
 
 pub use challenge::{ChallengeId, Purpose, Reference, Ttl};
 pub use code::{Alphabet, Code, CodeAttempt, CodeLength, CodeSpec};
@@ -13,6 +14,7 @@ pub use destination::{Channel, Destination, EmailAddress, LineType, PhoneNumber}
 pub use region::{Money, Region};
 pub use text::{Brand, Locale};
 pub use user::UserId;
+pub use web_otp::{AndroidAppHash, SmsBinding, WebOtpOrigin};
 
 /// Why a value was refused. The HTTP layer names the field it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 pub use catalog::{CATALOG, Texts};
 pub use sms::{SmsEncoding, SmsSize, sms_size};
 
-use crate::domain::{Brand, Channel, Code, Invalid, Locale, Purpose, Ttl};
+use crate::domain::{Brand, Channel, Code, Invalid, Locale, Purpose, SmsBinding, Ttl};
 
 /// The placeholders a template may use.
 const PLACEHOLDERS: [&str; 4] = ["code", "brand", "minutes", "purpose"];
@@ -120,6 +120,9 @@ pub struct MessageInput<'a> {
     pub purpose: &'a Purpose,
     pub locale: &'a Locale,
     pub template: Option<&'a CustomTemplate>,
+    /// The site and app an SMS is for, named at its end so the phone can offer the code there.
+    /// Email ignores it.
+    pub sms_binding: Option<&'a SmsBinding>,
 }
 
 /// A rendered message. Its `Debug` hides the bodies: they carry the code.
@@ -160,6 +163,7 @@ pub fn render(channel: Channel, input: MessageInput<'_>) -> RenderedMessage {
                 Some(template) => fill(&template.0, &input),
                 None => fill(pick(texts.sms_branded, texts.sms), &input),
             };
+            let text = bind_sms(text, &input);
             let size = sms_size(&text);
             if size.segments > 1 {
                 tracing::warn!(
@@ -216,6 +220,26 @@ fn built_in_email(texts: &Texts, input: &MessageInput<'_>, intro: &str) -> (Stri
     (text, html)
 }
 
+/// Ends an SMS, after a blank line, with what binds it to a site or app: the app hash (Android's
+/// SMS Retriever looks for it anywhere in the text), then `@origin #code`, which WebOTP reads only
+/// from the last line.
+fn bind_sms(mut text: String, input: &MessageInput<'_>) -> String {
+    let Some(binding) = input.sms_binding.filter(|binding| !binding.is_empty()) else {
+        return text;
+    };
+    // One blank line, however the template ended.
+    text.truncate(text.trim_end().len());
+    text.push('\n');
+    if let Some(hash) = &binding.app_hash {
+        text.push('\n');
+        text.push_str(hash.as_str());
+    }
+    if let Some(origin) = &binding.origin {
+        let _ = write!(text, "\n@{} #{}", origin.as_str(), input.code.expose());
+    }
+    text
+}
+
 /// Substitutes the placeholders of an already validated template.
 fn fill(template: &str, input: &MessageInput<'_>) -> String {
     let mut out = String::with_capacity(template.len() + 48);
@@ -254,7 +278,7 @@ fn escape_html(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::adapters::SeededRandomness;
-    use crate::domain::{Alphabet, CodeLength, CodeSpec};
+    use crate::domain::{Alphabet, AndroidAppHash, CodeLength, CodeSpec, WebOtpOrigin};
 
     fn code(length: u64) -> Code {
         let spec = CodeSpec {
@@ -279,6 +303,7 @@ mod tests {
             purpose: &PURPOSE,
             locale,
             template,
+            sms_binding: None,
         }
     }
 
@@ -447,5 +472,130 @@ mod tests {
         let code = code(6);
         let msg = render(Channel::Email, input(&code, None, &Locale::default(), None));
         assert!(!format!("{msg:?}").contains(code.expose()));
+    }
+
+    fn binding(origin: Option<&str>, app_hash: Option<&str>) -> SmsBinding {
+        SmsBinding {
+            origin: origin.map(|o| WebOtpOrigin::parse(o).unwrap()),
+            app_hash: app_hash.map(|h| AndroidAppHash::parse(h).unwrap()),
+        }
+    }
+
+    fn render_bound(
+        code: &Code,
+        template: Option<&CustomTemplate>,
+        binding: &SmsBinding,
+    ) -> RenderedMessage {
+        let en = Locale::default();
+        let message = MessageInput {
+            sms_binding: Some(binding),
+            ..input(code, None, &en, template)
+        };
+        render(Channel::Sms, message)
+    }
+
+    #[test]
+    fn sms_ends_with_the_web_otp_line_for_an_origin() {
+        let code = code(6);
+        let c = code.expose();
+        let msg = render_bound(&code, None, &binding(Some("Example.com"), None));
+        assert_eq!(
+            msg.text,
+            format!(
+                "{c} is your verification code. It expires in 5 min. Never share it.\n\n@example.com #{c}"
+            )
+        );
+    }
+
+    #[test]
+    fn sms_ends_with_the_app_hash_for_an_android_app() {
+        let code = code(6);
+        let c = code.expose();
+        let template = CustomTemplate::parse("Your code: {code}").unwrap();
+        let msg = render_bound(&code, Some(&template), &binding(None, Some("FA+9qCX9VSu")));
+        assert_eq!(msg.text, format!("Your code: {c}\n\nFA+9qCX9VSu"));
+    }
+
+    #[test]
+    fn sms_puts_the_app_hash_before_the_web_otp_line_which_stays_last() {
+        let code = code(6);
+        let c = code.expose();
+        // However the template ends, one blank line separates the binding from the text.
+        let template = CustomTemplate::parse("Your code: {code}\n\n").unwrap();
+        let both = binding(Some("www.example.co.uk"), Some("FA+9qCX9VSu"));
+        let msg = render_bound(&code, Some(&template), &both);
+        assert_eq!(
+            msg.text,
+            format!("Your code: {c}\n\nFA+9qCX9VSu\n@www.example.co.uk #{c}")
+        );
+    }
+
+    #[test]
+    fn an_empty_binding_and_email_leave_the_message_as_it_was() {
+        let code = code(6);
+        let en = Locale::default();
+        let plain = render(Channel::Sms, input(&code, None, &en, None));
+        let empty = render_bound(&code, None, &SmsBinding::default());
+        assert_eq!(empty, plain);
+        let both = binding(Some("example.com"), Some("FA+9qCX9VSu"));
+        let email = MessageInput {
+            sms_binding: Some(&both),
+            ..input(&code, None, &en, None)
+        };
+        assert_eq!(
+            render(Channel::Email, email),
+            render(Channel::Email, input(&code, None, &en, None))
+        );
+    }
+
+    /// Collects what a tracing subscriber writes, for tests to read.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The `segments` of every "more than one segment" warning logged while rendering.
+    fn segment_warnings(render_it: impl FnOnce() -> RenderedMessage) -> Vec<u64> {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, render_it);
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        logs.lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .filter_map(|line| line["fields"]["segments"].as_u64())
+            .collect()
+    }
+
+    #[test]
+    fn the_segment_warning_counts_the_binding_too() {
+        let code = code(6);
+        // 6 + 149 = 155 septets: one segment alone, two with the binding.
+        let template = CustomTemplate::parse(&format!("{{code}}{}", "x".repeat(149))).unwrap();
+        let en = Locale::default();
+        let alone =
+            segment_warnings(|| render(Channel::Sms, input(&code, None, &en, Some(&template))));
+        assert!(alone.is_empty(), "{alone:?}");
+        let both = binding(Some("example.com"), Some("FA+9qCX9VSu"));
+        let mut text = String::new();
+        let bound = segment_warnings(|| {
+            let msg = render_bound(&code, Some(&template), &both);
+            text = msg.text.clone();
+            msg
+        });
+        assert_eq!(sms_size(&text).segments, 2);
+        assert_eq!(bound, [2]);
     }
 }

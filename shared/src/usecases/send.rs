@@ -295,6 +295,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                 purpose: &request.purpose,
                 locale: &request.locale,
                 template: request.template.as_ref(),
+                sms_binding: None,
             },
         );
         let message = OutgoingMessage {
