@@ -1,8 +1,14 @@
 """Checks what `sam validate --lint` cannot: after SAM's own transform, each function may do exactly
 what its code does (the DynamoDB operations the emulator tests count), and only the enrolment routes
-require SigV4. Run with infra/.venv/bin/python (aws-sam-cli brings samtranslator and cfn-lint)."""
+require SigV4; every parameter behind an OTP_* variable defaults to what README.md's Configuration
+table (and so otp-local) says; the alarms exist and notify the alerts topic; and the alarms and the
+dashboard use only metrics the functions emit. Run with infra/.venv/bin/python (aws-sam-cli brings
+samtranslator and cfn-lint)."""
 
+import copy
+import json
 import os
+import re
 import sys
 
 from cfnlint.decode import decode_str
@@ -24,6 +30,7 @@ class NoManagedPolicies:
         return {}
 
 
+source = copy.deepcopy(template)
 out = transform(template, {"EmailFrom": "no-reply@example.com"}, NoManagedPolicies())
 resources = out["Resources"]
 failures = []
@@ -82,6 +89,175 @@ expected_routes = {
 if routes != expected_routes:
     failures.append(f"routes and their auth: {routes}, expected {expected_routes}")
 
+# Parameter defaults = README.md's Configuration table, which is otp-local's defaults (tested there):
+# rows like | `OTP_MAX_ATTEMPTS` | 5 | meaning |, with (none) where the template's default is empty.
+readme_defaults = {}
+for line in open(os.path.join(root, "README.md"), encoding="utf-8"):
+    row = re.match(r"\|\s*`(OTP_[A-Z0-9_]+)`\s*\|([^|]*)\|", line)
+    if row:
+        readme_defaults.setdefault(row[1], row[2].strip().strip("`"))
+parameters = source["Parameters"]
+variables = source["Globals"]["Function"]["Environment"]["Variables"]
+checked_defaults = 0
+for variable, value in variables.items():
+    if not (variable.startswith("OTP_") and isinstance(value, dict) and value.get("Ref") in parameters):
+        continue
+    parameter = value["Ref"]
+    checked_defaults += 1
+    # No Default (EmailFrom: the deployer must give one) reads as empty, like (none).
+    default = str(parameters[parameter].get("Default", ""))
+    if variable not in readme_defaults:
+        failures.append(f"{variable} (parameter {parameter}) is not in README.md's Configuration table")
+    elif default != ("" if readme_defaults[variable] == "(none)" else readme_defaults[variable]):
+        failures.append(
+            f"parameter {parameter} defaults to {default!r}, README.md gives {variable} "
+            f"{readme_defaults[variable]!r}"
+        )
+if variables.get("OTP_METRICS_NAMESPACE") != {"Fn::Sub": "OtpLambda/${AWS::StackName}"}:
+    failures.append(f"OTP_METRICS_NAMESPACE is {variables.get('OTP_METRICS_NAMESPACE')}")
+
+# The metrics the functions emit (embedded metric format, namespace OtpLambda/<stack name>).
+# Mirrors shared/src/metrics.rs: keep the two the same. Each name maps to its dimension sets, and
+# each dimension to its values (None: any value, checked by COUNTRY instead for Country).
+NAMESPACE = "OtpLambda/${AWS::StackName}"
+CHANNELS = {"sms", "email"}
+COUNTRY = re.compile(r"^[A-Z]{2}$")
+REFUSAL_REASONS = {
+    "resend-cooldown", "destination-send-limit", "client-send-limit", "country-send-limit",
+    "global-sms-limit", "sms-budget-exhausted", "sms-country-not-allowed", "sms-number-type-not-allowed",
+}
+FALLBACK_REASONS = {
+    "sms-budget-exhausted", "sms-country-not-allowed", "sms-number-type-not-allowed",
+    "country-send-limit", "global-sms-limit", "delivery-failed",
+}
+METRICS = {
+    "CodesSent": ([("Channel",), ("Channel", "Country")], {"Channel": CHANNELS, "Country": None}),
+    "CodesApproved": ([("Channel",)], {"Channel": CHANNELS}),
+    "CodesIncorrect": ([()], {}),
+    "CodesExpired": ([()], {}),
+    "CodesLocked": ([()], {}),
+    "DeliveryFailures": ([("Channel",)], {"Channel": CHANNELS}),
+    "SendsRefused": ([("Reason",)], {"Reason": REFUSAL_REASONS}),
+    "FallbacksUsed": ([("Reason",)], {"Reason": FALLBACK_REASONS}),
+    "SmsSpend": ([()], {}),
+    "SmsBudget": ([()], {}),
+    "TestDestinationSends": ([()], {}),
+    "TotpApproved": ([()], {}),
+    "TotpIncorrect": ([()], {}),
+    "TotpReplaysRefused": ([()], {}),
+    "TotpLocked": ([()], {}),
+}
+
+
+def check_metric(where, namespace, name, dimensions):
+    """dimensions: {name: value}, a value None when a search leaves it open."""
+    if namespace != NAMESPACE:
+        failures.append(f"{where}: namespace {namespace!r}, expected {NAMESPACE!r}")
+    if name not in METRICS:
+        failures.append(f"{where}: metric {name!r} is not one the functions emit")
+        return
+    sets, values = METRICS[name]
+    if tuple(sorted(dimensions)) not in [tuple(sorted(d)) for d in sets]:
+        failures.append(f"{where}: {name} with dimensions {sorted(dimensions)}, expected one of {sets}")
+    for dimension, value in dimensions.items():
+        allowed = values.get(dimension)
+        if value is None:
+            continue
+        if dimension == "Country" and not COUNTRY.match(value):
+            failures.append(f"{where}: {name} Country {value!r}")
+        elif allowed is not None and value not in allowed:
+            failures.append(f"{where}: {name} {dimension} {value!r}, expected one of {sorted(allowed)}")
+
+
+# The alarms: each notifies the alerts topic (both ways), and watches emitted metrics only.
+expected_alarms = {"DeliveryFailuresAlarm", "SmsBudgetAlarm", "SmsConversionAlarm", "EmailConversionAlarm"}
+alarms = {k: r for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+if set(alarms) != expected_alarms:
+    failures.append(f"alarms {sorted(alarms)}, expected {sorted(expected_alarms)}")
+topic = resources.get("AlertsTopic", {})
+if topic.get("Type") != "AWS::SNS::Topic":
+    failures.append("no AWS::SNS::Topic AlertsTopic")
+elif "alias/aws/sns" in json.dumps(topic["Properties"].get("KmsMasterKeyId")):
+    # CloudWatch alarms cannot publish to a topic under the AWS managed key.
+    failures.append("AlertsTopic uses alias/aws/sns, which CloudWatch alarms cannot publish with")
+for alarm, resource in alarms.items():
+    properties = resource["Properties"]
+    for key in ["AlarmActions", "OKActions", "InsufficientDataActions"]:
+        actions = properties.get(key)
+        if key != "InsufficientDataActions" and not actions:
+            failures.append(f"{alarm}: no {key}")
+        if any(a != {"Ref": "AlertsTopic"} for a in actions or []):
+            failures.append(f"{alarm}: {key} {actions}, expected the alerts topic only")
+    if properties.get("TreatMissingData") != "notBreaching":
+        failures.append(f"{alarm}: TreatMissingData {properties.get('TreatMissingData')}")
+    stats = [m["MetricStat"]["Metric"] for m in properties.get("Metrics", []) if "MetricStat" in m]
+    if "MetricName" in properties:
+        stats.append(properties)
+    if not stats:
+        failures.append(f"{alarm}: watches no metric")
+    for metric in stats:
+        namespace = metric.get("Namespace")
+        namespace = namespace.get("Fn::Sub") if isinstance(namespace, dict) else namespace
+        dimensions = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+        check_metric(alarm, namespace, metric["MetricName"], dimensions)
+
+# The dashboard: valid JSON (a ${...} is inside a JSON string, or a Number parameter standing for a
+# number), an alarm widget showing every alarm, and emitted metrics only, in graphs and in searches.
+dashboard = resources.get("Dashboard", {})
+body = dashboard.get("Properties", {}).get("DashboardBody", {})
+body = body.get("Fn::Sub") if isinstance(body, dict) else None
+if dashboard.get("Type") != "AWS::CloudWatch::Dashboard" or not isinstance(body, str):
+    failures.append("no AWS::CloudWatch::Dashboard Dashboard with a DashboardBody !Sub string")
+    body = '{"widgets": []}'
+try:
+    numbers = [p for p, d in parameters.items() if d["Type"] == "Number"]
+    for parameter in numbers:
+        body = body.replace("${" + parameter + "}", "1")
+    widgets = json.loads(body)["widgets"]
+except (json.JSONDecodeError, KeyError) as error:
+    failures.append(f"Dashboard body is not JSON with widgets: {error}")
+    widgets = []
+shown_alarms = set()
+graphed = set()
+# SEARCH('{"namespace",Dimension,...} MetricName="Name" Dimension="value"', ...); the namespace holds ${...}.
+SEARCH = re.compile(r"SEARCH\('\{((?:\$\{[^}]*\}|[^{}])*)\}([^']*)'")
+for number, widget in enumerate(widgets):
+    where = f"Dashboard widget {number} ({widget.get('properties', {}).get('title')})"
+    if widget.get("type") == "alarm":
+        for arn in widget["properties"].get("alarms", []):
+            shown_alarms.add(re.fullmatch(r"\$\{(\w+)\.Arn\}", arn)[1] if arn.startswith("${") else arn)
+        continue
+    namespace = None
+    for entry in widget.get("properties", {}).get("metrics", []):
+        options = entry[-1] if entry and isinstance(entry[-1], dict) else {}
+        fields = [f for f in entry if not isinstance(f, dict)]
+        if "expression" in options:
+            for schema, terms in SEARCH.findall(options["expression"]):
+                space, *dimension_names = [p.strip().strip('"') for p in schema.split(",")]
+                filters = dict(re.findall(r'(\w+)="?([\w-]+)"?', terms))
+                name = filters.pop("MetricName", None)
+                if name is None:
+                    failures.append(f"{where}: a search names no MetricName")
+                    continue
+                graphed.add(name)
+                check_metric(where, space, name, {d: filters.get(d) for d in dimension_names})
+            continue
+        if len(fields) < 2 or len(fields) % 2:
+            failures.append(f"{where}: metric entry {entry}")
+            continue
+        # "." repeats the previous entry's namespace (CloudWatch's shorthand).
+        namespace = namespace if fields[0] == "." else fields[0]
+        graphed.add(fields[1])
+        check_metric(where, namespace, fields[1], dict(zip(fields[2::2], fields[3::2])))
+if shown_alarms != expected_alarms:
+    failures.append(f"Dashboard alarm widgets show {sorted(shown_alarms)}, expected {sorted(expected_alarms)}")
+if not graphed:
+    failures.append("Dashboard graphs no metric")
+
 if failures:
     sys.exit("template.yaml:\n  " + "\n  ".join(failures))
-print(f"template.yaml: {len(expected_actions)} function policies and {len(routes)} routes as expected")
+print(
+    f"template.yaml: {len(expected_actions)} function policies, {len(routes)} routes, "
+    f"{checked_defaults} parameter defaults (= README.md), {len(alarms)} alarms and "
+    f"{len(widgets)} dashboard widgets ({len(graphed)} metrics) as expected"
+)

@@ -336,9 +336,7 @@ impl Settings {
                 },
                 prices: match lookup("OTP_SMS_PRICES") {
                     None => defaults.sms.prices,
-                    Some(raw) => {
-                        SmsRules::parse_prices(&raw).map_err(invalid("OTP_SMS_PRICES"))?
-                    }
+                    Some(raw) => SmsRules::parse_prices(&raw).map_err(invalid("OTP_SMS_PRICES"))?,
                 },
                 default_price: money(
                     "OTP_SMS_DEFAULT_PRICE",
@@ -353,8 +351,9 @@ impl Settings {
             },
             test_destinations: match lookup("OTP_TEST_DESTINATIONS") {
                 None => TestDestinations::default(),
-                Some(raw) => TestDestinations::parse(&raw)
-                    .map_err(invalid("OTP_TEST_DESTINATIONS"))?,
+                Some(raw) => {
+                    TestDestinations::parse(&raw).map_err(invalid("OTP_TEST_DESTINATIONS"))?
+                }
             },
             metrics_namespace: match lookup("OTP_METRICS_NAMESPACE") {
                 None => defaults.metrics_namespace,
@@ -362,10 +361,14 @@ impl Settings {
                     let namespace = raw.trim();
                     // CloudWatch: 1–255 of letters, digits and . - _ / # : (no leading colon).
                     let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c);
-                    if namespace.len() > 255 || namespace.starts_with(':') || !namespace.chars().all(allowed) {
+                    if namespace.len() > 255
+                        || namespace.starts_with(':')
+                        || !namespace.chars().all(allowed)
+                    {
                         return Err(ConfigError {
                             variable: "OTP_METRICS_NAMESPACE",
-                            detail: "must be 1 to 255 letters, digits, spaces or . - _ / # :".to_owned(),
+                            detail: "must be 1 to 255 letters, digits, spaces or . - _ / # :"
+                                .to_owned(),
                         });
                     }
                     namespace.to_owned()

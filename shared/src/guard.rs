@@ -38,7 +38,8 @@ impl Default for VelocityLimits {
 }
 
 /// The countries SMS may go to by default: the US, Canada, the UK and the 27 EU member states.
-pub const DEFAULT_SMS_COUNTRIES: &str = "US,CA,GB,AT,BE,BG,HR,CY,CZ,DK,EE,FI,FR,DE,GR,HU,IE,IT,LV,LT,LU,MT,NL,PL,PT,RO,SK,SI,ES,SE";
+pub const DEFAULT_SMS_COUNTRIES: &str =
+    "US,CA,GB,AT,BE,BG,HR,CY,CZ,DK,EE,FI,FR,DE,GR,HU,IE,IT,LV,LT,LU,MT,NL,PL,PT,RO,SK,SI,ES,SE";
 
 /// Where SMS may go and what it may cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,9 +92,9 @@ impl SmsRules {
             .map(str::trim)
             .filter(|entry| !entry.is_empty())
             .map(|entry| {
-                let (country, price) = entry
-                    .split_once('=')
-                    .ok_or_else(|| Invalid::new("must be entries such as GB=0.0395, comma-separated"))?;
+                let (country, price) = entry.split_once('=').ok_or_else(|| {
+                    Invalid::new("must be entries such as GB=0.0395, comma-separated")
+                })?;
                 Ok((Region::parse(country)?, Money::parse(price)?))
             })
             .collect()
@@ -267,7 +268,12 @@ mod tests {
     fn the_default_allow_list_has_north_america_the_uk_and_the_eu() {
         let rules = SmsRules::default();
         assert_eq!(rules.allowed_countries.len(), 30);
-        for allowed in ["+447912345678", "+14155552671", "+33612345678", "+4915112345678"] {
+        for allowed in [
+            "+447912345678",
+            "+14155552671",
+            "+33612345678",
+            "+4915112345678",
+        ] {
             assert_eq!(rules.admits(&phone(allowed)), Ok(()), "{allowed}");
         }
         for refused in ["+917012345678", "+8613812345678", "+2348031234567"] {
@@ -335,11 +341,22 @@ mod tests {
                 (QuotaKind::ClientAddress, "client#abc#2026-11-22T13", 1, 20),
                 (QuotaKind::Country, "country#44#2026-11-22T13", 1, 200),
                 (QuotaKind::Global, "sms#2026-11-22T13", 1, 1000),
-                (QuotaKind::SmsBudget, "spend#2026-11-22", 100_000, 100_000_000),
+                (
+                    QuotaKind::SmsBudget,
+                    "spend#2026-11-22",
+                    100_000,
+                    100_000_000
+                ),
             ]
         );
-        assert_eq!(quotas[0].resets_at, time::macros::datetime!(2026-11-22 14:00 UTC));
-        assert_eq!(quotas[3].resets_at, time::macros::datetime!(2026-11-23 00:00 UTC));
+        assert_eq!(
+            quotas[0].resets_at,
+            time::macros::datetime!(2026-11-22 14:00 UTC)
+        );
+        assert_eq!(
+            quotas[3].resets_at,
+            time::macros::datetime!(2026-11-23 00:00 UTC)
+        );
         let email = Destination::parse(Channel::Email, "ana@example.com").unwrap();
         let email_quotas = super::quotas(
             &VelocityLimits::default(),
@@ -363,20 +380,34 @@ mod tests {
         let other = Destination::parse(Channel::Sms, "+447912345678").unwrap();
         assert_eq!(tests.code_for(&other), None);
         assert!(!format!("{tests:?}").contains("123456"));
-        for bad in ["+14155552671", "+14155552671=98", "nobody=123456", "+14155552671=9876,+1 415 555 2671=5678"] {
+        for bad in [
+            "+14155552671",
+            "+14155552671=98",
+            "nobody=123456",
+            "+14155552671=9876,+1 415 555 2671=5678",
+        ] {
             let error = TestDestinations::parse(bad).unwrap_err().to_string();
-            assert!(!error.contains("9876") && !error.contains("5678"), "{error}");
+            assert!(
+                !error.contains("9876") && !error.contains("5678"),
+                "{error}"
+            );
         }
         assert!(TestDestinations::parse("").unwrap().is_empty());
     }
 
     #[test]
     fn clients_are_counted_by_ipv4_address_or_ipv6_64() {
-        assert_eq!(client_network("203.0.113.9".parse().unwrap()), "203.0.113.9");
+        assert_eq!(
+            client_network("203.0.113.9".parse().unwrap()),
+            "203.0.113.9"
+        );
         assert_eq!(
             client_network("2001:db8:1:2:3:4:5:6".parse().unwrap()),
             client_network("2001:db8:1:2:ffff::1".parse().unwrap())
         );
-        assert_eq!(client_network("::ffff:203.0.113.9".parse().unwrap()), "203.0.113.9");
+        assert_eq!(
+            client_network("::ffff:203.0.113.9".parse().unwrap()),
+            "203.0.113.9"
+        );
     }
 }

@@ -11,6 +11,7 @@ use crate::adapters::aws::{
 use crate::adapters::{OsRandomness, SystemClock};
 use crate::config::{ServiceSecret, Settings, env_var};
 use crate::hashing::Keys;
+use crate::metrics::EmfMetrics;
 use crate::usecases::Otp;
 
 /// The service as a Lambda runs it: codes in DynamoDB, SMS by SNS, email by SES.
@@ -84,14 +85,21 @@ async fn lambda_otp_from_env(
         .context("set OTP_SECRET_ARN (or OTP_SECRET)")?;
     let table = env_var("OTP_TABLE_NAME").context("OTP_TABLE_NAME is not set")?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let clock = Arc::new(SystemClock);
+    // Metrics go to stdout as EMF records: CloudWatch Logs extracts them, no API call needed.
+    let metrics = Arc::new(EmfMetrics::stdout(
+        settings.metrics_namespace.clone(),
+        clock.clone(),
+    ));
     Ok(Otp::new(
         store,
         delivery(&sdk)?,
-        Arc::new(SystemClock),
+        clock,
         Arc::new(OsRandomness),
         Keys::derive(&secret),
         settings,
-    ))
+    )
+    .with_metrics(metrics))
 }
 
 /// The service secret: from Secrets Manager when `OTP_SECRET_ARN` is set, else `OTP_SECRET`, else

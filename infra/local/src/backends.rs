@@ -7,7 +7,7 @@ use otp_shared::domain::{ChallengeId, UserId};
 use otp_shared::hashing::CodeHash;
 use otp_shared::ports::{
     ChallengeStore, Delivered, DeliveryError, EnrollAdmission, Enrollment, FailureOutcome,
-    LockPolicy, NewChallenge, Notifier, OutgoingMessage, RecoveryOutcome, SendAdmission,
+    LockPolicy, NewChallenge, Notifier, OutgoingMessage, Quota, RecoveryOutcome, SendAdmission,
     SendPolicy, StepOutcome, StoreError, TotpStore, VerifyOutcome,
 };
 use time::OffsetDateTime;
@@ -42,8 +42,9 @@ impl ChallengeStore for LocalStore {
         &self,
         challenge: NewChallenge,
         policy: SendPolicy,
+        quotas: &[Quota],
     ) -> Result<SendAdmission, StoreError> {
-        delegate!(self.begin(challenge, policy))
+        delegate!(self.begin(challenge, policy, quotas))
     }
 
     async fn withdraw(&self, id: &ChallengeId, now: OffsetDateTime) -> Result<(), StoreError> {

@@ -6,6 +6,7 @@ use clap::{Parser, ValueEnum};
 use otp_local::{LocalDelivery, LocalStore, Outbox};
 use otp_shared::adapters::aws::{self, DynamoStore, create_table_if_missing};
 use otp_shared::adapters::{OsRandomness, SystemClock};
+use otp_shared::metrics::EmfMetrics;
 use otp_shared::runtime::{aws_delivery, service_secret};
 use otp_shared::{ServiceSecret, Settings};
 
@@ -34,6 +35,9 @@ struct Args {
     /// default: only same-origin pages (such as the demo page) and non-browser clients.
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     allowed_origins: Vec<String>,
+    /// Print the metrics the Lambdas report (CloudWatch embedded metric format) to stdout.
+    #[arg(long)]
+    emf_metrics: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -99,14 +103,18 @@ async fn main() -> anyhow::Result<()> {
         }
         _ => LocalDelivery::Outbox(Outbox::new(clock.clone())),
     };
-    let otp = otp_local::local_otp_on(
+    let namespace = settings.metrics_namespace.clone();
+    let mut otp = otp_local::local_otp_on(
         store,
         delivery,
         settings,
         &secret,
-        clock,
+        clock.clone(),
         Arc::new(OsRandomness),
     );
+    if args.emf_metrics {
+        otp = otp.with_metrics(Arc::new(EmfMetrics::stdout(namespace, clock)));
+    }
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;
@@ -129,6 +137,7 @@ mod tests {
         assert_eq!(args.store, StoreKind::Memory);
         assert_eq!(args.delivery, DeliveryKind::Outbox);
         assert!(!args.create_table);
+        assert!(!args.emf_metrics);
         let args = Args::parse_from([
             "otp-local",
             "--addr",

@@ -7,8 +7,8 @@ use crate::domain::{ChallengeId, Purpose, UserId};
 use crate::hashing::{CodeHash, DestinationKey};
 use crate::ports::{
     ApprovedChallenge, ChallengeStore, EnrollAdmission, Enrollment, FailureOutcome, LockPolicy,
-    NewChallenge, Quota, RecoveryOutcome, SendAdmission, SendPolicy, StepOutcome, StoreError, TotpStore,
-    VerifyOutcome,
+    NewChallenge, Quota, RecoveryOutcome, SendAdmission, SendPolicy, StepOutcome, StoreError,
+    TotpStore, VerifyOutcome,
 };
 
 /// A store in process memory. One lock makes every operation atomic, as a conditional write does in

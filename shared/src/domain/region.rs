@@ -113,7 +113,17 @@ mod tests {
         assert_eq!(Money::parse("100.00").unwrap().to_string(), "100.00");
         assert_eq!(Money::parse("0.0395").unwrap().to_string(), "0.0395");
         assert_eq!(Money::parse("7").unwrap().to_string(), "7.00");
-        for bad in ["", ".5", "5.", "-1", "1e3", "0.0000001", "1,5", "abc", "1.2.3"] {
+        for bad in [
+            "",
+            ".5",
+            "5.",
+            "-1",
+            "1e3",
+            "0.0000001",
+            "1,5",
+            "abc",
+            "1.2.3",
+        ] {
             assert!(Money::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -7,8 +7,9 @@ use super::ApiError;
 use super::body::Field;
 use crate::config::Settings;
 use crate::domain::{
-    Alphabet, Brand, ChallengeId, Channel, CodeAttempt, CodeLength, CodeSpec, Destination, EmailAddress, Invalid,
-    Locale, Purpose, Reference, Ttl, UserId,
+    Alphabet, AndroidAppHash, Brand, ChallengeId, Channel, CodeAttempt, CodeLength, CodeSpec,
+    Destination, EmailAddress, Invalid, Locale, Purpose, Reference, SmsBinding, Ttl, UserId,
+    WebOtpOrigin,
 };
 use crate::messages::CustomTemplate;
 use crate::ports::VerifyOutcome;
@@ -60,6 +61,14 @@ pub const SEND_FIELDS: &[Field] = &[
         expected: STRING,
     },
     Field {
+        name: "origin",
+        expected: "a host name such as example.com",
+    },
+    Field {
+        name: "app_hash",
+        expected: "an 11-character Android app hash",
+    },
+    Field {
         name: "fallback",
         expected: "an object {\"channel\": \"email\", \"to\": an email address}",
     },
@@ -78,6 +87,8 @@ pub struct SendBody {
     brand: Option<String>,
     locale: Option<String>,
     reference: Option<String>,
+    origin: Option<String>,
+    app_hash: Option<String>,
     fallback: Option<FallbackBody>,
 }
 
@@ -149,13 +160,15 @@ impl SendBody {
         let locale = optional(self.locale, "locale", Locale::parse)?
             .unwrap_or_else(|| settings.default_locale.clone());
         let reference = optional(self.reference, "reference", Reference::parse)?;
+        // Only an SMS carries them; an email (or a fallback email) ignores them.
+        let sms_binding = SmsBinding {
+            origin: optional(self.origin, "origin", WebOtpOrigin::parse)?,
+            app_hash: optional(self.app_hash, "app_hash", AndroidAppHash::parse)?,
+        };
         let fallback = match self.fallback {
             None => None,
             Some(_) if channel != Channel::Sms => {
-                return Err(ApiError::invalid(
-                    "fallback",
-                    "applies to SMS sends only",
-                ));
+                return Err(ApiError::invalid("fallback", "applies to SMS sends only"));
             }
             Some(FallbackBody { channel, .. }) if channel != "email" => {
                 return Err(ApiError::invalid(
@@ -163,9 +176,10 @@ impl SendBody {
                     "must have \"channel\": \"email\" (the only fallback channel)",
                 ));
             }
-            Some(FallbackBody { to, .. }) => Some(EmailAddress::parse(&to).map_err(|e| {
-                ApiError::invalid("fallback", format!("`to` {e}"))
-            })?),
+            Some(FallbackBody { to, .. }) => Some(
+                EmailAddress::parse(&to)
+                    .map_err(|e| ApiError::invalid("fallback", format!("`to` {e}")))?,
+            ),
         };
         Ok(SendRequest {
             destination,
@@ -178,6 +192,7 @@ impl SendBody {
             reference,
             client,
             fallback,
+            sms_binding,
         })
     }
 }

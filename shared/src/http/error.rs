@@ -79,32 +79,14 @@ impl ApiError {
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::RouteNotFound => ("not-found", "No such route"),
             ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
-            ApiError::Send(SendError::CoolingDown { .. }) => {
-                ("resend-cooldown", "Too soon to resend")
-            }
-            ApiError::Send(SendError::CapReached { .. }) => (
-                "destination-send-limit",
-                "Too many codes sent to this destination",
-            ),
-            ApiError::Send(SendError::OverQuota { kind, .. }) => match kind {
-                QuotaKind::ClientAddress => (
-                    "client-send-limit",
-                    "Too many codes requested from this address",
-                ),
-                QuotaKind::Country => (
-                    "country-send-limit",
-                    "Too many SMS sent to this country for now",
-                ),
-                QuotaKind::Global => ("global-sms-limit", "Too many SMS sent for now"),
-                QuotaKind::SmsBudget => ("sms-budget-exhausted", "Today's SMS budget is spent"),
-            },
-            ApiError::Send(SendError::SmsRefused(SmsRefusal::CountryNotAllowed)) => (
-                "sms-country-not-allowed",
-                "SMS is not sent to this country",
-            ),
-            ApiError::Send(SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_))) => (
-                "sms-number-type-not-allowed",
-                "SMS is only sent to mobile numbers",
+            ApiError::Send(
+                refusal @ (SendError::CoolingDown { .. }
+                | SendError::CapReached { .. }
+                | SendError::OverQuota { .. }
+                | SendError::SmsRefused(_)),
+            ) => (
+                refusal.refusal_reason().unwrap_or("refused"),
+                send_refusal_title(refusal),
             ),
             ApiError::Send(SendError::Delivery(_)) => {
                 ("delivery-failed", "The code could not be delivered")
@@ -191,6 +173,26 @@ impl ApiError {
         response
             .body(Body::Binary(body))
             .expect("headers are valid")
+    }
+}
+
+/// The title of each refused send; its problem type is [`SendError::refusal_reason`], which the
+/// metrics share.
+fn send_refusal_title(refusal: &SendError) -> &'static str {
+    match refusal {
+        SendError::CoolingDown { .. } => "Too soon to resend",
+        SendError::CapReached { .. } => "Too many codes sent to this destination",
+        SendError::OverQuota { kind, .. } => match kind {
+            QuotaKind::ClientAddress => "Too many codes requested from this address",
+            QuotaKind::Country => "Too many SMS sent to this country for now",
+            QuotaKind::Global => "Too many SMS sent for now",
+            QuotaKind::SmsBudget => "Today's SMS budget is spent",
+        },
+        SendError::SmsRefused(SmsRefusal::CountryNotAllowed) => "SMS is not sent to this country",
+        SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_)) => {
+            "SMS is only sent to mobile numbers"
+        }
+        SendError::Delivery(_) | SendError::Unexpected(_) => "Not sent",
     }
 }
 

@@ -15,6 +15,7 @@ pub use verify::{Verification, VerifyError, VerifyRequest};
 
 use crate::config::Settings;
 use crate::hashing::Keys;
+use crate::metrics::{Metrics, NoMetrics};
 use crate::ports::{Clock, Randomness};
 use crate::proof::ProofSigner;
 
@@ -27,6 +28,7 @@ pub struct Otp<S, N> {
     keys: Keys,
     settings: Settings,
     proof: ProofSigner,
+    metrics: Arc<dyn Metrics>,
 }
 
 impl<S, N> Otp<S, N> {
@@ -48,7 +50,15 @@ impl<S, N> Otp<S, N> {
             keys,
             settings,
             proof,
+            metrics: Arc::new(NoMetrics),
         }
+    }
+
+    /// Reports what happens (codes sent, approved, refusals, spend…) to `metrics`; by default
+    /// nothing is reported.
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn settings(&self) -> &Settings {

@@ -6,10 +6,11 @@ use time::OffsetDateTime;
 use super::{Otp, until};
 use crate::domain::{
     Brand, ChallengeId, Channel, Code, CodeAttempt, CodeSpec, Destination, EmailAddress, Locale,
-    Purpose, Reference, Ttl,
+    Purpose, Reference, SmsBinding, Ttl,
 };
 use crate::guard::{self, SmsRefusal};
 use crate::messages::{self, CustomTemplate, MessageInput};
+use crate::metrics::MetricEvent;
 use crate::ports::{
     ChallengeStore, DeliveryError, NewChallenge, Notifier, OutgoingMessage, QuotaKind,
     SendAdmission, SendPolicy,
@@ -30,6 +31,8 @@ pub struct SendRequest {
     pub client: Option<std::net::IpAddr>,
     /// Where the code goes instead when an SMS is refused by an SMS rule or fails at the provider.
     pub fallback: Option<EmailAddress>,
+    /// The Web OTP origin and Android app hash an SMS ends with.
+    pub sms_binding: SmsBinding,
 }
 
 /// What the caller learns about a send: never the code, never the full address.
@@ -94,7 +97,9 @@ pub enum SendError {
 
 fn over_quota_detail(kind: QuotaKind) -> &'static str {
     match kind {
-        QuotaKind::ClientAddress => "this client address has requested the most codes allowed this hour",
+        QuotaKind::ClientAddress => {
+            "this client address has requested the most codes allowed this hour"
+        }
         QuotaKind::Country => "the most SMS allowed to this country this hour have been sent",
         QuotaKind::Global => "the most SMS allowed this hour have been sent",
         QuotaKind::SmsBudget => "today's SMS budget is spent; SMS resumes at midnight UTC",
@@ -115,6 +120,25 @@ fn sms_refusal_detail(refusal: SmsRefusal) -> String {
 }
 
 impl SendError {
+    /// The problem type of a refusal (not of a failure), as metrics name it.
+    pub fn refusal_reason(&self) -> Option<&'static str> {
+        Some(match self {
+            SendError::CoolingDown { .. } => "resend-cooldown",
+            SendError::CapReached { .. } => "destination-send-limit",
+            SendError::OverQuota { kind, .. } => match kind {
+                QuotaKind::ClientAddress => "client-send-limit",
+                QuotaKind::Country => "country-send-limit",
+                QuotaKind::Global => "global-sms-limit",
+                QuotaKind::SmsBudget => "sms-budget-exhausted",
+            },
+            SendError::SmsRefused(SmsRefusal::CountryNotAllowed) => "sms-country-not-allowed",
+            SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_)) => {
+                "sms-number-type-not-allowed"
+            }
+            SendError::Delivery(_) | SendError::Unexpected(_) => return None,
+        })
+    }
+
     /// The reason an SMS gives way to a fallback address, if this refusal is one.
     fn fallback_reason(&self) -> Option<FallbackReason> {
         Some(match self {
@@ -156,12 +180,16 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
     )]
     pub async fn send(&self, request: SendRequest) -> Result<SendReceipt, SendError> {
         let first = self.send_to(&request, &request.destination, true).await;
+        self.count_refusal(&first);
         let (Err(refusal), Some(fallback)) = (&first, &request.fallback) else {
             return first;
         };
         let Some(reason) = refusal.fallback_reason() else {
             return first;
         };
+        self.metrics.record(&MetricEvent::FallbackUsed {
+            reason: reason.as_str(),
+        });
         tracing::info!(
             reason = reason.as_str(),
             fallback_to = %fallback.masked(),
@@ -170,9 +198,17 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         // A failed SMS was charged to the client's quota already; a refused one was not.
         let charge_client = reason != FallbackReason::DeliveryFailed;
         let destination = Destination::Email(fallback.clone());
-        let mut receipt = self.send_to(&request, &destination, charge_client).await?;
+        let second = self.send_to(&request, &destination, charge_client).await;
+        self.count_refusal(&second);
+        let mut receipt = second?;
         receipt.fell_back = Some(reason);
         Ok(receipt)
+    }
+
+    fn count_refusal(&self, result: &Result<SendReceipt, SendError>) {
+        if let Some(reason) = result.as_ref().err().and_then(SendError::refusal_reason) {
+            self.metrics.record(&MetricEvent::SendRefused { reason });
+        }
     }
 
     async fn send_to(
@@ -278,7 +314,16 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             attempts_remaining: self.settings.max_attempts,
             fell_back: None,
         };
+        if let Destination::Sms(number) = destination
+            && test_code.is_none()
+        {
+            self.metrics.record(&MetricEvent::SmsSpend {
+                amount: self.settings.sms.price(number).as_f64(),
+                budget: self.settings.sms.daily_budget.as_f64(),
+            });
+        }
         if test_code.is_some() {
+            self.metrics.record(&MetricEvent::TestDestinationSend);
             tracing::warn!(
                 audit = "test_destination_send",
                 "audit: a test destination was issued its fixed code; nothing was delivered"
@@ -295,7 +340,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                 purpose: &request.purpose,
                 locale: &request.locale,
                 template: request.template.as_ref(),
-                sms_binding: None,
+                sms_binding: Some(&request.sms_binding).filter(|b| !b.is_empty()),
             },
         );
         let message = OutgoingMessage {
@@ -310,6 +355,8 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             Ok(delivered) => delivered,
             Err(error) => {
                 tracing::warn!(error = %error, cause = %error.source, "delivery failed; withdrawing the code");
+                self.metrics
+                    .record(&MetricEvent::DeliveryFailed { channel });
                 if let Err(withdraw) = self.store.withdraw(&receipt.id, now).await {
                     // The code was never seen by anyone, so it is unusable in practice; still worth an alarm.
                     tracing::error!(error = ?withdraw, "could not withdraw an undelivered code");
@@ -318,6 +365,13 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             }
         };
         tracing::info!(message_id = delivered.message_id.as_deref(), channel = %channel, "code sent");
+        self.metrics.record(&MetricEvent::CodeSent {
+            channel,
+            country: match destination {
+                Destination::Sms(number) => number.region().map(|r| r.as_str().to_owned()),
+                Destination::Email(_) => None,
+            },
+        });
         Ok(receipt)
     }
 }

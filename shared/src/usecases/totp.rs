@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+
+use crate::metrics::MetricEvent;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -223,6 +225,16 @@ impl<S: TotpStore, N> Otp<S, N> {
             }
         };
         span.record("status", outcome.status());
+        let event = match &outcome {
+            TotpOutcome::Approved { .. } => Some(MetricEvent::TotpApproved),
+            TotpOutcome::Incorrect { .. } => Some(MetricEvent::TotpIncorrect),
+            TotpOutcome::Replayed => Some(MetricEvent::TotpReplayRefused),
+            TotpOutcome::Locked { .. } => Some(MetricEvent::TotpLocked),
+            TotpOutcome::NotFound => None,
+        };
+        if let Some(event) = event {
+            self.metrics.record(&event);
+        }
         tracing::info!("verified");
         Ok(outcome)
     }

@@ -1,5 +1,7 @@
 use anyhow::Context as _;
 
+use crate::metrics::MetricEvent;
+
 use super::Otp;
 use crate::domain::{ChallengeId, Channel, CodeAttempt};
 use crate::ports::{ApprovedChallenge, ChallengeStore, Notifier, VerifyOutcome};
@@ -39,6 +41,18 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             .context("checking the code in the store")?;
         tracing::Span::current().record("status", outcome.status());
         tracing::info!("verified");
+        let event = match &outcome {
+            VerifyOutcome::Approved(approved) => Some(MetricEvent::CodeApproved {
+                channel: approved.channel,
+            }),
+            VerifyOutcome::Incorrect { .. } => Some(MetricEvent::CodeIncorrect),
+            VerifyOutcome::Expired => Some(MetricEvent::CodeExpired),
+            VerifyOutcome::Locked => Some(MetricEvent::CodeLocked),
+            VerifyOutcome::Consumed | VerifyOutcome::NotFound => None,
+        };
+        if let Some(event) = event {
+            self.metrics.record(&event);
+        }
         let token = match &outcome {
             VerifyOutcome::Approved(approved) => Some(self.proof_of(&request.id, approved, now)?),
             _ => None,
