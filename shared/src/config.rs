@@ -160,7 +160,7 @@ impl Settings {
         (
             "OTP_SMS_ALLOWED_COUNTRIES",
             crate::guard::DEFAULT_SMS_COUNTRIES,
-            "ISO 3166-1 alpha-2 codes of the countries SMS may go to, comma-separated (the default: US, Canada, the UK and the 27 EU countries)",
+            "ISO 3166-1 alpha-2 codes of the countries SMS may go to, comma-separated (the default: US, Canada, the UK with Guernsey, the Isle of Man and Jersey, which share +44, and the 27 EU countries)",
         ),
         (
             "OTP_SMS_DAILY_BUDGET",

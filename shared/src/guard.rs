@@ -37,9 +37,9 @@ impl Default for VelocityLimits {
     }
 }
 
-/// The countries SMS may go to by default: the US, Canada, the UK and the 27 EU member states.
-pub const DEFAULT_SMS_COUNTRIES: &str =
-    "US,CA,GB,AT,BE,BG,HR,CY,CZ,DK,EE,FI,FR,DE,GR,HU,IE,IT,LV,LT,LU,MT,NL,PL,PT,RO,SK,SI,ES,SE";
+/// The countries SMS may go to by default: the US, Canada, the UK with the Crown Dependencies that
+/// share its +44 numbering (Guernsey, the Isle of Man, Jersey), and the 27 EU member states.
+pub const DEFAULT_SMS_COUNTRIES: &str = "US,CA,GB,GG,IM,JE,AT,BE,BG,HR,CY,CZ,DK,EE,FI,FR,DE,GR,HU,IE,IT,LV,LT,LU,MT,NL,PL,PT,RO,SK,SI,ES,SE";
 
 /// Where SMS may go and what it may cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,7 +267,7 @@ mod tests {
     #[test]
     fn the_default_allow_list_has_north_america_the_uk_and_the_eu() {
         let rules = SmsRules::default();
-        assert_eq!(rules.allowed_countries.len(), 30);
+        assert_eq!(rules.allowed_countries.len(), 33);
         for allowed in [
             "+447912345678",
             "+14155552671",

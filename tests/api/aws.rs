@@ -217,10 +217,38 @@ async fn stored_items_hold_no_code_or_address_and_carry_the_ttl_attribute() {
     .unwrap();
 
     let items = stored_items(&client, app.table.as_deref().unwrap()).await;
-    assert_eq!(items.len(), 2, "the code and the destination's sends");
+    let mut keys: Vec<String> = items
+        .iter()
+        .map(|item| match &item["pk"] {
+            AttributeValue::S(pk) => pk.split('#').take(2).collect::<Vec<_>>().join("#"),
+            other => panic!("pk is not a string: {other:?}"),
+        })
+        .collect();
+    keys.sort();
+    let mut expected_kinds = [
+        "code#",
+        "dest#",
+        "rate#client",
+        "rate#country",
+        "rate#sms",
+        "rate#spend",
+    ];
+    expected_kinds.sort();
+    assert_eq!(
+        keys.iter()
+            .map(|k| if k.starts_with("rate#") {
+                k.as_str()
+            } else {
+                &k[..k.find('#').unwrap() + 1]
+            })
+            .collect::<Vec<_>>(),
+        expected_kinds,
+        "the code, the destination's sends, and the client, country, all-SMS and spend counters"
+    );
     for item in &items {
         let dump = format!("{item:?}");
-        for secret in [code.as_str(), "+447911123456", "7911123456"] {
+        // The client counter is keyed by a pseudonym of the address, never the address.
+        for secret in [code.as_str(), "+447911123456", "7911123456", "127.0.0.1"] {
             assert!(!dump.contains(secret), "an item holds {secret:?}: {dump}");
         }
         let purge_at: i64 = match &item["purge_at"] {

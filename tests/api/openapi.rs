@@ -320,6 +320,23 @@ async fn every_problem_type_in_use_is_documented() {
         .filter(|slug| !slug.is_empty() && slug.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
         .map(|slug| format!("urn:problem-type:otp-lambda:{slug}"))
         .collect();
+    // Refused sends take their slug from `SendError::refusal_reason` (metrics name them the same).
+    let send = include_str!("../../shared/src/usecases/send.rs");
+    let reasons = send
+        .split_once("fn refusal_reason(&self)")
+        .and_then(|(_, rest)| rest.split_once("fn fallback_reason"))
+        .expect("send.rs has SendError::refusal_reason() before fallback_reason()")
+        .0;
+    let in_use: BTreeSet<String> = in_use
+        .into_iter()
+        .chain(
+            reasons
+                .split('"')
+                .skip(1)
+                .step_by(2)
+                .map(|slug| format!("urn:problem-type:otp-lambda:{slug}")),
+        )
+        .collect();
     // And the full URNs written out elsewhere: otp-local's CORS preflight refusal.
     let cors = include_str!("../../infra/local/src/cors.rs");
     let in_use: BTreeSet<&str> = in_use
