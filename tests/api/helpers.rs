@@ -10,6 +10,7 @@ use otp_shared::adapters::aws::{
 use otp_shared::adapters::{ManualClock, MemoryStore, OsRandomness};
 use otp_shared::domain::EmailAddress;
 use otp_shared::hashing::Keys;
+use otp_shared::metrics::RecordedMetrics;
 use otp_shared::ports::{Delivered, DeliveryError, Notifier, OutgoingMessage};
 use otp_shared::{Otp, ServiceSecret, Settings};
 use serde_json::{Value, json};
@@ -23,6 +24,8 @@ pub struct TestApp {
     pub emulator: Option<String>,
     /// The app's own DynamoDB table, on the AWS adapters.
     pub table: Option<String>,
+    /// What the service reported to its metrics.
+    pub metrics: Arc<RecordedMetrics>,
 }
 
 /// Which adapters the scenarios run on: `OTP_TEST_BACKEND=aws` runs every scenario on DynamoDB, SNS
@@ -57,6 +60,8 @@ async fn serve(
     emulator: Option<String>,
     table: Option<String>,
 ) -> TestApp {
+    let metrics = Arc::new(RecordedMetrics::new());
+    let otp = otp.with_metrics(metrics.clone());
     let addr = otp_local::spawn("127.0.0.1:0".parse().unwrap(), Arc::new(otp))
         .await
         .expect("bind a free port");
@@ -66,6 +71,7 @@ async fn serve(
         client: reqwest::Client::new(),
         emulator,
         table,
+        metrics,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: otp-local over HTTP (a fresh server on a free port per test) and the Lambda
 //! handlers fed API Gateway HTTP API (v2) events.
 
+mod abuse;
 mod aws;
 mod concurrency;
 mod cors;
