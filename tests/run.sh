@@ -3,7 +3,8 @@
 # emulator, moto, into a project-local venv), starts the emulator on a free port and stops it after.
 #   1. unit, handler and integration tests (scenarios on the in-memory store and outbox, and the
 #      AWS adapters' own tests against the emulator);
-#   2. every integration scenario again, on DynamoDB, SNS and SES (the emulator);
+#   2. every integration scenario again, on DynamoDB, SNS and SES (the emulator), then every log line
+#      both runs wrote checked against every destination, code and secret they used;
 #   3. the README's walkthroughs against a real otp-local: in memory, on the AWS adapters, and the
 #      authenticator-app one (codes from oathtool, an independent TOTP implementation).
 set -euo pipefail
@@ -44,8 +45,12 @@ export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=test
 export AWS_CONFIG_FILE="$root/target/no-aws-config" AWS_SHARED_CREDENTIALS_FILE="$root/target/no-aws-credentials"
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_SECRET_ARN OTP_SECRET_ARN
 
+# Both runs leave their log lines and the values they used in target/log-audit; the last step checks
+# that no line of the whole suite carries any of them.
+rm -rf target/log-audit
 cargo test --workspace --locked
 OTP_TEST_BACKEND=aws cargo test --locked -p otp-tests --test api -- --skip aws::
+cargo test --locked -p otp-tests --test api -- --ignored --exact logs::no_log_line_of_the_whole_suite_carries_a_code_secret_or_address
 bash tests/readme-walkthrough.sh memory
 bash tests/readme-walkthrough.sh aws
 bash tests/readme-walkthrough.sh totp

@@ -409,7 +409,7 @@ async fn an_sms_sns_cannot_take_is_502_its_code_is_withdrawn_and_the_send_counts
         sms: Some(SnsSms::new(sns, SmsSettings::default())),
         email: None,
     };
-    // Not +447911123456: that number is the example in the service's own validation messages,
+    // Not +447400123456: that number is the example in the service's own validation messages,
     // which other tests provoke while this one watches the logs.
     assert_delivery_fails(&emulator, delivery, "sms", "+447912345678").await;
 }

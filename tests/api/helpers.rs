@@ -40,6 +40,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    crate::logs::captured();
     if on_aws() {
         let emulator = Emulator::get().await;
         let store = emulator
@@ -130,6 +131,7 @@ impl Emulator {
         delivery: AwsDelivery,
         settings: Settings,
     ) -> TestApp {
+        crate::logs::captured();
         let clock = Arc::new(ManualClock::default());
         let secret = ServiceSecret::ephemeral(&OsRandomness);
         let table = store.table().to_owned();
@@ -261,6 +263,9 @@ impl Reply {
 
 impl TestApp {
     pub async fn post_raw(&self, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Reply {
+        if let Ok(json) = serde_json::from_slice::<Value>(&body) {
+            crate::logs::sensitive_fields(&json);
+        }
         let mut request = self
             .client
             .post(format!("{}{path}", self.address))
@@ -343,7 +348,9 @@ impl TestApp {
             .as_str()
             .unwrap()
             .to_owned();
-        body.split_whitespace().next().unwrap().to_owned()
+        let code = body.split_whitespace().next().unwrap().to_owned();
+        crate::logs::sensitive(&code);
+        code
     }
 
     pub fn advance(&self, seconds: u64) {
@@ -360,6 +367,7 @@ async fn reply(response: reqwest::Response) -> Reply {
     } else {
         serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON: {bytes:?}"))
     };
+    crate::logs::sensitive_fields(&body);
     Reply {
         status,
         headers,
@@ -398,6 +406,7 @@ impl Notifier for Recorder {
 
 /// The service as a Lambda builds it, with an in-memory store and the given notifier.
 pub fn otp_with<N>(notifier: N, secret: &ServiceSecret) -> Otp<MemoryStore, N> {
+    crate::logs::captured();
     Otp::new(
         MemoryStore::new(),
         notifier,

@@ -23,6 +23,8 @@ impl Captured {
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(buf);
+        // Also kept on disk for the whole-suite check below.
+        audit_file("logs", "jsonl").lock().unwrap().write_all(buf)?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -46,14 +48,159 @@ pub fn captured() -> &'static Captured {
     CAPTURED.get_or_init(|| {
         let captured = Captured::default();
         let writer = captured.clone();
+        // The Lambdas' own JSON format, so the whole-suite check also holds it to that shape.
         let subscriber = tracing_subscriber::fmt()
-            .json()
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(otp_shared::logging::lambda_json())
             .with_env_filter("info,otp_shared=trace,otp_local=trace")
             .with_writer(move || writer.clone())
             .finish();
         tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
         captured
     })
+}
+
+/// Where this test binary keeps, per process, every log line and every sensitive value the tests
+/// used, for [`no_log_line_of_the_whole_suite_carries_a_code_secret_or_address`]. `tests/run.sh`
+/// empties it before the suite.
+fn audit_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/log-audit")
+}
+
+fn audit_file(kind: &str, extension: &str) -> &'static Mutex<std::fs::File> {
+    static LOGS: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
+    static SECRETS: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
+    let cell = if kind == "logs" { &LOGS } else { &SECRETS };
+    cell.get_or_init(|| {
+        std::fs::create_dir_all(audit_dir()).expect("create target/log-audit");
+        let path = audit_dir().join(format!("{kind}-{}.{extension}", std::process::id()));
+        Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("open an audit file"),
+        )
+    })
+}
+
+/// Records a value a test sent or received that the service must never log: a destination, a
+/// code, a TOTP secret or URI, a recovery code, a token. Short values are skipped: they would
+/// match by coincidence.
+pub fn sensitive(value: &str) {
+    static SEEN: OnceLock<Mutex<std::collections::HashSet<String>>> = OnceLock::new();
+    let value = value.trim();
+    // Masked values (`+44•••••••678`) are what logs are meant to show.
+    if value.chars().count() < 6 || value.contains('\n') || value.contains('•') {
+        return;
+    }
+    let mut seen = SEEN.get_or_init(Default::default).lock().unwrap();
+    if seen.insert(value.to_owned()) {
+        writeln!(audit_file("secrets", "txt").lock().unwrap(), "{value}")
+            .expect("write the secrets file");
+    }
+}
+
+/// What a request or reply body carries that must never be logged.
+pub fn sensitive_fields(body: &Value) {
+    let Some(object) = body.as_object() else {
+        return;
+    };
+    for (key, value) in object {
+        match (key.as_str(), value) {
+            (
+                "to" | "code" | "recovery_code" | "secret" | "otpauth_uri" | "token",
+                Value::String(s),
+            ) => {
+                sensitive(s);
+                // A phone number's digits after its country code, as a log might show them.
+                if s.starts_with('+') && s.len() > 8 {
+                    sensitive(
+                        &s.chars()
+                            .filter(char::is_ascii_digit)
+                            .skip(2)
+                            .collect::<String>(),
+                    );
+                }
+            }
+            ("user_id", Value::String(s)) if s.contains('@') => sensitive(s),
+            ("recovery_codes", Value::Array(codes)) => {
+                for code in codes.iter().filter_map(Value::as_str) {
+                    sensitive(code);
+                    sensitive(&code.replace('-', ""));
+                }
+            }
+            ("fallback", nested @ Value::Object(_)) => sensitive_fields(nested),
+            _ => {}
+        }
+    }
+}
+
+/// Every log line every test of the suite wrote (both runs: in memory and on the emulator) against
+/// every destination, code and secret any test used: no line may carry one. Run by `tests/run.sh`
+/// after the suite (`--ignored`); the audit files are what the suite left in target/log-audit.
+#[test]
+#[ignore = "run by tests/run.sh once the whole suite has run"]
+fn no_log_line_of_the_whole_suite_carries_a_code_secret_or_address() {
+    let mut secrets = Vec::new();
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(audit_dir()).expect("the suite ran first: target/log-audit") {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("secrets-") {
+            secrets.extend(text.lines().map(str::to_owned));
+        } else if name.starts_with("logs-") {
+            lines.extend(text.lines().map(str::to_owned));
+        }
+    }
+    secrets.sort();
+    secrets.dedup();
+    assert!(
+        secrets.len() >= 200,
+        "too few values recorded to prove anything: {}",
+        secrets.len()
+    );
+    assert!(
+        lines.len() >= 500,
+        "too few log lines to prove anything: {}",
+        lines.len()
+    );
+    let finder = aho_corasick::AhoCorasick::new(&secrets).unwrap();
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let mut hits = Vec::new();
+    for line in &lines {
+        // Lambda's JSON log format: one object per line with a timestamp, a level and a message.
+        let mut record: serde_json::Map<String, Value> = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        for key in ["timestamp", "level"] {
+            assert!(record.contains_key(key), "no {key}: {line}");
+        }
+        assert!(
+            record.contains_key("message") || record.contains_key("fields"),
+            "no message: {line}"
+        );
+        // Its digits would match numeric codes by coincidence.
+        record.remove("timestamp");
+        let text = Value::Object(record).to_string();
+        for found in finder.find_overlapping_iter(&text) {
+            // Whole values only: a code inside a longer run of letters and digits is another value.
+            let before = text[..found.start()].chars().next_back();
+            let after = text[found.end()..].chars().next();
+            if !word(before) && !word(after) {
+                hits.push(format!(
+                    "{:?} in {line}",
+                    secrets[found.pattern().as_usize()]
+                ));
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "{} log lines carry a secret:\n{}",
+        hits.len(),
+        hits.join("\n")
+    );
 }
 
 /// Codes are 10 alphanumeric characters here, so none can turn up in a log by coincidence.
@@ -67,7 +214,7 @@ async fn logs_carry_no_code_secret_or_full_address() {
     let otp = otp_with(recorder.clone(), &secret);
 
     let mut codes = Vec::new();
-    // Not +447911123456: that is the example in the service's own validation messages, which
+    // Not +447400123456: that is the example in the service's own validation messages, which
     // other tests provoke and this subscriber also catches.
     for (channel, to) in [("sms", "+447912345678"), ("email", "ana.lima@example.com")] {
         let body = format!(

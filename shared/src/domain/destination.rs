@@ -122,12 +122,12 @@ impl PhoneNumber {
             |c: char| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '.' | '(' | ')');
         if input.is_empty() || input.len() > 32 || !input.chars().all(allowed) {
             return Err(Invalid::new(
-                "must be a phone number in international form, e.g. +447911123456",
+                "must be a phone number in international form, e.g. +447400123456",
             ));
         }
         if !input.starts_with('+') {
             return Err(Invalid::new(
-                "must start with + and the country calling code, e.g. +447911123456",
+                "must start with + and the country calling code, e.g. +447400123456",
             ));
         }
         let number =
@@ -197,12 +197,12 @@ impl EmailAddress {
             .with_required_tld()
             .without_domain_literal();
         let parsed = email_address::EmailAddress::parse_with_options(input, options)
-            .map_err(|_| Invalid::new("is not an email address, e.g. ana@example.com"))?;
+            .map_err(|_| Invalid::new("is not an email address, e.g. name@example.com"))?;
         let local = parsed.local_part();
         // Quoted local parts are legal but are not real mailboxes an OTP goes to.
         if local.starts_with('"') {
             return Err(Invalid::new(
-                "is not an email address, e.g. ana@example.com",
+                "is not an email address, e.g. name@example.com",
             ));
         }
         Ok(Self(format!(
