@@ -148,6 +148,23 @@ METRICS = {
     "TotpLocked": ([()], {}),
 }
 
+# The lists above must be what the code reports: the metric names in shared/src/metrics.rs, the refusal
+# reasons in SendError::refusal_reason and the fallback reasons in FallbackReason::as_str.
+import re  # noqa: E402
+
+metrics_rs = open(os.path.join(root, "shared/src/metrics.rs")).read()
+send_rs = open(os.path.join(root, "shared/src/usecases/send.rs")).read()
+code_names = set(re.findall(r'"(\w+)"', metrics_rs.split("METRIC_NAMES")[1].split("];")[0]))
+code_refusals = set(re.findall(r'"([a-z-]+)"', send_rs.split("fn refusal_reason")[1].split("fn fallback_reason")[0]))
+code_fallbacks = set(re.findall(r'=> "([a-z-]+)"', send_rs.split("impl FallbackReason")[1].split("\n}\n")[0]))
+for what, ours, theirs in [
+    ("metric names", set(METRICS), code_names),
+    ("refusal reasons", set(REFUSAL_REASONS), code_refusals),
+    ("fallback reasons", set(FALLBACK_REASONS), code_fallbacks),
+]:
+    if ours != theirs:
+        failures.append(f"{what}: the check knows {sorted(ours)}, the code reports {sorted(theirs)}")
+
 
 def check_metric(where, namespace, name, dimensions):
     """dimensions: {name: value}, a value None when a search leaves it open."""

@@ -502,6 +502,65 @@ mod tests {
     }
 
     #[test]
+    fn abuse_defences_are_configurable_and_test_destinations_off_by_default() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.limits.client_sends_per_hour, 20);
+        assert_eq!(s.limits.country_sms_per_hour, 200);
+        assert_eq!(s.limits.global_sms_per_hour, 1000);
+        assert_eq!(s.sms.daily_budget.to_string(), "100.00");
+        assert_eq!(s.sms.default_price.to_string(), "0.10");
+        assert!(s.sms.prices.is_empty());
+        assert!(s.test_destinations.is_empty());
+        assert_eq!(s.metrics_namespace, "OtpLambda");
+
+        let s = settings(&[
+            ("OTP_CLIENT_SENDS_PER_HOUR", "5"),
+            ("OTP_COUNTRY_SMS_PER_HOUR", "50"),
+            ("OTP_GLOBAL_SMS_PER_HOUR", "500"),
+            ("OTP_SMS_ALLOWED_COUNTRIES", "gb, IE"),
+            ("OTP_SMS_DAILY_BUDGET", "12.5"),
+            ("OTP_SMS_PRICES", "GB=0.0395"),
+            ("OTP_SMS_DEFAULT_PRICE", "0.2"),
+            ("OTP_TEST_DESTINATIONS", "+12025550143=135790"),
+            ("OTP_METRICS_NAMESPACE", "OtpLambda/prod"),
+        ])
+        .unwrap();
+        assert_eq!(s.limits.client_sends_per_hour, 5);
+        assert_eq!(s.limits.country_sms_per_hour, 50);
+        assert_eq!(s.limits.global_sms_per_hour, 500);
+        let countries: Vec<_> = s
+            .sms
+            .allowed_countries
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(countries, ["GB", "IE"]);
+        assert_eq!(s.sms.daily_budget.to_string(), "12.50");
+        assert_eq!(s.sms.default_price.to_string(), "0.20");
+        assert_eq!(s.sms.prices.len(), 1);
+        assert_eq!(s.test_destinations.len(), 1);
+        assert_eq!(s.metrics_namespace, "OtpLambda/prod");
+    }
+
+    #[test]
+    fn bad_abuse_settings_name_their_variable_and_never_echo_a_test_code() {
+        for (variable, value) in [
+            ("OTP_CLIENT_SENDS_PER_HOUR", "0"),
+            ("OTP_SMS_ALLOWED_COUNTRIES", "GB,XX"),
+            ("OTP_SMS_ALLOWED_COUNTRIES", ","),
+            ("OTP_SMS_DAILY_BUDGET", "-1"),
+            ("OTP_SMS_DEFAULT_PRICE", "101"),
+            ("OTP_SMS_PRICES", "GB:0.04"),
+            ("OTP_TEST_DESTINATIONS", "+12025550143=97531x!"),
+            ("OTP_METRICS_NAMESPACE", "bad{namespace}"),
+        ] {
+            let err = settings(&[(variable, value)]).unwrap_err();
+            assert_eq!(err.variable, variable, "{value}");
+            assert!(!err.to_string().contains("97531"), "{err}");
+        }
+    }
+
+    #[test]
     fn every_variable_read_is_documented() {
         let documented: Vec<_> = Settings::VARIABLES.iter().map(|(name, ..)| *name).collect();
         let read = std::sync::Mutex::new(Vec::new());
