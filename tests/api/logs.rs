@@ -24,7 +24,10 @@ impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(buf);
         // Also kept on disk for the whole-suite check below.
-        audit_file("logs", "jsonl").lock().unwrap().write_all(buf)?;
+        audit_file(&LOG_FILE, "logs-{pid}.jsonl")
+            .lock()
+            .unwrap()
+            .write_all(buf)?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -67,13 +70,19 @@ fn audit_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/log-audit")
 }
 
-fn audit_file(kind: &str, extension: &str) -> &'static Mutex<std::fs::File> {
-    static LOGS: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
-    static SECRETS: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
-    let cell = if kind == "logs" { &LOGS } else { &SECRETS };
-    cell.get_or_init(|| {
+/// The log lines and the sensitive values this process wrote, one file each.
+static LOG_FILE: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
+static SECRETS_FILE: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
+
+/// `file`, opened for appending in the audit directory as `name` with `{pid}` replaced by this
+/// process's id.
+fn audit_file(
+    file: &'static OnceLock<Mutex<std::fs::File>>,
+    name: &str,
+) -> &'static Mutex<std::fs::File> {
+    file.get_or_init(|| {
         std::fs::create_dir_all(audit_dir()).expect("create target/log-audit");
-        let path = audit_dir().join(format!("{kind}-{}.{extension}", std::process::id()));
+        let path = audit_dir().join(name.replace("{pid}", &std::process::id().to_string()));
         Mutex::new(
             std::fs::OpenOptions::new()
                 .create(true)
@@ -96,8 +105,13 @@ pub fn sensitive(value: &str) {
     }
     let mut seen = SEEN.get_or_init(Default::default).lock().unwrap();
     if seen.insert(value.to_owned()) {
-        writeln!(audit_file("secrets", "txt").lock().unwrap(), "{value}")
-            .expect("write the secrets file");
+        writeln!(
+            audit_file(&SECRETS_FILE, "secrets-{pid}.txt")
+                .lock()
+                .unwrap(),
+            "{value}"
+        )
+        .expect("write the secrets file");
     }
 }
 
