@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use otp_shared::ServiceSecret;
 use otp_shared::Settings;
 use otp_shared::adapters::aws::{
@@ -21,7 +22,8 @@ use serde_json::json;
 use crate::helpers::{Emulator, wrong_code};
 use crate::totp::App;
 
-/// Records each request an SDK client sends: its `X-Amz-Target` (DynamoDB's operation) and body.
+/// Records each request an SDK client sends: its operation (`GetItem`, `Publish`, `SendEmail`, …, from
+/// the SDK's own operation metadata) and body. One recorder can watch DynamoDB, SNS and SES at once.
 #[derive(Debug, Clone, Default)]
 struct Requests(Arc<Mutex<Vec<(String, String)>>>);
 
@@ -30,12 +32,19 @@ impl Requests {
         std::mem::take(&mut self.0.lock().unwrap())
     }
 
-    /// The DynamoDB operations sent since the last call, e.g. `["GetItem", "TransactWriteItems"]`.
+    /// The operations sent since the last call, in order, e.g. `["GetItem", "TransactWriteItems"]`.
     fn operations(&self) -> Vec<String> {
         self.take()
             .into_iter()
-            .map(|(target, _)| target.rsplit('.').next().unwrap().to_owned())
+            .map(|(operation, _)| operation)
             .collect()
+    }
+
+    /// Like [`Self::operations`], and prints them for `bench/requests.sh`, which reports them.
+    fn operations_of(&self, what: &str) -> Vec<String> {
+        let operations = self.operations();
+        println!("REQUESTS {what} = {}", operations.join(" + "));
+        operations
     }
 }
 
@@ -48,16 +57,15 @@ impl Intercept for Requests {
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
         _: &RuntimeComponents,
-        _: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let request = context.request();
-        let target = request
-            .headers()
-            .get("x-amz-target")
-            .unwrap_or_default()
-            .to_owned();
-        let body = String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
-        self.0.lock().unwrap().push((target, body));
+        let operation = cfg
+            .load::<Metadata>()
+            .map(|metadata| metadata.name().to_owned())
+            .unwrap_or_default();
+        let body = String::from_utf8_lossy(context.request().body().bytes().unwrap_or_default())
+            .into_owned();
+        self.0.lock().unwrap().push((operation, body));
         Ok(())
     }
 }
@@ -79,26 +87,60 @@ fn counted_dynamodb(emulator: &Emulator, requests: &Requests) -> aws_sdk_dynamod
     )
 }
 
+/// SNS and SES as the send Lambda builds them, each request recorded in `requests`.
+fn counted_delivery(emulator: &Emulator, requests: &Requests) -> AwsDelivery {
+    emulator.delivery_by(
+        aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&emulator.sdk)
+                .interceptor(requests.clone())
+                .build(),
+        ),
+        aws_sdk_sesv2::Client::from_conf(
+            aws_sdk_sesv2::config::Builder::from(&emulator.sdk)
+                .interceptor(requests.clone())
+                .build(),
+        ),
+    )
+}
+
 #[tokio::test]
-async fn verify_is_one_dynamodb_request_and_send_at_most_two() {
+async fn verify_is_one_dynamodb_request_and_send_at_most_two_and_one_delivery() {
     let emulator = Emulator::get().await;
     let requests = Requests::default();
     let store = emulator.store(counted_dynamodb(&emulator, &requests)).await;
     let app = emulator
-        .spawn(store, emulator.delivery(), Settings::default())
+        .spawn(
+            store,
+            counted_delivery(&emulator, &requests),
+            Settings::default(),
+        )
         .await;
 
     let (id, code) = app.issue("+447911123456").await;
-    assert_eq!(requests.operations(), ["GetItem", "TransactWriteItems"]);
+    assert_eq!(
+        requests.operations_of("send (SMS)"),
+        ["GetItem", "TransactWriteItems", "Publish"]
+    );
+    let email = app
+        .send(&json!({"channel": "email", "to": "ana@example.com"}))
+        .await;
+    assert_eq!(email.status, 202, "{}", email.body);
+    assert_eq!(
+        requests.operations_of("send (email)"),
+        ["GetItem", "TransactWriteItems", "SendEmail"]
+    );
 
-    // A refused resend decides on the one read.
+    // A refused resend decides on the one read, and delivers nothing.
     assert_eq!(
         app.send(&json!({"channel": "sms", "to": "+447911123456"}))
             .await
             .status,
         429
     );
-    assert_eq!(requests.operations(), ["GetItem"]);
+    assert_eq!(
+        requests.operations_of("send (refused: cooldown)"),
+        ["GetItem"]
+    );
 
     for (attempt, status) in [
         (wrong_code(&code), "incorrect"),
@@ -106,24 +148,33 @@ async fn verify_is_one_dynamodb_request_and_send_at_most_two() {
         (code.clone(), "consumed"),
     ] {
         assert_eq!(app.verify(&id, &attempt).await.body["status"], status);
-        assert_eq!(requests.operations(), ["UpdateItem"], "verify ({status})");
+        assert_eq!(
+            requests.operations_of(&format!("verify ({status})")),
+            ["UpdateItem"]
+        );
     }
     let unknown = ChallengeId::generate(&OsRandomness);
     assert_eq!(
         app.verify(unknown.as_str(), &code).await.body["status"],
         "not_found"
     );
-    assert_eq!(requests.operations(), ["UpdateItem"], "verify (not_found)");
+    assert_eq!(requests.operations_of("verify (not_found)"), ["UpdateItem"]);
 
     // A resend that replaces a pending code withdraws it in the same transaction.
     app.advance(30);
     app.send_sms("+447911123456").await;
-    assert_eq!(requests.operations(), ["GetItem", "TransactWriteItems"]);
+    assert_eq!(
+        requests.operations(),
+        ["GetItem", "TransactWriteItems", "Publish"]
+    );
     let (old_id, old_code) = app.issue("+447911123457").await;
     app.advance(30);
     requests.take();
     app.send_sms("+447911123457").await;
-    assert_eq!(requests.operations(), ["GetItem", "TransactWriteItems"]);
+    assert_eq!(
+        requests.operations_of("resend (replaces the pending code)"),
+        ["GetItem", "TransactWriteItems", "Publish"]
+    );
     assert_eq!(
         app.verify(&old_id, &old_code).await.body["status"],
         "expired",
@@ -147,7 +198,7 @@ async fn a_totp_verify_is_one_read_and_one_conditional_write() {
         .enroll(json!({"user_id": "user-1", "issuer": "Acme", "account": "ana@example.com"}))
         .await;
     assert_eq!(enrolled.status, 201, "{}", enrolled.body);
-    assert_eq!(requests.operations(), ["PutItem"]);
+    assert_eq!(requests.operations_of("TOTP enroll"), ["PutItem"]);
     let authenticator = App::scan(&enrolled);
 
     let code = authenticator.code(&app, 0);
@@ -161,9 +212,8 @@ async fn a_totp_verify_is_one_read_and_one_conditional_write() {
             status
         );
         assert_eq!(
-            requests.operations(),
-            ["GetItem", "UpdateItem"],
-            "TOTP verify ({status})"
+            requests.operations_of(&format!("TOTP verify ({status})")),
+            ["GetItem", "UpdateItem"]
         );
     }
     let recovery = enrolled.body["recovery_codes"][0].as_str().unwrap();
@@ -171,12 +221,18 @@ async fn a_totp_verify_is_one_read_and_one_conditional_write() {
         app.recover("user-1", recovery).await.body["status"],
         "approved"
     );
-    assert_eq!(requests.operations(), ["GetItem", "UpdateItem"]);
+    assert_eq!(
+        requests.operations_of("recovery code (approved)"),
+        ["GetItem", "UpdateItem"]
+    );
     assert_eq!(
         app.verify_totp("nobody", &code).await.body["status"],
         "not_found"
     );
-    assert_eq!(requests.operations(), ["GetItem"]);
+    assert_eq!(
+        requests.operations_of("TOTP verify (not_found)"),
+        ["GetItem"]
+    );
 
     // At rest: the secret sealed, recovery codes hashed, nothing an app shows in the clear.
     let items = stored_items(&client, app.table.as_deref().unwrap()).await;

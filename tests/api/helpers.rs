@@ -148,13 +148,18 @@ impl Emulator {
 
     /// SNS and SES delivery as the send Lambda builds it.
     pub fn delivery(&self) -> AwsDelivery {
+        self.delivery_by(
+            aws_sdk_sns::Client::new(&self.sdk),
+            aws_sdk_sesv2::Client::new(&self.sdk),
+        )
+    }
+
+    /// The send Lambda's delivery, through the given SNS and SES clients.
+    pub fn delivery_by(&self, sns: aws_sdk_sns::Client, ses: aws_sdk_sesv2::Client) -> AwsDelivery {
         AwsDelivery {
-            sms: Some(SnsSms::new(
-                aws_sdk_sns::Client::new(&self.sdk),
-                SmsSettings::default(),
-            )),
+            sms: Some(SnsSms::new(sns, SmsSettings::default())),
             email: Some(SesEmail::new(
-                aws_sdk_sesv2::Client::new(&self.sdk),
+                ses,
                 EmailSettings {
                     from: EmailAddress::parse(EMAIL_FROM).unwrap(),
                     configuration_set: None,
