@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::domain::{Brand, CodeLength, Locale, Money, Ttl};
+use crate::domain::{Brand, CodeLength, Invalid, Locale, Money, Ttl};
 use crate::guard::{SmsRules, TestDestinations, VelocityLimits};
 use crate::ports::{LockPolicy, Randomness, SendPolicy};
 use crate::proof::ProofSettings;
@@ -180,7 +180,7 @@ impl Settings {
         (
             "OTP_TEST_DESTINATIONS",
             "(none)",
-            "test phone numbers / emails with fixed codes, `+12025550143=123456,review@example.com=246810`: no delivery, no limits, every use logged as an audit event; off unless set",
+            "test phone numbers / emails with fixed codes, `+12025550143=123456,review@example.com=246810`: no delivery, no limits, every use logged as an audit event; off unless set; read by the send function only",
         ),
         (
             "OTP_METRICS_NAMESPACE",
@@ -191,6 +191,29 @@ impl Settings {
 
     /// Reads the settings through `lookup` (the environment, in production).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::read(lookup, TestDestinations::parse)
+    }
+
+    /// The settings of a function that never sends (verify, enroll): `OTP_TEST_DESTINATIONS` only
+    /// matters when a code is sent, so it is not read. Parsing it means parsing phone numbers, which
+    /// would link libphonenumber's metadata (about 2 MiB) into binaries that never use it.
+    pub fn from_env_without_sending() -> Result<Self, ConfigError> {
+        Self::from_lookup_without_sending(env_var)
+    }
+
+    /// [`Self::from_lookup`] for a function that never sends: no test destinations.
+    pub fn from_lookup_without_sending(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        Self::read(lookup, |_| Ok(TestDestinations::default()))
+    }
+
+    /// Reads the settings through `lookup`, test destinations through `test_destinations` (generic,
+    /// so a binary only links the parser it is given).
+    fn read(
+        lookup: impl Fn(&str) -> Option<String>,
+        test_destinations: impl FnOnce(&str) -> Result<TestDestinations, Invalid>,
+    ) -> Result<Self, ConfigError> {
         let defaults = Self::default();
         let number =
             |variable: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
@@ -212,7 +235,7 @@ impl Settings {
                 }
             };
         let invalid = |variable: &'static str| {
-            move |e: crate::domain::Invalid| ConfigError {
+            move |e: Invalid| ConfigError {
                 variable,
                 detail: e.0,
             }
@@ -351,9 +374,7 @@ impl Settings {
             },
             test_destinations: match lookup("OTP_TEST_DESTINATIONS") {
                 None => TestDestinations::default(),
-                Some(raw) => {
-                    TestDestinations::parse(&raw).map_err(invalid("OTP_TEST_DESTINATIONS"))?
-                }
+                Some(raw) => test_destinations(&raw).map_err(invalid("OTP_TEST_DESTINATIONS"))?,
             },
             metrics_namespace: match lookup("OTP_METRICS_NAMESPACE") {
                 None => defaults.metrics_namespace,
@@ -499,6 +520,23 @@ mod tests {
             let err = settings(&[(variable, value)]).unwrap_err();
             assert_eq!(err.variable, variable, "{value}");
         }
+    }
+
+    #[test]
+    fn a_function_that_never_sends_reads_everything_but_the_test_destinations() {
+        let lookup = |name: &str| match name {
+            "OTP_TEST_DESTINATIONS" => Some("+12025550143=123456".to_owned()),
+            "OTP_MAX_ATTEMPTS" => Some("7".to_owned()),
+            _ => None,
+        };
+        let sending = Settings::from_lookup(lookup).unwrap();
+        let checking = Settings::from_lookup_without_sending(lookup).unwrap();
+        assert_eq!(sending.test_destinations.len(), 1);
+        assert!(checking.test_destinations.is_empty());
+        assert_eq!(checking.max_attempts, 7);
+        // Everything else is still read and checked.
+        let bad = |name: &str| (name == "OTP_MAX_ATTEMPTS").then(|| "zero".to_owned());
+        assert!(Settings::from_lookup_without_sending(bad).is_err());
     }
 
     #[test]

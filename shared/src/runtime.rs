@@ -59,13 +59,16 @@ pub const AWS_VARIABLES: &[(&str, &str, &str)] = &[
 
 /// The service for the send function: SMS by SNS, email by SES.
 pub async fn send_otp_from_env() -> anyhow::Result<LambdaOtp> {
-    lambda_otp_from_env(aws_delivery).await
+    lambda_otp_from_env(Settings::from_env()?, aws_delivery).await
 }
 
 /// The service for a function that delivers nothing (verify, enroll). It links no SNS or SES client,
 /// which keeps its binary and cold start small.
 pub async fn verify_otp_from_env() -> anyhow::Result<LambdaOtp> {
-    lambda_otp_from_env(|_| Ok(AwsDelivery::default())).await
+    lambda_otp_from_env(Settings::from_env_without_sending()?, |_| {
+        Ok(AwsDelivery::default())
+    })
+    .await
 }
 
 /// The service for the enroll function: the table and the secret, no delivery.
@@ -73,12 +76,12 @@ pub async fn enroll_otp_from_env() -> anyhow::Result<LambdaOtp> {
     verify_otp_from_env().await
 }
 
-/// Builds the service from the environment: settings, AWS clients (one shared configuration), the
-/// service secret and the delivery `delivery` builds.
+/// Builds the service from `settings` and the environment: AWS clients (one shared configuration),
+/// the service secret and the delivery `delivery` builds.
 async fn lambda_otp_from_env(
+    settings: Settings,
     delivery: impl FnOnce(&SdkConfig) -> anyhow::Result<AwsDelivery>,
 ) -> anyhow::Result<LambdaOtp> {
-    let settings = Settings::from_env()?;
     let sdk = aws::sdk_config().await;
     let secret = service_secret(&sdk)
         .await?
