@@ -69,9 +69,10 @@ fn rendering(c: &mut Criterion) {
     let purpose = Purpose::parse("login").unwrap();
     let english = Locale::parse("en").unwrap();
     let canadian_french = Locale::parse("fr-CA").unwrap();
-    let template =
-        CustomTemplate::parse("{brand}: {code} is your code to {purpose}. It expires in {ttl}.")
-            .unwrap();
+    let template = CustomTemplate::parse(
+        "{brand}: {code} is your code to {purpose}. It expires in {minutes} minutes.",
+    )
+    .unwrap();
     let ttl = Ttl::parse(300).unwrap();
     let input = |locale, brand, template| MessageInput {
         code: &code,

@@ -77,7 +77,7 @@ impl Code {
     pub fn generate(spec: CodeSpec, randomness: &dyn Randomness) -> Self {
         let symbols = spec.alphabet.symbols();
         let index = Uniform::new(0u32, symbols.len() as u32).expect("alphabets are never empty");
-        let mut rng = RandomnessRng(randomness);
+        let mut rng = RandomnessRng::new(randomness);
         let mut code = Zeroizing::new(String::with_capacity(spec.length.get()));
         for _ in 0..spec.length.get() {
             code.push(char::from(symbols[index.sample(&mut rng) as usize]));
