@@ -2,7 +2,7 @@
 # The cold-start benchmark (issue 7): builds the three release bootstraps, sets up the Node.js and
 # Python floors and the AWS emulator, runs harness.py and leaves $target/bench/coldstart.{json,md}
 # (target = ${CARGO_TARGET_DIR:-target}) and per-candidate logs in $target/bench/coldstart-logs/.
-# Timings are reported, never asserted: a missed budget exits 0; a failed run (an init error, a 5xx)
+# Timings are reported, never asserted: a missed budget exits 0; a failed run (an init error, a non-2xx)
 # exits 1. Extra arguments go to the harness, e.g. `--runs 5`.
 #
 # Needs the Rust toolchain, python3 (3.11+) and node/npm; installs the rest from crates.io, PyPI and
