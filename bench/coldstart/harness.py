@@ -508,7 +508,7 @@ def markdown(results: list[dict], budgets: list[str], notes: list[str], info: di
         f"verify, a new enrolment, the emulator's DynamoDB and SNS included; the floors' handlers "
         f"return at once. **Peak RSS**: the process's own high-water mark (`VmHWM`) once it has "
         f"answered (`wait4`'s `ru_maxrss` would include the spawner's RSS). The Rust functions are the "
-        f"release bootstraps (opt-level z, fat LTO, as the arm64 Lambda build), built natively for "
+        f"release bootstraps (the release profile of the arm64 Lambda build: opt-level z, the hash and signature crates at 3, fat LTO), built natively for "
         f"{m['arch']} here. The floors are a minimal runtime loop and a handler that only builds a "
         f"DynamoDB client (Node.js: `@aws-sdk/client-dynamodb` {info['node_sdk']}; Python: boto3 "
         f"{info['boto3']}); the managed runtimes load more, so the floors favour Node.js and Python. "

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cold-start benchmark (issue 7): builds the three release bootstraps, sets up the Node.js and
-# Python floors and the AWS emulator, runs harness.py and leaves $target/bench/coldstart.{json,md}
-# (target = ${CARGO_TARGET_DIR:-target}) and per-candidate logs in $target/bench/coldstart-logs/.
+# Python floors and the AWS emulator, runs harness.py and leaves target/bench/coldstart.{json,md}
+# and per-candidate logs in target/bench/coldstart-logs/.
 # Timings are reported, never asserted: a missed budget exits 0; a failed run (an init error, a non-2xx)
 # exits 1. Extra arguments go to the harness, e.g. `--runs 5`.
 #
@@ -14,7 +14,7 @@ bench=bench/coldstart
 target=${CARGO_TARGET_DIR:-target}
 mkdir -p "$target"
 target=$(cd "$target" && pwd)
-out="$target/bench"
+out="$root/target/bench"
 mkdir -p "$out"
 
 echo "== building the release bootstraps" >&2
