@@ -117,8 +117,8 @@ def parse_run(path):
     meta = re.search(r"^META (.*)$", text, re.M)
     if not meta:
         sys.exit(f"{path}: no META line (did wrk fail?)\n{text[-2000:]}")
-    run.update(dict(kv.split("=", 1) for kv in meta.group(1).split()))
-    run["seconds"] = float(run["seconds"])
+    for key, value in (kv.split("=", 1) for kv in meta.group(1).split()):
+        run[key] = float(value) if re.fullmatch(r"[\d.]+", value) else value
     done = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m),", text, re.M)
     if not done:
         sys.exit(f"{path}: no wrk summary\n{text[-2000:]}")
@@ -364,10 +364,13 @@ def diagnostics_lines(by, summary):
         t = tally[0]
         fast = summary.get("verify", {}).get("requests_per_s")
         words = ", ".join(f"{w} {n:,}" for w, n in sorted(t.get("statuses", {}).items()))
+        fast_wrk = [r["wrk_cpu_s"] / max(r["requests"], 1) * 1e6 for r in by("verify", "timed")]
         out.append(
             f"- verify-only with wrk's `response()` callback tallying each reply's `status`: "
-            f"{t['requests_per_s']:,.0f} req/s, p99 {t['p99_ms']:.2f} ms"
-            + (f" (fast path above: {fast:,.0f})" if fast else "")
+            f"{t['requests_per_s']:,.0f} req/s, p99 {t['p99_ms']:.2f} ms, wrk "
+            f"{t['wrk_cpu_s'] / max(t['requests'], 1) * 1e6:.1f} µs CPU per request"
+            + (f" (fast path above: {fast:,.0f} req/s, wrk {statistics.median(fast_wrk):.1f} µs)"
+               if fast else "")
             + f"; statuses seen: {words}. The timed runs use wrk's fast path (no callback): a 200 is "
             "an approval there, any other answer is counted as non-2xx."
         )
