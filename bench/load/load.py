@@ -261,10 +261,14 @@ def report(runs_dir, json_out, md_out, settings):
         "per-country, global and budget counters, CSPRNG, hashing, sealing, store, rendering, delivery "
         "to the outbox, logs).",
         "",
-        "| scenario | requests/s | p50 ms | p99 ms | non-2xx | server CPU µs/request "
+        "| scenario | requests/s | p50 ms | p99 ms | non-2xx | server CPU µs/request¹ "
         "| log bytes/request | CPU server/wrk/other | notes |",
         "|---|---|---|---|---|---|---|---|---|",
         *rows,
+        "",
+        "¹ the server's user + system time over the run ÷ requests: the work per request plus the "
+        "runtime's own (tokio's spinning and work stealing), so it rises somewhat when the server has "
+        "more of the cores. CPU server/wrk/other: shares of all cores while wrk ran.",
         "",
     ]
 

@@ -130,7 +130,7 @@ run_wrk() { # run_wrk NAME SCENARIO KIND SECONDS SCRIPT [SCRIPT ARGS…]: one wr
 }
 
 # 3a. verify-only. Each run approves challenges of its own, sent just before it: as many as the
-# fastest rate seen so far (15 000/s before the first run) would use, with 50 % to spare.
+# fastest verify rate measured so far would use (15 000/s before any was measured), with 50 % to spare.
 pool_for() { # pool_for RATE SECONDS
   python3 -c "import math; print(min($max_pool, max(5000, math.ceil($1 * $2 * 1.5))))"
 }
@@ -138,11 +138,12 @@ verify_run() { # verify_run NAME SCENARIO KIND SECONDS [tally]: one verify-only 
   local name=$1 scenario=$2 kind=$3 seconds=$4 tally=${5:-}
   python3 "$here/load.py" prepare "$url" "$runs/$name.pool" "$(pool_for "$rate" "$seconds")"
   run_wrk "$name" "$scenario" "$kind" "$seconds" verify.lua "$runs/$name.pool" "$threads" $tally
-  rate=$(python3 -c "print(max($rate, $(python3 "$here/load.py" rate "$runs/$name.txt")))")
+  measured=$(python3 -c "print(max($measured, $(python3 "$here/load.py" rate "$runs/$name.txt")))")
+  rate=$measured
   rm -f "$runs/$name.pool"
 }
 
-rate=15000
+rate=15000 measured=0
 echo "=== verify-only"
 for r in $(seq 1 "$repeats"); do
   start_server
