@@ -7,6 +7,7 @@
                             GET /_local/outbox and write "id code" lines to OUT (a verify pool)
   brief FILE                one line on a wrk run (for the console)
   rate FILE                 the requests/s of a wrk run
+  reused FILE               how many verifies of a verify.lua run re-used a pair (its pool ran out)
   report RUNS JSON MD K=V…  every wrk output in RUNS → raw figures in JSON, the report section in MD
 """
 
@@ -416,6 +417,8 @@ if __name__ == "__main__":
         brief(args[0])
     elif command == "rate":
         print(parse_run(args[0])["requests_per_s"])
+    elif command == "reused":
+        print(parse_run(args[0]).get("reused", 0))
     elif command == "report":
         report(args[0], args[1], args[2], args[3:])
     else:
