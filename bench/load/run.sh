@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load on otp-local (issue 7): wrk against the release build, in-memory store, on this machine.
 #
-#   bash bench/load/run.sh        ~5 minutes after the build on 2 cores
+#   bash bench/load/run.sh        ~6 minutes after the build on 2 cores (more on a busy machine)
 #
 # Scenarios, each REPEATS times on a fresh server (WARMUP s of warm-up, then DURATION s timed, at
 # CONNECTIONS connections from THREADS wrk threads; wrk shares the machine's cores with the server):
