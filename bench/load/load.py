@@ -7,6 +7,7 @@
                             GET /_local/outbox and write "id code" lines to OUT (a verify pool)
   brief FILE                one line on a wrk run (for the console)
   rate FILE                 the requests/s of a wrk run
+  reused FILE               how many verifies of a verify.lua run re-used a pair (its pool ran out)
   report RUNS JSON MD K=V…  every wrk output in RUNS → raw figures in JSON, the report section in MD
 """
 
@@ -261,10 +262,14 @@ def report(runs_dir, json_out, md_out, settings):
         "per-country, global and budget counters, CSPRNG, hashing, sealing, store, rendering, delivery "
         "to the outbox, logs).",
         "",
-        "| scenario | requests/s | p50 ms | p99 ms | non-2xx | server CPU µs/request "
+        "| scenario | requests/s | p50 ms | p99 ms | non-2xx | server CPU µs/request¹ "
         "| log bytes/request | CPU server/wrk/other | notes |",
         "|---|---|---|---|---|---|---|---|---|",
         *rows,
+        "",
+        "¹ the server's user + system time over the run ÷ requests: the work per request plus the "
+        "runtime's own (tokio's spinning and work stealing), so it rises somewhat when the server has "
+        "more of the cores. CPU server/wrk/other: shares of all cores while wrk ran.",
         "",
     ]
 
@@ -412,6 +417,8 @@ if __name__ == "__main__":
         brief(args[0])
     elif command == "rate":
         print(parse_run(args[0])["requests_per_s"])
+    elif command == "reused":
+        print(parse_run(args[0]).get("reused", 0))
     elif command == "report":
         report(args[0], args[1], args[2], args[3:])
     else:
