@@ -2,8 +2,7 @@
 # Requests per operation against the emulator: runs the two tests that assert the counts (they fail
 # on any regression) and reports the operations each one saw. Writes target/bench/requests.{json,md}.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-trap stop_emulator EXIT
-start_emulator
+start_emulator "$out/emulator.log"
 cargo test --locked -q -p otp-tests --test api -- --exact --nocapture \
   aws::verify_is_one_dynamodb_request_and_send_at_most_two_and_one_delivery \
   aws::a_totp_verify_is_one_read_and_one_conditional_write >"$out/requests.log" 2>&1 \

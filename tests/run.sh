@@ -22,28 +22,9 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq "${need[@]}"
 fi
 
-# The emulator, in .venv (pinned in tests/requirements.txt).
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements.txt
-
-mkdir -p target
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-.venv/bin/python tests/emulator.py -H 127.0.0.1 -p "$port" >target/emulator.log 2>&1 &
-emulator_pid=$!
-trap 'kill "$emulator_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 150); do
-  curl -sf -o /dev/null "http://127.0.0.1:$port/moto-api/data.json" && break
-  kill -0 "$emulator_pid" 2>/dev/null || { echo "the emulator did not start:"; cat target/emulator.log; exit 1; }
-  sleep 0.2
-done
-
-# The SDK's standard variables point every client at the emulator; nothing reads ~/.aws.
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
-export AWS_CONFIG_FILE="$root/target/no-aws-config" AWS_SHARED_CREDENTIALS_FILE="$root/target/no-aws-credentials"
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_SECRET_ARN OTP_SECRET_ARN
+# The emulator on a free port, the SDK's variables pointing at it; stopped when this script exits.
+source tests/emulator.sh
+start_emulator target/emulator.log
 
 # Both runs leave their log lines and the values they used in target/log-audit; the last step checks
 # that no line of the whole suite carries any of them.

@@ -7,15 +7,8 @@
 #
 # Needs the Rust toolchain, python3 (3.11+) and node/npm; installs the rest from crates.io, PyPI and
 # npm. Everything it starts listens on 127.0.0.1 and is stopped on exit.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-root=$(pwd)
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 bench=bench/coldstart
-target=${CARGO_TARGET_DIR:-target}
-mkdir -p "$target"
-target=$(cd "$target" && pwd)
-out="$root/target/bench"
-mkdir -p "$out"
 
 echo "== building the release bootstraps" >&2
 cargo build --release --locked -p otp-send -p otp-verify -p otp-enroll
@@ -26,19 +19,8 @@ echo "== the floors: boto3 in $bench/.venv, @aws-sdk/client-dynamodb in $bench/n
 (cd "$bench/node" && npm ci --silent --no-audit --no-fund)
 
 echo "== the AWS emulator (moto, pinned in tests/requirements.txt)" >&2
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements.txt
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-.venv/bin/python tests/emulator.py -H 127.0.0.1 -p "$port" >"$out/coldstart-emulator.log" 2>&1 &
-emulator_pid=$!
-trap 'kill "$emulator_pid" 2>/dev/null || true' EXIT
-emulator="http://127.0.0.1:$port"
-for _ in $(seq 1 150); do
-  curl -sf -o /dev/null "$emulator/moto-api/data.json" && break
-  kill -0 "$emulator_pid" 2>/dev/null || { echo "the emulator did not start:" >&2; cat "$out/coldstart-emulator.log" >&2; exit 1; }
-  sleep 0.2
-done
-curl -sf -o /dev/null "$emulator/moto-api/data.json" || { echo "the emulator did not answer" >&2; exit 1; }
+start_emulator "$out/coldstart-emulator.log"
+emulator=$AWS_ENDPOINT_URL
 
 # The table and the service secret the functions read (a fresh random secret for this run only).
 "$bench/.venv/bin/python" "$bench/setup_emulator.py" --endpoint "$emulator" >"$out/coldstart-setup.json"
@@ -47,7 +29,7 @@ echo "== measuring" >&2
 python3 "$bench/harness.py" \
   --emulator "$emulator" \
   --setup "$out/coldstart-setup.json" \
-  --release-dir "$target/release" \
+  --release-dir "$target_dir/release" \
   --venv-python "$root/$bench/.venv/bin/python" \
   --out "$out" \
   "$@"

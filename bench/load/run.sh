@@ -21,11 +21,8 @@
 # Knobs: LOAD_CONNECTIONS (64), LOAD_THREADS (1), LOAD_DURATION (10), LOAD_WARMUP (2), LOAD_REPEATS (3),
 # LOAD_RUST_LOG (info), LOAD_DIAGNOSTICS (1; 0 skips the diagnostic runs), LOAD_DIAG_DURATION (5),
 # LOAD_MAX_POOL (600000: most challenges made for one verify run).
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 here=bench/load
-out="$root/target/bench"
 runs="$out/load-runs"
 log="$out/load-otp-local.log"
 connections=${LOAD_CONNECTIONS:-64}
@@ -56,7 +53,7 @@ fi
 cargo build --release --locked -p otp-local
 # A copy, so that a build in the same target directory during the run cannot swap the binary.
 bin="$out/otp-local-load"
-cp "${CARGO_TARGET_DIR:-target}/release/otp-local" "$bin"
+cp "$target_dir/release/otp-local" "$bin"
 
 # The environment of every server: nothing from the caller's (env -i), limits raised to their maxima
 # (Settings::VARIABLES in shared/src/config.rs) since all the load comes from one client address,

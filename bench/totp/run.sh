@@ -8,13 +8,8 @@
 #
 # Needs a Rust toolchain, python3 (with venv) and Node.js ≥ 20 with npm; installs pyotp into
 # bench/totp/.venv and otplib + tinybench into bench/totp/node/node_modules, both pinned.
-set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$root"
+source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 here=bench/totp
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
-out="$root/target/bench"
-mkdir -p "$out"
 
 echo "--- setting up pyotp and otplib"
 [ -x "$here/.venv/bin/python" ] || python3 -m venv "$here/.venv"
