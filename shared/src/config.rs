@@ -234,12 +234,22 @@ impl Settings {
                         }),
                 }
             };
-        let invalid = |variable: &'static str| {
-            move |e: Invalid| ConfigError {
+        fn invalid(variable: &'static str) -> impl Fn(Invalid) -> ConfigError {
+            move |e| ConfigError {
                 variable,
                 detail: e.0,
             }
-        };
+        }
+        // A variable read by a domain parser: `None` when unset, its error named after the variable.
+        fn parsed<T>(
+            lookup: &impl Fn(&str) -> Option<String>,
+            variable: &'static str,
+            parse: impl FnOnce(&str) -> Result<T, Invalid>,
+        ) -> Result<Option<T>, ConfigError> {
+            lookup(variable)
+                .map(|raw| parse(&raw).map_err(invalid(variable)))
+                .transpose()
+        }
         let claim_text = |variable: &'static str, default: String| match lookup(variable) {
             None => Ok(default),
             Some(raw) => {
@@ -299,10 +309,10 @@ impl Settings {
                 0..=u64::MAX,
             )?)
             .map_err(invalid("OTP_DEFAULT_CODE_LENGTH"))?,
-            default_locale: match lookup("OTP_DEFAULT_LOCALE") {
-                None => defaults.default_locale,
-                Some(raw) => Locale::parse(raw.trim()).map_err(invalid("OTP_DEFAULT_LOCALE"))?,
-            },
+            default_locale: parsed(&lookup, "OTP_DEFAULT_LOCALE", |raw| {
+                Locale::parse(raw.trim())
+            })?
+            .unwrap_or(defaults.default_locale),
             brand: match lookup("OTP_BRAND") {
                 None => None,
                 Some(raw) if raw.trim().is_empty() => None,
@@ -352,15 +362,14 @@ impl Settings {
                 )? as u32,
             },
             sms: SmsRules {
-                allowed_countries: match lookup("OTP_SMS_ALLOWED_COUNTRIES") {
-                    None => defaults.sms.allowed_countries,
-                    Some(raw) => SmsRules::parse_countries(&raw)
-                        .map_err(invalid("OTP_SMS_ALLOWED_COUNTRIES"))?,
-                },
-                prices: match lookup("OTP_SMS_PRICES") {
-                    None => defaults.sms.prices,
-                    Some(raw) => SmsRules::parse_prices(&raw).map_err(invalid("OTP_SMS_PRICES"))?,
-                },
+                allowed_countries: parsed(
+                    &lookup,
+                    "OTP_SMS_ALLOWED_COUNTRIES",
+                    SmsRules::parse_countries,
+                )?
+                .unwrap_or(defaults.sms.allowed_countries),
+                prices: parsed(&lookup, "OTP_SMS_PRICES", SmsRules::parse_prices)?
+                    .unwrap_or(defaults.sms.prices),
                 default_price: money(
                     "OTP_SMS_DEFAULT_PRICE",
                     defaults.sms.default_price,
@@ -372,10 +381,8 @@ impl Settings {
                     Money::from_micros(1_000_000 * 1_000_000),
                 )?,
             },
-            test_destinations: match lookup("OTP_TEST_DESTINATIONS") {
-                None => TestDestinations::default(),
-                Some(raw) => test_destinations(&raw).map_err(invalid("OTP_TEST_DESTINATIONS"))?,
-            },
+            test_destinations: parsed(&lookup, "OTP_TEST_DESTINATIONS", test_destinations)?
+                .unwrap_or_default(),
             metrics_namespace: match lookup("OTP_METRICS_NAMESPACE") {
                 None => defaults.metrics_namespace,
                 Some(raw) => {
