@@ -1,5 +1,7 @@
-use std::collections::{HashMap, VecDeque};
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
@@ -25,8 +27,44 @@ struct Inner {
     enrollments: HashMap<UserId, Enrollment>,
     /// Quota counters: what each has been charged, and when it resets.
     counters: HashMap<String, (u64, OffsetDateTime)>,
-    begins_since_sweep: u32,
+    /// When each entry above can next be forgotten, soonest first. Forgetting a little at every send
+    /// keeps a long-running otp-local bounded without ever pausing to walk everything under the lock.
+    expiries: BinaryHeap<Reverse<Expiry>>,
 }
+
+#[derive(Debug)]
+struct Expiry {
+    at: OffsetDateTime,
+    entry: Entry,
+}
+
+#[derive(Debug)]
+enum Entry {
+    Challenge(ChallengeId),
+    Destination(DestinationKey),
+    Counter(String),
+}
+
+// Ordered by time alone: which of two entries due together goes first does not matter.
+impl Ord for Expiry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.at.cmp(&other.at)
+    }
+}
+
+impl PartialOrd for Expiry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Expiry {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at
+    }
+}
+
+impl Eq for Expiry {}
 
 #[derive(Debug)]
 struct Stored {
@@ -50,6 +88,9 @@ enum State {
 struct Sends {
     recent: VecDeque<OffsetDateTime>,
     last_by_purpose: HashMap<Purpose, (OffsetDateTime, ChallengeId)>,
+    /// How long a send to this destination matters to its rules (window or cooldown, whichever is
+    /// longer), under the longest policy it was sent with.
+    remembered_for: Duration,
 }
 
 impl MemoryStore {
@@ -65,16 +106,45 @@ impl MemoryStore {
 }
 
 impl Inner {
-    /// Drops what no rule can still need, so a long-running local server does not grow forever.
-    fn sweep(&mut self, now: OffsetDateTime, policy: SendPolicy) {
-        let keep_after = now - policy.window.max(policy.resend_cooldown);
-        self.challenges.retain(|_, c| c.expires_at > keep_after);
-        self.destinations.retain(|_, sends| {
-            sends.recent.retain(|t| *t > keep_after);
-            sends.last_by_purpose.retain(|_, (t, _)| *t > keep_after);
-            !sends.recent.is_empty() || !sends.last_by_purpose.is_empty()
-        });
-        self.counters.retain(|_, (_, resets_at)| *resets_at > now);
+    /// Drops what no rule can still need: every entry whose time has come, and nothing else.
+    fn expire(&mut self, now: OffsetDateTime) {
+        while self
+            .expiries
+            .peek()
+            .is_some_and(|Reverse(next)| next.at <= now)
+        {
+            let Some(Reverse(due)) = self.expiries.pop() else {
+                break;
+            };
+            match due.entry {
+                Entry::Challenge(id) => {
+                    self.challenges.remove(&id);
+                }
+                Entry::Destination(key) => {
+                    if let Some(sends) = self.destinations.get_mut(&key) {
+                        let keep_after = now - sends.remembered_for;
+                        sends.recent.retain(|t| *t > keep_after);
+                        sends.last_by_purpose.retain(|_, (t, _)| *t > keep_after);
+                        if sends.recent.is_empty() && sends.last_by_purpose.is_empty() {
+                            self.destinations.remove(&key);
+                        }
+                    }
+                }
+                Entry::Counter(name) => {
+                    if self
+                        .counters
+                        .get(&name)
+                        .is_some_and(|(_, resets_at)| *resets_at <= now)
+                    {
+                        self.counters.remove(&name);
+                    }
+                }
+            }
+        }
+    }
+
+    fn forget_at(&mut self, at: OffsetDateTime, entry: Entry) {
+        self.expiries.push(Reverse(Expiry { at, entry }));
     }
 
     /// What a counter stands at now (zero once its window is over).
@@ -95,11 +165,7 @@ impl ChallengeStore for MemoryStore {
     ) -> Result<SendAdmission, StoreError> {
         let now = challenge.created_at;
         let mut inner = self.lock()?;
-        inner.begins_since_sweep += 1;
-        if inner.begins_since_sweep >= 1024 {
-            inner.begins_since_sweep = 0;
-            inner.sweep(now, policy);
-        }
+        inner.expire(now);
         let sends = inner
             .destinations
             .entry(challenge.destination.clone())
@@ -127,15 +193,20 @@ impl ChallengeStore for MemoryStore {
         }
         for quota in quotas {
             let used = inner.used(quota, now) + quota.amount;
-            inner
+            let previous = inner
                 .counters
                 .insert(quota.counter.clone(), (used, quota.resets_at));
+            if previous.is_none_or(|(_, resets_at)| resets_at != quota.resets_at) {
+                inner.forget_at(quota.resets_at, Entry::Counter(quota.counter.clone()));
+            }
         }
         let sends = inner
             .destinations
             .get_mut(&challenge.destination)
             .expect("entered above");
         sends.recent.push_back(now);
+        let remembered_for = policy.window.max(policy.resend_cooldown);
+        sends.remembered_for = sends.remembered_for.max(remembered_for);
         let replaced = sends
             .last_by_purpose
             .insert(challenge.purpose.clone(), (now, challenge.id.clone()))
@@ -145,6 +216,15 @@ impl ChallengeStore for MemoryStore {
         {
             old.state = State::Revoked;
         }
+        inner.forget_at(
+            now + remembered_for,
+            Entry::Destination(challenge.destination),
+        );
+        // Kept past its expiry as long as the send counts, so a late verify still reads "expired".
+        inner.forget_at(
+            challenge.expires_at + remembered_for,
+            Entry::Challenge(challenge.id.clone()),
+        );
         inner.challenges.insert(
             challenge.id,
             Stored {
@@ -519,11 +599,43 @@ mod tests {
         let recent = challenge(&random, "new", t(2000));
         let recent_id = recent.id.clone();
         store.begin(recent, POLICY, &[]).await.unwrap();
-        store.lock().unwrap().sweep(t(2001), POLICY);
+        store.lock().unwrap().expire(t(2001));
         let inner = store.lock().unwrap();
         assert_eq!(inner.challenges.len(), 1);
         assert!(inner.challenges.contains_key(&recent_id));
         assert_eq!(inner.destinations.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_short_policy_never_forgets_other_destinations_sends_early() {
+        let (store, random) = (MemoryStore::new(), SeededRandomness::new(9));
+        let brief = SendPolicy {
+            resend_cooldown: Duration::ZERO,
+            max_sends: 100,
+            window: Duration::from_secs(1),
+        };
+        for n in 0..POLICY.max_sends {
+            let c = challenge(&random, "a", t(31 * i64::from(n)));
+            store.begin(c, POLICY, &[]).await.unwrap();
+        }
+        // Much later, but inside "a"'s window, a send under a one-second policy to somewhere else.
+        let other = challenge(&random, "b", t(600));
+        store.begin(other, brief, &[]).await.unwrap();
+        assert!(
+            matches!(
+                store
+                    .begin(challenge(&random, "a", t(601)), POLICY, &[])
+                    .await
+                    .unwrap(),
+                SendAdmission::CapReached { .. }
+            ),
+            "a's five sends still count"
+        );
+        // Once a's window has passed, its entries go without any full sweep.
+        store.lock().unwrap().expire(t(2000));
+        let inner = store.lock().unwrap();
+        assert!(inner.destinations.is_empty() && inner.challenges.is_empty());
+        assert!(inner.expiries.is_empty());
     }
 
     #[tokio::test]
