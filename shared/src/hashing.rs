@@ -10,7 +10,8 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::config::ServiceSecret;
-use crate::domain::{ChallengeId, Destination};
+use crate::domain::{ChallengeId, Destination, IdempotencyKey};
+use crate::ports::IdempotentSend;
 use crate::totp::SecretSealer;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -24,6 +25,7 @@ pub struct Keys {
     totp_seal: Zeroizing<[u8; 32]>,
     recovery: Zeroizing<[u8; 32]>,
     destination_seal: Zeroizing<[u8; 32]>,
+    idempotency: Zeroizing<[u8; 32]>,
     /// HKDF, kept to derive the proof-signing key of any version on demand.
     hkdf: Hkdf<Sha256>,
 }
@@ -45,6 +47,7 @@ impl Keys {
             totp_seal: expand(Self::TOTP_SEAL_KEY_ID.as_bytes()),
             recovery: expand(b"recovery-code-hmac"),
             destination_seal: expand(Self::DESTINATION_SEAL_KEY_ID.as_bytes()),
+            idempotency: expand(b"idempotency-hmac"),
             hkdf: hkdf.clone(),
         }
     }
@@ -108,6 +111,24 @@ impl Keys {
             .expect("HMAC takes any key length");
         mac.update(destination.canonical().as_bytes());
         DestinationKey(data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes()[..16]))
+    }
+
+    /// Where a send's idempotency record is kept, and what request it was for: keyed hashes of the
+    /// caller's key and of the request, so the store holds neither (a request names its
+    /// destination).
+    pub fn idempotent_send(&self, key: &IdempotencyKey, request: &[u8]) -> IdempotentSend {
+        let hash = |part: &[u8], bytes: &[u8]| {
+            let mut mac = HmacSha256::new_from_slice(self.idempotency.as_ref())
+                .expect("HMAC takes any key length");
+            mac.update(part);
+            mac.update(&[0]);
+            mac.update(bytes);
+            mac.finalize().into_bytes()
+        };
+        IdempotentSend {
+            slot: data_encoding::HEXLOWER.encode(&hash(b"key", key.as_str().as_bytes())[..16]),
+            fingerprint: data_encoding::HEXLOWER.encode(&hash(b"request", request)),
+        }
     }
 
     /// A stable pseudonym of a client's network (see [`crate::guard::client_network`]), under which

@@ -202,6 +202,29 @@ pub enum VerifyOutcome {
     NotFound,
 }
 
+/// A send the caller made idempotent (`Idempotency-Key`), as the store knows it: keyed hashes only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentSend {
+    /// Names the record: a hash of the caller's key.
+    pub slot: String,
+    /// A hash of the request, so a key reused for a different request is refused, not replayed.
+    pub fingerprint: String,
+}
+
+/// What the store found when a send claimed its idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// Unused, expired, or left by a send whose lease ran out: this send goes ahead, and its
+    /// `holder` alone may complete or release the key.
+    Claimed,
+    /// A send of the same request with this key succeeded: its reply, as the use case stored it.
+    Completed { reply: String },
+    /// A send with this key is under way.
+    InProgress { retry_at: OffsetDateTime },
+    /// The key was used for a different request.
+    Mismatch,
+}
+
 /// A failure of the store itself (not a refusal): the caller gets an opaque 5xx.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
@@ -226,6 +249,27 @@ pub trait ChallengeStore: Send + Sync {
         &self,
         id: &ChallengeId,
         now: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Claims `send`'s key for `holder` until `lease_until`, in one conditional write, unless a send
+    /// holds it (lease not over) or completed it (record not expired).
+    fn claim_idempotency(
+        &self,
+        send: &IdempotentSend,
+        holder: &ChallengeId,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> impl Future<Output = Result<IdempotencyClaim, StoreError>> + Send;
+
+    /// Settles `holder`'s claim: with `Some(reply)`, keeps the reply for retries until `keep_until`;
+    /// with `None` (the send was refused or failed, and a retry should be tried afresh), forgets the
+    /// key. Does nothing if `holder` no longer holds it.
+    fn settle_idempotency(
+        &self,
+        send: &IdempotentSend,
+        holder: &ChallengeId,
+        reply: Option<&str>,
+        keep_until: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// In one step: checks the code is not consumed, not expired and not locked, compares `candidate`

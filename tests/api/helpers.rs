@@ -278,7 +278,7 @@ impl TestApp {
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }
-        reply(request.send().await.expect("request")).await
+        reply_of(request.send().await.expect("request")).await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
@@ -322,7 +322,7 @@ impl TestApp {
             .send()
             .await
             .expect("request");
-        reply(response).await
+        reply_of(response).await
     }
 
     /// What was sent, oldest first. On the AWS adapters, each message's text is the one the emulator
@@ -363,7 +363,7 @@ impl TestApp {
     }
 }
 
-async fn reply(response: reqwest::Response) -> Reply {
+pub async fn reply_of(response: reqwest::Response) -> Reply {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let bytes = response.bytes().await.expect("body");

@@ -6,6 +6,7 @@ mod aws;
 mod concurrency;
 mod cors;
 mod helpers;
+mod idempotency;
 mod lambda_events;
 mod logs;
 mod openapi;

@@ -7,8 +7,8 @@ use otp_shared::domain::{ChallengeId, UserId};
 use otp_shared::hashing::CodeHash;
 use otp_shared::ports::{
     ChallengeStore, Delivered, DeliveryError, EnrollAdmission, Enrollment, FailureOutcome,
-    LockPolicy, NewChallenge, Notifier, OutgoingMessage, Quota, RecoveryOutcome, SendAdmission,
-    SendPolicy, StepOutcome, StoreError, TotpStore, VerifyOutcome,
+    IdempotencyClaim, IdempotentSend, LockPolicy, NewChallenge, Notifier, OutgoingMessage, Quota,
+    RecoveryOutcome, SendAdmission, SendPolicy, StepOutcome, StoreError, TotpStore, VerifyOutcome,
 };
 use time::OffsetDateTime;
 
@@ -17,13 +17,14 @@ use crate::Outbox;
 /// `--store memory` or `--store dynamodb`.
 #[derive(Debug)]
 pub enum LocalStore {
-    Memory(MemoryStore),
+    // Boxed: the in-memory store is several times the size of the DynamoDB client handle.
+    Memory(Box<MemoryStore>),
     Dynamo(DynamoStore),
 }
 
 impl LocalStore {
     pub fn memory() -> Self {
-        Self::Memory(MemoryStore::new())
+        Self::Memory(Box::default())
     }
 }
 
@@ -45,6 +46,26 @@ impl ChallengeStore for LocalStore {
         quotas: &[Quota],
     ) -> Result<SendAdmission, StoreError> {
         delegate!(self.begin(challenge, policy, quotas))
+    }
+
+    async fn claim_idempotency(
+        &self,
+        send: &IdempotentSend,
+        holder: &ChallengeId,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        delegate!(self.claim_idempotency(send, holder, now, lease_until))
+    }
+
+    async fn settle_idempotency(
+        &self,
+        send: &IdempotentSend,
+        holder: &ChallengeId,
+        reply: Option<&str>,
+        keep_until: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        delegate!(self.settle_idempotency(send, holder, reply, keep_until))
     }
 
     async fn withdraw(&self, id: &ChallengeId, now: OffsetDateTime) -> Result<(), StoreError> {

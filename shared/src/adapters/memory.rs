@@ -8,9 +8,9 @@ use time::OffsetDateTime;
 use crate::domain::{ChallengeId, Purpose, UserId};
 use crate::hashing::{CodeHash, DestinationKey};
 use crate::ports::{
-    ApprovedChallenge, ChallengeStore, EnrollAdmission, Enrollment, FailureOutcome, LockPolicy,
-    NewChallenge, Quota, RecoveryOutcome, SendAdmission, SendPolicy, StepOutcome, StoreError,
-    TotpStore, VerifyOutcome,
+    ApprovedChallenge, ChallengeStore, EnrollAdmission, Enrollment, FailureOutcome,
+    IdempotencyClaim, IdempotentSend, LockPolicy, NewChallenge, Quota, RecoveryOutcome,
+    SendAdmission, SendPolicy, StepOutcome, StoreError, TotpStore, VerifyOutcome,
 };
 
 /// A store in process memory. One lock makes every operation atomic, as a conditional write does in
@@ -27,6 +27,8 @@ struct Inner {
     enrollments: HashMap<UserId, Enrollment>,
     /// Quota counters: what each has been charged, and when it resets.
     counters: HashMap<String, (u64, OffsetDateTime)>,
+    /// Idempotency records by slot.
+    idempotency: HashMap<String, IdempotencyRecord>,
     /// When each entry above can next be forgotten, soonest first. Forgetting a little at every send
     /// keeps a long-running otp-local bounded without ever pausing to walk everything under the lock.
     expiries: BinaryHeap<Reverse<Expiry>>,
@@ -43,6 +45,17 @@ enum Entry {
     Challenge(ChallengeId),
     Destination(DestinationKey),
     Counter(String),
+    Idempotency(String),
+}
+
+#[derive(Debug)]
+struct IdempotencyRecord {
+    fingerprint: String,
+    holder: ChallengeId,
+    /// `None` while the send is under way.
+    reply: Option<String>,
+    /// The end of the lease while under way; then how long the reply is kept.
+    until: OffsetDateTime,
 }
 
 // Ordered by time alone: which of two entries due together goes first does not matter.
@@ -128,6 +141,15 @@ impl Inner {
                         if sends.recent.is_empty() && sends.last_by_purpose.is_empty() {
                             self.destinations.remove(&key);
                         }
+                    }
+                }
+                Entry::Idempotency(slot) => {
+                    if self
+                        .idempotency
+                        .get(&slot)
+                        .is_some_and(|record| record.until <= now)
+                    {
+                        self.idempotency.remove(&slot);
                     }
                 }
                 Entry::Counter(name) => {
@@ -243,6 +265,77 @@ impl ChallengeStore for MemoryStore {
             },
         );
         Ok(admission)
+    }
+
+    async fn claim_idempotency(
+        &self,
+        send: &IdempotentSend,
+        holder: &ChallengeId,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let mut inner = self.lock()?;
+        inner.expire(now);
+        if let Some(record) = inner
+            .idempotency
+            .get(&send.slot)
+            .filter(|record| record.until > now)
+        {
+            return Ok(if record.fingerprint != send.fingerprint {
+                IdempotencyClaim::Mismatch
+            } else if let Some(reply) = &record.reply {
+                IdempotencyClaim::Completed {
+                    reply: reply.clone(),
+                }
+            } else {
+                IdempotencyClaim::InProgress {
+                    retry_at: record.until,
+                }
+            });
+        }
+        inner.idempotency.insert(
+            send.slot.clone(),
+            IdempotencyRecord {
+                fingerprint: send.fingerprint.clone(),
+                holder: holder.clone(),
+                reply: None,
+                until: lease_until,
+            },
+        );
+        inner.forget_at(lease_until, Entry::Idempotency(send.slot.clone()));
+        Ok(IdempotencyClaim::Claimed)
+    }
+
+    async fn settle_idempotency(
+        &self,
+        send: &IdempotentSend,
+        holder: &ChallengeId,
+        reply: Option<&str>,
+        keep_until: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        let held = inner
+            .idempotency
+            .get(&send.slot)
+            .is_some_and(|record| record.holder == *holder && record.reply.is_none());
+        if !held {
+            return Ok(());
+        }
+        match reply {
+            Some(reply) => {
+                let record = inner
+                    .idempotency
+                    .get_mut(&send.slot)
+                    .expect("checked above");
+                record.reply = Some(reply.to_owned());
+                record.until = keep_until;
+                inner.forget_at(keep_until, Entry::Idempotency(send.slot.clone()));
+            }
+            None => {
+                inner.idempotency.remove(&send.slot);
+            }
+        }
+        Ok(())
     }
 
     async fn withdraw(&self, id: &ChallengeId, _now: OffsetDateTime) -> Result<(), StoreError> {
@@ -604,6 +697,79 @@ mod tests {
         assert_eq!(inner.challenges.len(), 1);
         assert!(inner.challenges.contains_key(&recent_id));
         assert_eq!(inner.destinations.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_idempotency_key_is_held_by_one_send_until_settled_or_its_lease_ends() {
+        let (store, random) = (MemoryStore::new(), SeededRandomness::new(10));
+        let send = IdempotentSend {
+            slot: "slot".into(),
+            fingerprint: "request-a".into(),
+        };
+        let (first, second) = (
+            ChallengeId::generate(&random),
+            ChallengeId::generate(&random),
+        );
+        let claim = |holder: &ChallengeId, now| {
+            let (store, send, holder) = (&store, send.clone(), holder.clone());
+            async move {
+                store
+                    .claim_idempotency(&send, &holder, now, now + Duration::from_secs(30))
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(claim(&first, t(0)).await, IdempotencyClaim::Claimed);
+        assert_eq!(
+            claim(&second, t(10)).await,
+            IdempotencyClaim::InProgress { retry_at: t(30) }
+        );
+        let other_request = IdempotentSend {
+            fingerprint: "request-b".into(),
+            ..send.clone()
+        };
+        assert_eq!(
+            store
+                .claim_idempotency(&other_request, &second, t(10), t(40))
+                .await
+                .unwrap(),
+            IdempotencyClaim::Mismatch
+        );
+        // The first send stalls past its lease: the second takes the key over, and the first can
+        // no longer settle it.
+        assert_eq!(claim(&second, t(30)).await, IdempotencyClaim::Claimed);
+        store
+            .settle_idempotency(&send, &first, Some("stale"), t(1000))
+            .await
+            .unwrap();
+        store
+            .settle_idempotency(&send, &second, Some("reply"), t(1000))
+            .await
+            .unwrap();
+        assert_eq!(
+            claim(&first, t(999)).await,
+            IdempotencyClaim::Completed {
+                reply: "reply".into()
+            }
+        );
+        // Settled: a late release by anyone changes nothing; once kept long enough it is free.
+        store
+            .settle_idempotency(&send, &second, None, t(0))
+            .await
+            .unwrap();
+        assert_eq!(
+            claim(&first, t(999)).await,
+            IdempotencyClaim::Completed {
+                reply: "reply".into()
+            }
+        );
+        assert_eq!(claim(&first, t(1000)).await, IdempotencyClaim::Claimed);
+        // Released by its holder: free at once.
+        store
+            .settle_idempotency(&send, &first, None, t(0))
+            .await
+            .unwrap();
+        assert_eq!(claim(&second, t(1001)).await, IdempotencyClaim::Claimed);
     }
 
     #[tokio::test]

@@ -149,6 +149,39 @@ impl Default for Ttl {
     }
 }
 
+/// The caller's name for one logical send (the `Idempotency-Key` header): a retry carrying the same
+/// key gets the first reply back instead of a second message. 1 to 255 visible ASCII characters, as
+/// Stripe and the IETF draft allow; a UUID is the usual choice.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub const MAX_LEN: usize = 255;
+
+    pub fn parse(input: &str) -> Result<Self, Invalid> {
+        let ok_len = (1..=Self::MAX_LEN).contains(&input.len());
+        if ok_len && input.bytes().all(|b| b.is_ascii_graphic()) {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(Invalid::new(format!(
+                "must be 1 to {} visible ASCII characters, e.g. a UUID",
+                Self::MAX_LEN
+            )))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+// The key may be derived from something private of the caller's; logs only need to know there was one.
+impl fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IdempotencyKey(…)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

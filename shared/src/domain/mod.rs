@@ -8,7 +8,7 @@ mod text;
 mod user;
 mod web_otp;
 
-pub use challenge::{ChallengeId, Purpose, Reference, Ttl};
+pub use challenge::{ChallengeId, IdempotencyKey, Purpose, Reference, Ttl};
 pub use code::{Alphabet, Code, CodeAttempt, CodeLength, CodeSpec};
 pub use destination::{Channel, Destination, EmailAddress, LineType, PhoneNumber};
 pub use region::{Money, Region};

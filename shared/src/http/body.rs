@@ -18,12 +18,7 @@ pub struct Field {
 
 pub fn parse<T: DeserializeOwned>(request: &Request, fields: &[Field]) -> Result<T, ApiError> {
     check_media_type(request)?;
-    let bytes: &[u8] = match request.body() {
-        Body::Empty => &[],
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => &[],
-    };
+    let bytes = bytes(request);
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::BodyTooLarge);
     }
@@ -56,6 +51,24 @@ pub fn parse<T: DeserializeOwned>(request: &Request, fields: &[Field]) -> Result
         ));
     }
     deserialize(object, fields)
+}
+
+/// The body of a request [`parse`] accepted, as JSON with sorted keys and no insignificant
+/// whitespace: the same request however a client spaced or ordered it.
+pub fn canonical(request: &Request) -> Vec<u8> {
+    // serde_json's map is ordered by key (this workspace does not enable `preserve_order`).
+    serde_json::from_slice::<Value>(bytes(request))
+        .and_then(|value| serde_json::to_vec(&value))
+        .unwrap_or_default()
+}
+
+fn bytes(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    }
 }
 
 fn deserialize<T: DeserializeOwned>(

@@ -193,6 +193,7 @@ impl SendBody {
             client,
             fallback,
             sms_binding,
+            idempotency: None,
         })
     }
 }

@@ -59,6 +59,9 @@ impl ApiError {
             }) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Send(SendError::OverQuota { .. }) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Send(SendError::SmsRefused(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            // As the IETF Idempotency-Key draft answers a key in use and a key reused.
+            ApiError::Send(SendError::IdempotencyKeyInUse { .. }) => StatusCode::CONFLICT,
+            ApiError::Send(SendError::IdempotencyKeyReused) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Send(SendError::Delivery(_)) => StatusCode::BAD_GATEWAY,
             ApiError::Totp(TotpError::ActiveExists) => StatusCode::CONFLICT,
             ApiError::Totp(TotpError::NotEnrolled) => StatusCode::NOT_FOUND,
@@ -91,6 +94,14 @@ impl ApiError {
             ApiError::Send(SendError::Delivery(_)) => {
                 ("delivery-failed", "The code could not be delivered")
             }
+            ApiError::Send(SendError::IdempotencyKeyInUse { .. }) => (
+                "idempotency-key-in-use",
+                "A send with this Idempotency-Key is under way",
+            ),
+            ApiError::Send(SendError::IdempotencyKeyReused) => (
+                "idempotency-key-reused",
+                "This Idempotency-Key belongs to another request",
+            ),
             ApiError::Totp(TotpError::ActiveExists) => (
                 "totp-already-enrolled",
                 "The user already has an active authenticator",
@@ -138,7 +149,8 @@ impl ApiError {
             ApiError::Send(
                 SendError::CoolingDown { retry_after }
                 | SendError::CapReached { retry_after }
-                | SendError::OverQuota { retry_after, .. },
+                | SendError::OverQuota { retry_after, .. }
+                | SendError::IdempotencyKeyInUse { retry_after },
             ) => Some(retry_after.as_secs()),
             _ => None,
         }
@@ -192,7 +204,10 @@ fn send_refusal_title(refusal: &SendError) -> &'static str {
         SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_)) => {
             "SMS is only sent to mobile numbers"
         }
-        SendError::Delivery(_) | SendError::Unexpected(_) => "Not sent",
+        SendError::IdempotencyKeyInUse { .. }
+        | SendError::IdempotencyKeyReused
+        | SendError::Delivery(_)
+        | SendError::Unexpected(_) => "Not sent",
     }
 }
 

@@ -10,9 +10,9 @@ use super::dto::{
 };
 use super::totp_dto::{ENROLL_FIELDS, EnrollBody, EnrollReply, StatusReply, TotpVerifyReply};
 use super::{ApiError, body, error, json_response};
-use crate::domain::UserId;
+use crate::domain::{IdempotencyKey, Invalid, UserId};
 use crate::ports::{ChallengeStore, Notifier, TotpStore};
-use crate::usecases::Otp;
+use crate::usecases::{Idempotency, Otp};
 
 /// `POST /v1/otp/send`
 pub async fn send<S: ChallengeStore, N: Notifier>(
@@ -23,13 +23,38 @@ pub async fn send<S: ChallengeStore, N: Notifier>(
         require_method(&request, &Method::POST, "POST")?;
         let body: SendBody = body::parse(&request, SEND_FIELDS)?;
         let client = super::client_address(&request);
-        let receipt = otp.send(body.into_request(otp.settings(), client)?).await?;
-        Ok(json_response(
-            StatusCode::ACCEPTED,
-            &SendReply::from(receipt),
-        ))
+        let mut send = body.into_request(otp.settings(), client)?;
+        send.idempotency = idempotency(&request)?;
+        let receipt = otp.send(send).await?;
+        let replayed = receipt.replayed;
+        let mut response = json_response(StatusCode::ACCEPTED, &SendReply::from(receipt));
+        if replayed {
+            response
+                .headers_mut()
+                .insert(IDEMPOTENT_REPLAYED, http::HeaderValue::from_static("true"));
+        }
+        Ok(response)
     })
     .await)
+}
+
+/// Marks a reply that repeats the first reply to the same `Idempotency-Key` (as Stripe does).
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+
+/// The `Idempotency-Key` header, if any, bound to this request's body.
+fn idempotency(request: &Request) -> Result<Option<Idempotency>, ApiError> {
+    let Some(value) = request.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| Invalid::new("must be visible ASCII"))
+        .and_then(IdempotencyKey::parse)
+        .map_err(|e| ApiError::invalid("Idempotency-Key", e.0))?;
+    Ok(Some(Idempotency {
+        key,
+        request: body::canonical(request),
+    }))
 }
 
 /// `POST /v1/otp/verify`: a sent code, an authenticator code or a recovery code.

@@ -6,7 +6,10 @@ mod verify;
 
 use std::sync::Arc;
 
-pub use send::{FallbackReason, SendError, SendReceipt, SendRequest};
+pub use send::{
+    FallbackReason, IDEMPOTENCY_LEASE, IDEMPOTENCY_WINDOW, Idempotency, SendError, SendReceipt,
+    SendRequest,
+};
 pub use totp::{
     EnrollRequest, EnrollmentStatus, NewEnrollment, PENDING_FOR, TotpError, TotpOutcome, TotpProof,
     TotpVerifyRequest,

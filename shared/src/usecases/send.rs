@@ -5,15 +5,15 @@ use time::OffsetDateTime;
 
 use super::{Otp, until};
 use crate::domain::{
-    Brand, ChallengeId, Channel, Code, CodeAttempt, CodeSpec, Destination, EmailAddress, Locale,
-    Purpose, Reference, SmsBinding, Ttl,
+    Brand, ChallengeId, Channel, Code, CodeAttempt, CodeSpec, Destination, EmailAddress,
+    IdempotencyKey, Locale, Purpose, Reference, SmsBinding, Ttl,
 };
 use crate::guard::{self, SmsRefusal};
 use crate::messages::{self, CustomTemplate, MessageInput};
 use crate::metrics::MetricEvent;
 use crate::ports::{
-    ChallengeStore, DeliveryError, NewChallenge, Notifier, OutgoingMessage, QuotaKind,
-    SendAdmission, SendPolicy,
+    ChallengeStore, DeliveryError, IdempotencyClaim, NewChallenge, Notifier, OutgoingMessage,
+    QuotaKind, SendAdmission, SendPolicy,
 };
 
 /// A send, fully parsed.
@@ -33,7 +33,25 @@ pub struct SendRequest {
     pub fallback: Option<EmailAddress>,
     /// The Web OTP origin and Android app hash an SMS ends with.
     pub sms_binding: SmsBinding,
+    /// Set when the caller made the send idempotent.
+    pub idempotency: Option<Idempotency>,
 }
+
+/// A caller's `Idempotency-Key` and the request it is bound to.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: IdempotencyKey,
+    /// The request in a canonical form (the body's JSON with sorted keys): a retry must send the
+    /// same request to get the first reply.
+    pub request: Vec<u8>,
+}
+
+/// How long a retry with the same key gets the first reply: a day, as Stripe keeps keys.
+pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How long a send holds its key before a retry may take over: well past the function's timeout
+/// (10 s), so a live send is never doubled, yet a crashed one blocks retries only briefly.
+pub const IDEMPOTENCY_LEASE: Duration = Duration::from_secs(30);
 
 /// What the caller learns about a send: never the code, never the full address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +67,75 @@ pub struct SendReceipt {
     pub attempts_remaining: u32,
     /// Why the SMS gave way to the fallback email, when it did.
     pub fell_back: Option<FallbackReason>,
+    /// This is the first reply to an earlier request with the same idempotency key, not a new send.
+    pub replayed: bool,
+}
+
+/// A receipt as an idempotency record keeps it, to replay to a retry.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredReceipt {
+    id: String,
+    channel: Channel,
+    masked_to: String,
+    purpose: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reference: Option<String>,
+    expires_at: i64,
+    resend_at: i64,
+    attempts_remaining: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fell_back: Option<String>,
+}
+
+impl SendReceipt {
+    fn to_stored(&self) -> String {
+        serde_json::to_string(&StoredReceipt {
+            id: self.id.as_str().to_owned(),
+            channel: self.channel,
+            masked_to: self.masked_to.clone(),
+            purpose: self.purpose.as_str().to_owned(),
+            reference: self.reference.as_ref().map(|r| r.as_str().to_owned()),
+            expires_at: self.expires_at.unix_timestamp(),
+            resend_at: self.resend_at.unix_timestamp(),
+            attempts_remaining: self.attempts_remaining,
+            fell_back: self.fell_back.map(|reason| reason.as_str().to_owned()),
+        })
+        .expect("a receipt of strings and numbers serializes")
+    }
+
+    fn from_stored(stored: &str) -> anyhow::Result<Self> {
+        let stored: StoredReceipt =
+            serde_json::from_str(stored).context("reading a stored receipt")?;
+        let time = |seconds| {
+            OffsetDateTime::from_unix_timestamp(seconds).context("a stored receipt's time")
+        };
+        Ok(Self {
+            id: ChallengeId::parse(&stored.id).context("a stored receipt's id")?,
+            channel: stored.channel,
+            masked_to: stored.masked_to,
+            purpose: Purpose::parse(&stored.purpose).context("a stored receipt's purpose")?,
+            reference: stored
+                .reference
+                .as_deref()
+                .map(Reference::parse)
+                .transpose()
+                .context("a stored receipt's reference")?,
+            expires_at: time(stored.expires_at)?,
+            resend_at: time(stored.resend_at)?,
+            attempts_remaining: stored.attempts_remaining,
+            fell_back: stored
+                .fell_back
+                .as_deref()
+                .map(|reason| {
+                    FallbackReason::ALL
+                        .into_iter()
+                        .find(|r| r.as_str() == reason)
+                        .context("a stored receipt's fallback reason")
+                })
+                .transpose()?,
+            replayed: true,
+        })
+    }
 }
 
 /// Why an SMS send went to the fallback address instead.
@@ -63,6 +150,15 @@ pub enum FallbackReason {
 }
 
 impl FallbackReason {
+    const ALL: [Self; 6] = [
+        Self::CountryNotAllowed,
+        Self::LineTypeNotAllowed,
+        Self::CountryLimit,
+        Self::GlobalLimit,
+        Self::BudgetExhausted,
+        Self::DeliveryFailed,
+    ];
+
     /// The problem type the SMS would have been refused with.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -89,6 +185,12 @@ pub enum SendError {
     },
     #[error("{}", sms_refusal_detail(*.0))]
     SmsRefused(SmsRefusal),
+    #[error("a send with this Idempotency-Key is still under way; retry shortly")]
+    IdempotencyKeyInUse { retry_after: Duration },
+    #[error(
+        "this Idempotency-Key was used for a different request; use a new key for a new request"
+    )]
+    IdempotencyKeyReused,
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
     #[error(transparent)]
@@ -135,7 +237,10 @@ impl SendError {
             SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_)) => {
                 "sms-number-type-not-allowed"
             }
-            SendError::Delivery(_) | SendError::Unexpected(_) => return None,
+            SendError::IdempotencyKeyInUse { .. }
+            | SendError::IdempotencyKeyReused
+            | SendError::Delivery(_)
+            | SendError::Unexpected(_) => return None,
         })
     }
 
@@ -179,7 +284,52 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         fields(channel = %request.destination.channel(), to = %request.destination.masked(), purpose = request.purpose.as_str(), client = request.client.map(tracing::field::display), id)
     )]
     pub async fn send(&self, request: SendRequest) -> Result<SendReceipt, SendError> {
-        let first = self.send_to(&request, &request.destination, true).await;
+        let Some(idempotency) = &request.idempotency else {
+            return self.send_with_fallback(&request).await;
+        };
+        let now = self.clock.now();
+        let record = self
+            .keys
+            .idempotent_send(&idempotency.key, &idempotency.request);
+        // A fresh random id names this claim: only it may settle the key.
+        let holder = ChallengeId::generate(self.randomness.as_ref());
+        let claim = self
+            .store
+            .claim_idempotency(&record, &holder, now, now + IDEMPOTENCY_LEASE)
+            .await
+            .context("claiming the idempotency key")?;
+        match claim {
+            IdempotencyClaim::Claimed => {}
+            IdempotencyClaim::Completed { reply } => {
+                tracing::info!(
+                    "replayed the reply of an earlier send with the same idempotency key"
+                );
+                return Ok(SendReceipt::from_stored(&reply)?);
+            }
+            IdempotencyClaim::InProgress { retry_at } => {
+                return Err(SendError::IdempotencyKeyInUse {
+                    retry_after: until(now, retry_at),
+                });
+            }
+            IdempotencyClaim::Mismatch => return Err(SendError::IdempotencyKeyReused),
+        }
+        let result = self.send_with_fallback(&request).await;
+        // Only a send that went out is replayed; after a refusal or a failure nothing was delivered
+        // (a failed code is withdrawn), so a retry is decided afresh.
+        let reply = result.as_ref().ok().map(SendReceipt::to_stored);
+        if let Err(error) = self
+            .store
+            .settle_idempotency(&record, &holder, reply.as_deref(), now + IDEMPOTENCY_WINDOW)
+            .await
+        {
+            // The send's own outcome stands; a retry after the lease would be decided afresh.
+            tracing::error!(error = ?error, "could not settle an idempotency key");
+        }
+        result
+    }
+
+    async fn send_with_fallback(&self, request: &SendRequest) -> Result<SendReceipt, SendError> {
+        let first = self.send_to(request, &request.destination, true).await;
         self.count_refusal(&first);
         let (Err(refusal), Some(fallback)) = (&first, &request.fallback) else {
             return first;
@@ -198,7 +348,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         // A failed SMS was charged to the client's quota already; a refused one was not.
         let charge_client = reason != FallbackReason::DeliveryFailed;
         let destination = Destination::Email(fallback.clone());
-        let second = self.send_to(&request, &destination, charge_client).await;
+        let second = self.send_to(request, &destination, charge_client).await;
         self.count_refusal(&second);
         let mut receipt = second?;
         receipt.fell_back = Some(reason);
@@ -313,6 +463,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             resend_at,
             attempts_remaining: self.settings.max_attempts,
             fell_back: None,
+            replayed: false,
         };
         if let Destination::Sms(number) = destination
             && test_code.is_none()

@@ -11,6 +11,11 @@
 //!   pseudonym) or SMS to one country calling code or in all, per clock hour; SMS spend per UTC day
 //!   (in millionths).
 //!
+//! - `idem#<key hash>`: a send made idempotent by the caller's key — a hash of the request, the
+//!   holder's id, and once the send succeeded its reply; `until_ms` ends the holder's lease, then the
+//!   time the reply is kept. Claimed with one conditional `PutItem`, settled with one conditional
+//!   `UpdateItem` or `DeleteItem` on the holder.
+//!
 //! A verify is exactly one `UpdateItem`. A code counts as consumed once the hash of an attempt
 //! recorded on it equals its code hash, so the same write that counts an attempt also consumes the
 //! code: the condition requires the code pending, unexpired, below its attempt cap and not yet
@@ -30,6 +35,8 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -44,8 +51,8 @@ use time::OffsetDateTime;
 use crate::domain::{ChallengeId, Channel, Purpose, Reference};
 use crate::hashing::CodeHash;
 use crate::ports::{
-    ApprovedChallenge, ChallengeStore, NewChallenge, Quota, SendAdmission, SendPolicy, StoreError,
-    VerifyOutcome,
+    ApprovedChallenge, ChallengeStore, IdempotencyClaim, IdempotentSend, NewChallenge, Quota,
+    SendAdmission, SendPolicy, StoreError, VerifyOutcome,
 };
 use crate::totp::SealedSecret;
 
@@ -233,6 +240,22 @@ fn decode_hash(text: &str) -> Result<CodeHash, StoreError> {
     Ok(CodeHash::from_bytes(bytes))
 }
 
+/// A send's idempotency record (see the module comment).
+#[derive(Debug, Serialize, Deserialize)]
+struct IdempotencyItem {
+    pk: String,
+    fingerprint: String,
+    holder: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reply: Option<String>,
+    until_ms: i64,
+    purge_at: i64,
+}
+
+fn idempotency_key(send: &IdempotentSend) -> String {
+    format!("idem#{}", send.slot)
+}
+
 /// The sends to one destination, keyed by its pseudonym.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct DestinationItem {
@@ -402,6 +425,127 @@ impl ChallengeStore for DynamoStore {
         Ok(SendAdmission::CoolingDown {
             retry_at: now + CONTENDED_RETRY,
         })
+    }
+
+    async fn claim_idempotency(
+        &self,
+        send: &IdempotentSend,
+        holder: &ChallengeId,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let item = IdempotencyItem {
+            pk: idempotency_key(send),
+            fingerprint: send.fingerprint.clone(),
+            holder: holder.as_str().to_owned(),
+            reply: None,
+            until_ms: millis(lease_until),
+            purge_at: purge_seconds(lease_until),
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(
+                serde_dynamo::to_item(item).context("mapping the idempotency item")?,
+            ))
+            // Free, or its lease or record is over (TTL deletes lazily, so time is checked here).
+            .condition_expression("attribute_not_exists(#pk) OR #until <= :now")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#until", "until_ms")
+            .expression_attribute_values(":now", AttributeValue::N(millis(now).to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let error = match result {
+            Ok(_) => return Ok(IdempotencyClaim::Claimed),
+            Err(error) => error,
+        };
+        let old = match error.as_service_error() {
+            Some(PutItemError::ConditionalCheckFailedException(e)) => e.item.clone(),
+            _ => return Err(failed("claiming an idempotency key")(error)),
+        };
+        let old: IdempotencyItem =
+            serde_dynamo::from_item(old.ok_or_else(|| corrupt("no idempotency item returned"))?)
+                .context("mapping the idempotency item")?;
+        Ok(if old.fingerprint != send.fingerprint {
+            IdempotencyClaim::Mismatch
+        } else if let Some(reply) = old.reply {
+            IdempotencyClaim::Completed { reply }
+        } else {
+            IdempotencyClaim::InProgress {
+                retry_at: from_millis(old.until_ms)?,
+            }
+        })
+    }
+
+    async fn settle_idempotency(
+        &self,
+        send: &IdempotentSend,
+        holder: &ChallengeId,
+        reply: Option<&str>,
+        keep_until: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        const HELD: &str = "#holder = :holder AND attribute_not_exists(#reply)";
+        let pk = idempotency_key(send);
+        let holder = AttributeValue::S(holder.as_str().to_owned());
+        let outcome = match reply {
+            Some(reply) => self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk)))
+                .update_expression("SET #reply = :reply, #until = :until, #purge = :purge")
+                .condition_expression(HELD)
+                .expression_attribute_names("#holder", "holder")
+                .expression_attribute_names("#reply", "reply")
+                .expression_attribute_names("#until", "until_ms")
+                .expression_attribute_names("#purge", TTL_ATTRIBUTE)
+                .expression_attribute_values(":holder", holder)
+                .expression_attribute_values(":reply", AttributeValue::S(reply.to_owned()))
+                .expression_attribute_values(
+                    ":until",
+                    AttributeValue::N(millis(keep_until).to_string()),
+                )
+                .expression_attribute_values(
+                    ":purge",
+                    AttributeValue::N(purge_seconds(keep_until).to_string()),
+                )
+                .send()
+                .await
+                .map(drop)
+                .or_else(|e| {
+                    if is_condition_failure(&e) {
+                        Ok(())
+                    } else {
+                        Err(failed("keeping an idempotent send's reply")(e))
+                    }
+                }),
+            None => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk)))
+                .condition_expression(HELD)
+                .expression_attribute_names("#holder", "holder")
+                .expression_attribute_names("#reply", "reply")
+                .expression_attribute_values(":holder", holder)
+                .send()
+                .await
+                .map(drop)
+                .or_else(|e| {
+                    let lost = e
+                        .as_service_error()
+                        .is_some_and(DeleteItemError::is_conditional_check_failed_exception);
+                    if lost {
+                        Ok(())
+                    } else {
+                        Err(failed("releasing an idempotency key")(e))
+                    }
+                }),
+        };
+        // A condition failure means the key is no longer ours to settle (another send took it over).
+        outcome
     }
 
     async fn withdraw(&self, id: &ChallengeId, _now: OffsetDateTime) -> Result<(), StoreError> {
