@@ -183,6 +183,42 @@ async fn verify_is_one_dynamodb_request_and_send_at_most_two_and_one_delivery() 
 }
 
 #[tokio::test]
+async fn an_idempotency_key_costs_a_claim_and_a_settle_and_a_replay_is_one_write() {
+    let emulator = Emulator::get().await;
+    let requests = Requests::default();
+    let store = emulator.store(counted_dynamodb(&emulator, &requests)).await;
+    let app = emulator
+        .spawn(
+            store,
+            counted_delivery(&emulator, &requests),
+            Settings::default(),
+        )
+        .await;
+    let body = r#"{"channel": "email", "to": "ana@example.com"}"#;
+    assert_eq!(app.send_with_key("counted", body).await.status, 202);
+    assert_eq!(
+        requests.operations_of("send with Idempotency-Key"),
+        [
+            "PutItem",
+            "GetItem",
+            "TransactWriteItems",
+            "SendEmail",
+            "UpdateItem"
+        ]
+    );
+    assert_eq!(app.send_with_key("counted", body).await.status, 202);
+    assert_eq!(
+        requests.operations_of("send with Idempotency-Key (replayed)"),
+        ["PutItem"]
+    );
+    assert_eq!(app.send_with_key("another", body).await.status, 429);
+    assert_eq!(
+        requests.operations_of("send with Idempotency-Key (refused: cooldown)"),
+        ["PutItem", "GetItem", "DeleteItem"]
+    );
+}
+
+#[tokio::test]
 async fn a_totp_verify_is_one_read_and_one_conditional_write() {
     let emulator = Emulator::get().await;
     let requests = Requests::default();

@@ -15,7 +15,7 @@ use crate::helpers::{Recorder, Reply, TestApp, spawn_app};
 const REUSED: &str = "urn:problem-type:otp-lambda:idempotency-key-reused";
 
 impl TestApp {
-    async fn send_with_key(&self, key: &str, body: &str) -> Reply {
+    pub(crate) async fn send_with_key(&self, key: &str, body: &str) -> Reply {
         // Its addresses join those the log audit looks for, as every helper's do.
         crate::logs::sensitive_fields(&serde_json::from_str(body).expect("a JSON body"));
         crate::helpers::reply_of(
