@@ -19,7 +19,7 @@ use otp_shared::domain::{ChallengeId, EmailAddress};
 use otp_shared::hashing::Keys;
 use serde_json::json;
 
-use crate::helpers::{Emulator, wrong_code};
+use crate::helpers::{Emulator, TestApp, wrong_code};
 use crate::totp::App;
 
 /// Records each request an SDK client sends: its operation (`GetItem`, `Publish`, `SendEmail`, …, from
@@ -103,8 +103,8 @@ fn counted_delivery(emulator: &Emulator, requests: &Requests) -> AwsDelivery {
     )
 }
 
-#[tokio::test]
-async fn verify_is_one_dynamodb_request_and_send_at_most_two_and_one_delivery() {
+/// otp-local on the AWS adapters, every DynamoDB, SNS and SES request it sends recorded.
+async fn counted_app() -> (TestApp, Requests) {
     let emulator = Emulator::get().await;
     let requests = Requests::default();
     let store = emulator.store(counted_dynamodb(&emulator, &requests)).await;
@@ -115,6 +115,12 @@ async fn verify_is_one_dynamodb_request_and_send_at_most_two_and_one_delivery() 
             Settings::default(),
         )
         .await;
+    (app, requests)
+}
+
+#[tokio::test]
+async fn verify_is_one_dynamodb_request_and_send_at_most_two_and_one_delivery() {
+    let (app, requests) = counted_app().await;
 
     let (id, code) = app.issue("+447911123456").await;
     assert_eq!(
@@ -184,16 +190,7 @@ async fn verify_is_one_dynamodb_request_and_send_at_most_two_and_one_delivery() 
 
 #[tokio::test]
 async fn an_idempotency_key_costs_a_claim_and_a_settle_and_a_replay_is_one_write() {
-    let emulator = Emulator::get().await;
-    let requests = Requests::default();
-    let store = emulator.store(counted_dynamodb(&emulator, &requests)).await;
-    let app = emulator
-        .spawn(
-            store,
-            counted_delivery(&emulator, &requests),
-            Settings::default(),
-        )
-        .await;
+    let (app, requests) = counted_app().await;
     let body = r#"{"channel": "email", "to": "ana@example.com"}"#;
     assert_eq!(app.send_with_key("counted", body).await.status, 202);
     assert_eq!(
