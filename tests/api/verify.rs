@@ -167,3 +167,93 @@ async fn invalid_verifies_are_400_problems_naming_the_field() {
         4
     );
 }
+
+/// An unknown id must cost what a wrong code costs: the same parsing, the same keyed hash, the same
+/// single store operation, so timing does not tell an attacker which ids exist. Measured in process,
+/// with the two kinds interleaved so that anything else the machine does
+/// lands on both alike; medians, with a tolerance wide enough for a busy CI machine.
+#[tokio::test]
+async fn an_unknown_id_takes_as_long_as_a_wrong_code() {
+    use otp_shared::adapters::OsRandomness;
+    use otp_shared::domain::{ChallengeId, CodeAttempt};
+    use otp_shared::usecases::VerifyRequest;
+    use std::time::{Duration, Instant};
+
+    const CHALLENGES: usize = 150;
+    const WRONG_PER_CHALLENGE: usize = 4; // below the default cap of 5: each stays `incorrect`
+    let secret = otp_shared::ServiceSecret::parse("uniform timing test secret, 32+ bytes").unwrap();
+    let otp = crate::helpers::otp_with(crate::helpers::Recorder::default(), &secret);
+    let post = |path: &str, body: serde_json::Value| {
+        lambda_http::http::Request::post(path)
+            .body(lambda_http::Body::Text(body.to_string()))
+            .unwrap()
+    };
+    let mut ids = Vec::new();
+    for n in 0..CHALLENGES {
+        let sent = otp_shared::http::send(
+            &otp,
+            post(
+                "/v1/otp/send",
+                json!({"channel": "email", "to": format!("timing-{n}@example.com")}),
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(sent.status(), 202);
+        let body: serde_json::Value = serde_json::from_slice(sent.body().as_ref()).unwrap();
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    // The use case itself: the HTTP layer around it is the same for both, and only dilutes the
+    // difference an early return would make.
+    let time = |id: String| {
+        let otp = &otp;
+        let request = VerifyRequest {
+            id: ChallengeId::parse(&id).unwrap(),
+            code: CodeAttempt::parse("000000").unwrap(),
+        };
+        async move {
+            let started = Instant::now();
+            let verification = otp.verify(request).await.unwrap();
+            (verification.outcome.status().to_owned(), started.elapsed())
+        }
+    };
+    // Warm-up, so neither kind pays for first-use costs.
+    for _ in 0..50 {
+        time(ChallengeId::generate(&OsRandomness).as_str().to_owned()).await;
+    }
+    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
+    for round in 0..WRONG_PER_CHALLENGE {
+        for id in &ids {
+            // Alternate which goes first, so neither always follows the other.
+            let unknown_id = ChallengeId::generate(&OsRandomness).as_str().to_owned();
+            let pair = if (round + wrong.len()) % 2 == 0 {
+                let a = time(unknown_id).await;
+                (a, time(id.clone()).await)
+            } else {
+                let b = time(id.clone()).await;
+                (time(unknown_id).await, b)
+            };
+            let ((unknown_status, unknown_took), (wrong_status, wrong_took)) = pair;
+            // A stored code that happens to be 000000 would be approved: skip that rare pair.
+            if wrong_status == "approved" {
+                continue;
+            }
+            assert_eq!(unknown_status, "not_found");
+            assert_eq!(wrong_status, "incorrect");
+            unknown.push(unknown_took);
+            wrong.push(wrong_took);
+        }
+    }
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (unknown, wrong) = (median(&mut unknown), median(&mut wrong));
+    let (slower, faster) = (unknown.max(wrong), unknown.min(wrong));
+    println!("TIMING verify medians: not_found {unknown:?}, incorrect {wrong:?}");
+    assert!(
+        slower.as_secs_f64() <= faster.as_secs_f64() * 1.25
+            || slower - faster < Duration::from_micros(10),
+        "not_found median {unknown:?} vs incorrect median {wrong:?}: more than 25% apart"
+    );
+}
