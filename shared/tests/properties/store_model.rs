@@ -363,27 +363,23 @@ fn the_memory_store_agrees_with_the_model_and_never_approves_twice() {
     });
 }
 
-/// Found by the property above: a code that outlives the send window (a 300-second code under a
-/// 60-second window) stayed valid after a newer send to the same destination and purpose, because
-/// the store had already forgotten the older send when the newer one came.
+/// Found by the property above: a code that outlives the send window stayed valid after a newer
+/// send to the same destination and purpose, because the store had already forgotten the older
+/// send when the newer one came. With the default policy: a 3600-second code, a resend at 901 s.
 #[test]
 fn a_newer_send_replaces_a_code_sent_before_the_window() {
-    let policy = SendPolicy {
-        resend_cooldown: Duration::ZERO,
-        max_sends: 5,
-        window: Duration::from_secs(60),
-    };
+    let policy = otp_shared::Settings::default().send_policy;
     let ops = [
         Op::Send {
             destination: 0,
             purpose: 0,
-            ttl: 300,
+            ttl: 3600,
         },
-        Op::Advance { seconds: 61 },
+        Op::Advance { seconds: 901 },
         Op::Send {
             destination: 0,
             purpose: 0,
-            ttl: 30,
+            ttl: 300,
         },
         Op::Verify {
             which: 0,
@@ -391,6 +387,6 @@ fn a_newer_send_replaces_a_code_sent_before_the_window() {
         },
     ];
     super::runtime()
-        .block_on(run(policy, 3, &ops))
+        .block_on(run(policy, 5, &ops))
         .unwrap_or_else(|e| panic!("{e}"));
 }
