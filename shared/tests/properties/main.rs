@@ -2,6 +2,9 @@
 //! whole binary stays within seconds in a debug build; `PROPTEST_CASES=10000 cargo test -p
 //! otp-shared --test properties` runs every property with that many instead.
 
+mod any_json;
+mod codes;
+mod masks;
 mod store_model;
 
 use proptest::test_runner::Config;
