@@ -277,6 +277,152 @@ fn payloads() -> impl Strategy<Value = Payload> {
     ]
 }
 
+/// Values each field accepts, so that near-valid bodies often pass as a whole.
+fn good_values(field: &str) -> Vec<Value> {
+    let values = match field {
+        "channel" => json!(["sms", "email"]),
+        "to" => json!([
+            "+447911123456",
+            "+14155552671",
+            "+33612345678",
+            "ana@example.com",
+            "Ana.Lima@Example.COM"
+        ]),
+        "purpose" => json!(["login", "change-payment", "signup"]),
+        "length" => json!([4, 6, 8, 10]),
+        "alphabet" => json!(["digits", "letters", "alphanumeric"]),
+        "ttl_seconds" => json!([30, 300, 3600]),
+        "template" => json!([
+            "Code ⟦{code}⟧ for {brand}",
+            "⟦{code}⟧ {minutes} min, {purpose}"
+        ]),
+        "brand" => json!(["Acme"]),
+        "locale" => json!(["fr-CA", "de", "pt-BR", "en"]),
+        "reference" => json!(["order-42"]),
+        "origin" => json!(["example.com"]),
+        "app_hash" => json!(["FA+9qCX9VSu"]),
+        "fallback" => json!([{"channel": "email", "to": "bob@example.org"}]),
+        "id" => json!([LIVE_ID]),
+        "code" => json!([LIVE_CODE, "123456"]),
+        "recovery_code" => json!([LIVE_RECOVERY]),
+        "user_id" => json!([USER, "user-2"]),
+        "issuer" => json!(["Acme", "Ünïcode Co"]),
+        "account" => json!(["ada@example.com"]),
+        "digits" => json!([6, 8]),
+        "algorithm" => json!(["SHA1", "SHA256", "SHA512"]),
+        "period" => json!([30, 60]),
+        "replace" => json!([true, false]),
+        _ => json!([]),
+    };
+    match values {
+        Value::Array(values) => values,
+        _ => unreachable!(),
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Edit {
+    Good(usize),
+    Any(Value),
+    Remove,
+}
+
+/// A valid body with a few fields changed: to a value the field accepts, to any value, or removed.
+fn near_valid(bases: Value, fields: &'static [&'static str]) -> impl Strategy<Value = Value> {
+    let Value::Array(bases) = bases else {
+        unreachable!()
+    };
+    let edit = prop_oneof![
+        4 => any::<usize>().prop_map(Edit::Good),
+        1 => any_json().prop_map(Edit::Any),
+        1 => Just(Edit::Remove),
+    ];
+    (
+        prop::sample::select(bases),
+        prop::collection::vec((prop::sample::select(fields.to_vec()), edit), 0..4),
+    )
+        .prop_map(|(mut body, edits)| {
+            let object = body.as_object_mut().unwrap();
+            for (field, edit) in edits {
+                match edit {
+                    Edit::Good(n) => {
+                        let values = good_values(field);
+                        object.insert(field.to_owned(), values[n % values.len()].clone());
+                    }
+                    Edit::Any(value) => {
+                        object.insert(field.to_owned(), value);
+                    }
+                    Edit::Remove => {
+                        object.remove(field);
+                    }
+                }
+            }
+            body
+        })
+}
+
+/// Calls as API Gateway would route them: the right function, method and path, near-valid bodies.
+fn routed_calls() -> impl Strategy<Value = Call> {
+    let post = |function, path: &str, body: Value| Call {
+        function,
+        method: Method::POST,
+        path: path.to_owned(),
+        path_user_id: None,
+        content_type: Some(b"application/json".to_vec()),
+        payload: Payload::Json(body),
+    };
+    let sends = near_valid(
+        json!([
+            {"channel": "sms", "to": "+447911123456", "purpose": "signup"},
+            {"channel": "email", "to": "ana@example.com"},
+            {"channel": "sms", "to": "+14155552671"},
+        ]),
+        SEND_FIELDS,
+    );
+    let verifies = near_valid(
+        json!([
+            {"id": LIVE_ID, "code": LIVE_CODE},
+            {"id": LIVE_ID, "code": "000000"},
+            {"user_id": USER, "recovery_code": LIVE_RECOVERY},
+            {"user_id": USER, "code": "123456"},
+        ]),
+        VERIFY_FIELDS,
+    );
+    let enrolls = near_valid(
+        json!([
+            {"user_id": "user-2", "issuer": "Acme", "account": "ada@example.com"},
+            {"user_id": USER, "issuer": "Acme", "account": "ada@example.com", "replace": true},
+        ]),
+        ENROLL_FIELDS,
+    );
+    let enrollment = (
+        prop::sample::select(vec![Method::GET, Method::DELETE]),
+        prop::sample::select(vec![USER, "user-2", "nobody"]),
+    )
+        .prop_map(|(method, user)| Call {
+            function: Function::Enroll,
+            method,
+            path: format!("/v1/totp/enroll/{user}"),
+            path_user_id: Some(user.to_owned()),
+            content_type: None,
+            payload: Payload::Empty,
+        });
+    prop_oneof![
+        3 => sends.prop_map(move |body| post(Function::Send, "/v1/otp/send", body)),
+        3 => verifies.prop_map(move |body| post(Function::Verify, "/v1/otp/verify", body)),
+        1 => enrolls.prop_map(move |body| post(Function::Enroll, "/v1/totp/enroll", body)),
+        1 => enrollment,
+        1 => Just(Call {
+            function: Function::Verify,
+            method: Method::GET,
+            path: "/.well-known/jwks.json".to_owned(),
+            path_user_id: None,
+            content_type: None,
+            payload: Payload::Empty,
+        }),
+    ]
+}
+
 fn paths() -> impl Strategy<Value = String> {
     let segment = prop_oneof![
         prop::sample::select(vec![
@@ -329,6 +475,11 @@ fn content_types() -> impl Strategy<Value = Option<Vec<u8>>> {
 }
 
 fn calls() -> impl Strategy<Value = Call> {
+    prop_oneof![routed_calls(), any_calls()]
+}
+
+/// Any function, method, path, media type and body.
+fn any_calls() -> impl Strategy<Value = Call> {
     (
         prop::sample::select(vec![Function::Send, Function::Verify, Function::Enroll]),
         prop::sample::select(vec![
@@ -363,6 +514,8 @@ struct Live {
     id: String,
     code: String,
     recovery: String,
+    /// The bodies of the replies that made them.
+    replies: Vec<String>,
 }
 
 fn fill(value: &mut Value, live: &Live) {
@@ -458,6 +611,7 @@ async fn live(otp: &Service, recorder: &Recorder) -> Live {
     )
     .await;
     assert_eq!(sent.status(), 202);
+    let mut replies = vec![String::from_utf8_lossy(sent.body().as_ref()).into_owned()];
     let sent: Value = serde_json::from_slice(sent.body().as_ref()).unwrap();
     let enrolled = handle(
         otp,
@@ -469,11 +623,13 @@ async fn live(otp: &Service, recorder: &Recorder) -> Live {
     )
     .await;
     assert_eq!(enrolled.status(), 201);
+    replies.push(String::from_utf8_lossy(enrolled.body().as_ref()).into_owned());
     let enrolled: Value = serde_json::from_slice(enrolled.body().as_ref()).unwrap();
     Live {
         id: sent["id"].as_str().unwrap().to_owned(),
         code: code_in(&recorder.0.lock().unwrap()[0]),
         recovery: enrolled["recovery_codes"][0].as_str().unwrap().to_owned(),
+        replies,
     }
 }
 
@@ -568,7 +724,7 @@ async fn run(calls: &[Call], logs: &Captured) -> Result<(), TestCaseError> {
     logs.0.lock().unwrap().clear();
     let (otp, recorder) = service();
     let live = live(&otp, &recorder).await;
-    let mut bodies = Vec::new();
+    let mut bodies = live.replies.clone();
     for call in calls {
         let response = handle(&otp, call.function, request(call, &live)).await;
         check(call, &response)?;
