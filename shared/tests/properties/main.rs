@@ -6,6 +6,7 @@ mod any_json;
 mod codes;
 mod masks;
 mod store_model;
+mod totp_store_model;
 
 use proptest::test_runner::Config;
 
