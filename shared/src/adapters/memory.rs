@@ -101,8 +101,8 @@ enum State {
 struct Sends {
     recent: VecDeque<OffsetDateTime>,
     last_by_purpose: HashMap<Purpose, (OffsetDateTime, ChallengeId)>,
-    /// How long a send to this destination matters to its rules (window or cooldown, whichever is
-    /// longer), under the longest policy it was sent with.
+    /// How long a send to this destination matters to its rules (window, cooldown or the lifetime
+    /// of its code, whichever is longest), under the longest policy and code it was sent with.
     remembered_for: Duration,
 }
 
@@ -228,7 +228,11 @@ impl ChallengeStore for MemoryStore {
             .expect("entered above");
         sends.recent.push_back(now);
         let remembered_for = policy.window.max(policy.resend_cooldown);
-        sends.remembered_for = sends.remembered_for.max(remembered_for);
+        // The last send for a purpose is kept while its code can still be used too, so that a
+        // later send still finds it and revokes it, however long after the window that comes.
+        let lifetime = (challenge.expires_at - now).try_into().unwrap_or_default();
+        sends.remembered_for = sends.remembered_for.max(remembered_for.max(lifetime));
+        let destination_kept_for = sends.remembered_for;
         let replaced = sends
             .last_by_purpose
             .insert(challenge.purpose.clone(), (now, challenge.id.clone()))
@@ -239,7 +243,7 @@ impl ChallengeStore for MemoryStore {
             old.state = State::Revoked;
         }
         inner.forget_at(
-            now + remembered_for,
+            now + destination_kept_for,
             Entry::Destination(challenge.destination),
         );
         // Kept past its expiry as long as the send counts, so a late verify still reads "expired".

@@ -40,10 +40,16 @@ pub fn parse<T: DeserializeOwned>(request: &Request, fields: &[Field]) -> Result
         .keys()
         .find(|k| !fields.iter().any(|f| f.name == k.as_str()))
     {
-        let shown: String = unknown.chars().take(64).collect();
+        // Only a name that could be a field is repeated: any other key may be a code or an
+        // address sent by mistake, which must come back in no reply and go into no log line.
+        let shown = if looks_like_a_field_name(unknown) {
+            unknown.as_str()
+        } else {
+            "(not shown)"
+        };
         let known: Vec<_> = fields.iter().map(|f| f.name).collect();
         return Err(ApiError::invalid(
-            &shown,
+            shown,
             format!(
                 "is not a field of this request; known fields: {}",
                 known.join(", ")
@@ -69,6 +75,16 @@ fn bytes(request: &Request) -> &[u8] {
         Body::Binary(bytes) => bytes,
         _ => &[],
     }
+}
+
+/// Lower-case letters, digits and underscores, starting with a letter, at most 64: what this API's
+/// field names look like, and no code (upper case) or address (`+`, `@`) does.
+fn looks_like_a_field_name(key: &str) -> bool {
+    key.len() <= 64
+        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn deserialize<T: DeserializeOwned>(
