@@ -489,7 +489,8 @@ impl ChallengeStore for DynamoStore {
         const HELD: &str = "#holder = :holder AND attribute_not_exists(#reply)";
         let pk = idempotency_key(send);
         let holder = AttributeValue::S(holder.as_str().to_owned());
-        let outcome = match reply {
+        // A condition failure means the key is no longer ours to settle (another send took it over).
+        match reply {
             Some(reply) => self
                 .client
                 .update_item()
@@ -543,9 +544,7 @@ impl ChallengeStore for DynamoStore {
                         Err(failed("releasing an idempotency key")(e))
                     }
                 }),
-        };
-        // A condition failure means the key is no longer ours to settle (another send took it over).
-        outcome
+        }
     }
 
     async fn withdraw(&self, id: &ChallengeId, _now: OffsetDateTime) -> Result<(), StoreError> {
