@@ -225,10 +225,24 @@ pub enum IdempotencyClaim {
     Mismatch,
 }
 
-/// A failure of the store itself (not a refusal): the caller gets an opaque 5xx.
+/// A failure of the store itself (not a refusal).
 #[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct StoreError(#[from] pub anyhow::Error);
+pub enum StoreError {
+    /// The store did not answer in time, could not be reached, throttled us or failed on its side,
+    /// after the client's own retries: the same request may succeed shortly (the caller gets a 503
+    /// with `Retry-After`). Whether a write took effect is unknown.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything else (a malformed item, a refused request): the caller gets an opaque 500.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl StoreError {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
 
 /// Where challenges live. Each method is one atomic operation in the store, so concurrent requests
 /// cannot slip between a check and a write.

@@ -114,7 +114,7 @@ impl MemoryStore {
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Inner>, StoreError> {
         self.inner
             .lock()
-            .map_err(|_| StoreError(anyhow::anyhow!("memory store lock poisoned")))
+            .map_err(|_| StoreError::Failed(anyhow::anyhow!("memory store lock poisoned")))
     }
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::domain::Channel;
 use crate::guard::SmsRefusal;
-use crate::ports::{QuotaKind, VerifyOutcome};
+use crate::ports::{QuotaKind, StoreError, VerifyOutcome};
 use crate::usecases::{SendError, TotpError, TotpOutcome, VerifyError};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// How long a client should wait before retrying when a dependency is unavailable. The SDK has
+    /// already retried for up to 5 s; a throttled or recovering table usually answers again
+    /// within seconds.
+    pub const UNAVAILABLE_RETRY_AFTER: u64 = 5;
+
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
         ApiError::InvalidField {
             field: field.to_owned(),
@@ -65,6 +70,7 @@ impl ApiError {
             ApiError::Send(SendError::Delivery(_)) => StatusCode::BAD_GATEWAY,
             ApiError::Totp(TotpError::ActiveExists) => StatusCode::CONFLICT,
             ApiError::Totp(TotpError::NotEnrolled) => StatusCode::NOT_FOUND,
+            _ if self.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Send(SendError::Unexpected(_))
             | ApiError::Verify(VerifyError::Unexpected(_))
             | ApiError::Totp(TotpError::Unexpected(_)) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -110,6 +116,7 @@ impl ApiError {
                 "totp-not-enrolled",
                 "The user has no authenticator enrolled",
             ),
+            _ if self.is_unavailable() => ("unavailable", "The service is unavailable for now"),
             ApiError::Send(SendError::Unexpected(_))
             | ApiError::Verify(VerifyError::Unexpected(_))
             | ApiError::Totp(TotpError::Unexpected(_)) => ("internal", "Internal error"),
@@ -120,6 +127,10 @@ impl ApiError {
                 e.channel
             ),
             // Opaque on purpose: the cause is logged, not shown.
+            _ if self.is_unavailable() => format!(
+                "a service this request depends on did not answer; try again after {} seconds",
+                Self::UNAVAILABLE_RETRY_AFTER
+            ),
             ApiError::Send(SendError::Unexpected(_))
             | ApiError::Verify(VerifyError::Unexpected(_))
             | ApiError::Totp(TotpError::Unexpected(_)) => {
@@ -152,8 +163,25 @@ impl ApiError {
                 | SendError::OverQuota { retry_after, .. }
                 | SendError::IdempotencyKeyInUse { retry_after },
             ) => Some(retry_after.as_secs()),
+            _ if self.is_unavailable() => Some(Self::UNAVAILABLE_RETRY_AFTER),
             _ => None,
         }
+    }
+
+    /// Whether this failure is a dependency being unavailable (the store said so among the
+    /// causes): the request may succeed if retried, unlike an opaque internal error.
+    fn is_unavailable(&self) -> bool {
+        let cause = match self {
+            ApiError::Send(SendError::Unexpected(e))
+            | ApiError::Verify(VerifyError::Unexpected(e))
+            | ApiError::Totp(TotpError::Unexpected(e)) => e,
+            _ => return false,
+        };
+        cause.chain().any(|cause| {
+            cause
+                .downcast_ref::<StoreError>()
+                .is_some_and(StoreError::is_unavailable)
+        })
     }
 
     pub fn into_response(self) -> Response<Body> {

@@ -34,7 +34,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -48,6 +49,7 @@ use data_encoding::HEXLOWER;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::adapters::OsRandomness;
 use crate::domain::{ChallengeId, Channel, Purpose, Reference};
 use crate::hashing::CodeHash;
 use crate::ports::{
@@ -134,7 +136,7 @@ pub(super) fn millis(t: OffsetDateTime) -> i64 {
 
 pub(super) fn from_millis(ms: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map_err(|e| StoreError(anyhow!("stored time out of range: {e}")))
+        .map_err(|e| StoreError::Failed(anyhow!("stored time out of range: {e}")))
 }
 
 /// Epoch seconds, rounded up, for the TTL attribute.
@@ -147,7 +149,7 @@ fn hex(hash: &CodeHash) -> String {
 }
 
 fn corrupt(what: &str) -> StoreError {
-    StoreError(anyhow!("stored item is malformed: {what}"))
+    StoreError::Failed(anyhow!("stored item is malformed: {what}"))
 }
 
 /// A code's item. Holds the keyed hash only, never the code, and the masked address only.
@@ -158,6 +160,9 @@ struct CodeItem {
     /// The hash of the latest attempt; equal to `code_hash` once the code has been approved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_attempt_hash: Option<String>,
+    /// The random name the latest verify wrote with its attempt (see [`DynamoStore::verify`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_attempt_id: Option<String>,
     state: String,
     attempts: u32,
     max_attempts: u32,
@@ -178,6 +183,7 @@ impl CodeItem {
             pk: code_key(challenge.id.as_str()),
             code_hash: hex(&challenge.code_hash),
             last_attempt_hash: None,
+            last_attempt_id: None,
             state: PENDING.to_owned(),
             attempts: 0,
             max_attempts: challenge.max_attempts,
@@ -215,6 +221,18 @@ impl CodeItem {
         })
     }
 
+    /// What the verify that wrote `candidate` into this item found: an approval, or one more wrong
+    /// attempt.
+    fn outcome_of_attempt(&self, candidate: &CodeHash) -> Result<VerifyOutcome, StoreError> {
+        Ok(if self.code_hash()? == *candidate {
+            VerifyOutcome::Approved(self.approved()?)
+        } else {
+            VerifyOutcome::Incorrect {
+                attempts_remaining: self.max_attempts.saturating_sub(self.attempts),
+            }
+        })
+    }
+
     /// Why the verify condition refused this (old) item.
     fn refusal(&self, now_ms: i64) -> Result<VerifyOutcome, StoreError> {
         Ok(if self.is_consumed() {
@@ -224,7 +242,7 @@ impl CodeItem {
         } else if self.attempts >= self.max_attempts {
             VerifyOutcome::Locked
         } else {
-            return Err(StoreError(anyhow!(
+            return Err(StoreError::Failed(anyhow!(
                 "verify condition failed on an item that passes every check"
             )));
         })
@@ -338,12 +356,23 @@ impl DestinationItem {
     }
 }
 
-/// A DynamoDB failure, as an opaque store error. SDK errors carry no item values of ours.
-pub(super) fn failed<E>(action: &'static str) -> impl FnOnce(E) -> StoreError
+/// A DynamoDB failure, as a store error: unavailable (retry later) or opaque. SDK errors carry no
+/// item values of ours.
+pub(super) fn failed<E>(
+    action: &'static str,
+) -> impl FnOnce(SdkError<E, HttpResponse>) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    move |e| StoreError(anyhow::Error::new(e).context(action))
+    move |e| {
+        let unavailable = super::is_unavailable(&e);
+        let e = anyhow::Error::new(e).context(action);
+        if unavailable {
+            StoreError::Unavailable(e)
+        } else {
+            StoreError::Failed(e)
+        }
+    }
 }
 
 impl ChallengeStore for DynamoStore {
@@ -568,6 +597,12 @@ impl ChallengeStore for DynamoStore {
         }
     }
 
+    /// One conditional `UpdateItem`. It also writes a fresh random attempt id, and refuses an item
+    /// that already carries it: when a reply is lost and the SDK retries the update after the first
+    /// try took effect, the retry is refused and the old item it gets back names this very attempt,
+    /// so the first try's outcome is reported (approved stays approved, a wrong code counts once)
+    /// rather than `consumed`. If no reply ever arrives the outcome is unknown, and the caller gets
+    /// an error, never an approval.
     async fn verify(
         &self,
         id: &ChallengeId,
@@ -575,6 +610,7 @@ impl ChallengeStore for DynamoStore {
         now: OffsetDateTime,
     ) -> Result<VerifyOutcome, StoreError> {
         let now_ms = millis(now);
+        let attempt_id = ChallengeId::generate(&OsRandomness);
         let result = self
             .client
             .update_item()
@@ -582,9 +618,12 @@ impl ChallengeStore for DynamoStore {
             .set_key(Some(key(code_key(id.as_str()))))
             .condition_expression(
                 "attribute_exists(#pk) AND #state = :pending AND #expires > :now \
-                 AND #attempts < #max AND (attribute_not_exists(#last) OR #last <> #hash)",
+                 AND #attempts < #max AND (attribute_not_exists(#last) OR #last <> #hash) \
+                 AND (attribute_not_exists(#attempt_id) OR #attempt_id <> :attempt_id)",
             )
-            .update_expression("SET #last = :candidate, #attempts = #attempts + :one")
+            .update_expression(
+                "SET #last = :candidate, #attempts = #attempts + :one, #attempt_id = :attempt_id",
+            )
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#expires", "expires_at_ms")
@@ -592,10 +631,15 @@ impl ChallengeStore for DynamoStore {
             .expression_attribute_names("#max", "max_attempts")
             .expression_attribute_names("#last", "last_attempt_hash")
             .expression_attribute_names("#hash", "code_hash")
+            .expression_attribute_names("#attempt_id", "last_attempt_id")
             .expression_attribute_values(":pending", AttributeValue::S(PENDING.to_owned()))
             .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
             .expression_attribute_values(":candidate", AttributeValue::S(hex(candidate)))
             .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+            .expression_attribute_values(
+                ":attempt_id",
+                AttributeValue::S(attempt_id.as_str().to_owned()),
+            )
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -608,13 +652,7 @@ impl ChallengeStore for DynamoStore {
                         .ok_or_else(|| corrupt("no attributes returned"))?,
                 )
                 .context("mapping the code item")?;
-                if item.code_hash()? == *candidate {
-                    Ok(VerifyOutcome::Approved(item.approved()?))
-                } else {
-                    Ok(VerifyOutcome::Incorrect {
-                        attempts_remaining: item.max_attempts.saturating_sub(item.attempts),
-                    })
-                }
+                item.outcome_of_attempt(candidate)
             }
             Err(error) if is_condition_failure(&error) => {
                 let old = match error.into_service_error() {
@@ -626,7 +664,14 @@ impl ChallengeStore for DynamoStore {
                     Some(old) => {
                         let old: CodeItem =
                             serde_dynamo::from_item(old).context("mapping the code item")?;
-                        old.refusal(now_ms)
+                        if old.last_attempt_id.as_deref() == Some(attempt_id.as_str()) {
+                            tracing::warn!(
+                                "a retried verify found its own earlier write; reporting that outcome"
+                            );
+                            old.outcome_of_attempt(candidate)
+                        } else {
+                            old.refusal(now_ms)
+                        }
                     }
                 }
             }
@@ -842,6 +887,7 @@ mod tests {
             pk: "code#x".into(),
             code_hash: hash.clone(),
             last_attempt_hash: Some(if consumed { hash } else { "cd".repeat(32) }),
+            last_attempt_id: Some("an earlier verify".into()),
             state: state.into(),
             attempts,
             max_attempts: 5,

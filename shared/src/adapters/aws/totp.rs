@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use data_encoding::HEXLOWER;
@@ -109,7 +108,9 @@ fn from_item(
                 .ok()
                 .and_then(|b| <[u8; 32]>::try_from(b).ok())
                 .map(CodeHash::from_bytes)
-                .ok_or_else(|| StoreError(anyhow::anyhow!("a stored recovery hash is malformed")))
+                .ok_or_else(|| {
+                    StoreError::Failed(anyhow::anyhow!("a stored recovery hash is malformed"))
+                })
         })
         .collect::<Result<_, _>>()?;
     let time = |ms: Option<i64>| ms.map(from_millis).transpose();
@@ -162,14 +163,14 @@ impl DynamoStore {
         }
         match request.send().await {
             Ok(output) => Ok(Ok(output)),
-            Err(SdkError::ServiceError(service)) => match service.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(refused) => Ok(Err(refused
+            Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => Ok(Err(refused
                     .item
+                    .clone()
                     .map(|old| from_item(user, old))
                     .transpose()?)),
-                other => Err(failed("updating an enrolment")(other)),
+                _ => Err(failed("updating an enrolment")(error)),
             },
-            Err(error) => Err(failed("updating an enrolment")(error)),
         }
     }
 }
