@@ -5,6 +5,8 @@ mod abuse;
 mod aws;
 mod concurrency;
 mod cors;
+mod fault_proxy;
+mod faults;
 mod helpers;
 mod idempotency;
 mod lambda_events;

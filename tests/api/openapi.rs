@@ -45,7 +45,7 @@ const METHODS: &[&str] = &[
 const NOT_FOUND: &str = "urn:problem-type:otp-lambda:not-found";
 
 /// The document in the repository, which otp-local embeds.
-fn document() -> Value {
+pub fn document() -> Value {
     serde_json::from_str(include_str!("../../openapi.json")).expect("openapi.json is JSON")
 }
 
@@ -130,7 +130,7 @@ fn assert_matches_response(doc: &Value, response: &Value, reply: &Reply, what: &
 }
 
 /// Asserts `reply`, the answer to `method path` (a documented path), is one the operation documents.
-fn assert_conforms(doc: &Value, method: &str, path: &str, reply: &Reply) {
+pub fn assert_conforms(doc: &Value, method: &str, path: &str, reply: &Reply) {
     let what = format!("{} {path} → {}", method.to_uppercase(), reply.status);
     let operation = &doc["paths"][path][method];
     assert!(operation.is_object(), "{what}: no such operation");
