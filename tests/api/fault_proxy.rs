@@ -118,6 +118,11 @@ impl FaultProxy {
         self.state.lock().unwrap().rules.clear();
     }
 
+    /// How many requests were seen, of any operation.
+    pub fn requests(&self) -> usize {
+        self.state.lock().unwrap().seen.len()
+    }
+
     /// How many requests of `operation` were seen (attempts, retries included).
     pub fn attempts(&self, operation: &str) -> usize {
         let state = self.state.lock().unwrap();

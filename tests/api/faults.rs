@@ -4,7 +4,8 @@
 //! 500; a code is never approved twice; a code whose delivery failed is never usable; a verify whose
 //! write outcome is unknown is an error, never an approval.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use otp_shared::Settings;
@@ -44,6 +45,30 @@ async fn behind_proxy() -> Faulty {
     }
 }
 
+/// Runs one request, and prints what the service answered to the fault, how long it took and how
+/// many AWS requests (attempts) it made, as a row of RELIABILITY.md's table (`tests/faults.sh`
+/// collects the rows).
+async fn timed(faulty: &Faulty, fault: &str, request: impl Future<Output = Reply>) -> Reply {
+    let requests = faulty.proxy.requests();
+    let started = Instant::now();
+    let reply = request.await;
+    let elapsed = started.elapsed();
+    let answer = reply.body["status"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let kind = reply.body["type"].as_str().unwrap_or_default();
+            kind.rsplit(':').next().unwrap_or(kind).to_owned()
+        });
+    println!(
+        "FAULT-REPORT | {fault} | {} `{answer}` | {:.2} s | {} |",
+        reply.status,
+        elapsed.as_secs_f64(),
+        faulty.proxy.requests() - requests
+    );
+    reply
+}
+
 /// A 503 problem document with `Retry-After`, as `openapi.json` documents it for `path`, naming no
 /// code and no address.
 fn assert_unavailable(reply: &Reply, path: &str, secrets: &[&str]) {
@@ -74,7 +99,12 @@ async fn a_briefly_throttled_table_is_retried_and_the_verify_approves() {
         .proxy
         .inject("UpdateItem", Fault::ThrottlingException, Times::Next(1));
 
-    let reply = faulty.app.verify(&id, &code).await;
+    let reply = timed(
+        &faulty,
+        "verify: `UpdateItem` throttled twice (`ProvisionedThroughputExceededException`, then `ThrottlingException`)",
+        faulty.app.verify(&id, &code),
+    )
+    .await;
 
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["status"], "approved");
@@ -93,7 +123,12 @@ async fn a_table_that_stays_throttled_is_a_503_and_the_code_survives_it() {
         .proxy
         .inject("UpdateItem", Fault::Throttled, Times::Always);
 
-    let reply = faulty.app.verify(&id, &code).await;
+    let reply = timed(
+        &faulty,
+        "verify: `UpdateItem` always throttled",
+        faulty.app.verify(&id, &code),
+    )
+    .await;
 
     assert_unavailable(&reply, VERIFY, &[&code, "447911123102"]);
     assert_eq!(
@@ -124,16 +159,34 @@ async fn server_errors_on_every_table_call_make_each_route_a_503() {
         .proxy
         .inject("*", Fault::ServerError(503), Times::Always);
 
-    let send = faulty
-        .app
-        .send(&json!({"channel": "email", "to": "ines.faria@example.com"}))
-        .await;
-    let verify = faulty.app.verify(&id, &code).await;
-    let enroll = faulty
-        .app
-        .enroll(json!({"user_id": "user-503", "issuer": "Acme", "account": "ana@example.com"}))
-        .await;
-    let totp = faulty.app.verify_totp("user-503", "123456").await;
+    let send = timed(
+        &faulty,
+        "send: every DynamoDB call 500, then 503",
+        faulty
+            .app
+            .send(&json!({"channel": "email", "to": "ines.faria@example.com"})),
+    )
+    .await;
+    let verify = timed(
+        &faulty,
+        "verify: every DynamoDB call 503",
+        faulty.app.verify(&id, &code),
+    )
+    .await;
+    let enroll = timed(
+        &faulty,
+        "enroll: every DynamoDB call 503",
+        faulty
+            .app
+            .enroll(json!({"user_id": "user-503", "issuer": "Acme", "account": "ana@example.com"})),
+    )
+    .await;
+    let totp = timed(
+        &faulty,
+        "TOTP verify: every DynamoDB call 503",
+        faulty.app.verify_totp("user-503", "123456"),
+    )
+    .await;
 
     assert_unavailable(&send, "/v1/otp/send", &["ines.faria"]);
     assert_unavailable(&verify, VERIFY, &[&code]);
@@ -154,7 +207,12 @@ async fn connections_dropped_before_the_request_arrives_are_retried() {
         .proxy
         .inject("UpdateItem", Fault::DropRequest, Times::Next(2));
 
-    let reply = faulty.app.verify(&id, &code).await;
+    let reply = timed(
+        &faulty,
+        "verify: connection closed before forwarding, twice",
+        faulty.app.verify(&id, &code),
+    )
+    .await;
 
     assert_eq!(reply.body["status"], "approved", "{}", reply.body);
     assert_eq!(faulty.proxy.attempts("UpdateItem"), 3);
@@ -170,7 +228,12 @@ async fn a_lost_reply_to_an_approving_write_is_still_one_approval() {
         .proxy
         .inject("UpdateItem", Fault::DropReply, Times::Next(1));
 
-    let reply = faulty.app.verify(&id, &code).await;
+    let reply = timed(
+        &faulty,
+        "verify, right code: the approving write lands, its reply is lost once",
+        faulty.app.verify(&id, &code),
+    )
+    .await;
 
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["status"], "approved");
@@ -196,7 +259,12 @@ async fn a_slow_reply_is_cut_off_retried_and_still_one_approval() {
         Times::Next(1),
     );
 
-    let reply = faulty.app.verify(&id, &code).await;
+    let reply = timed(
+        &faulty,
+        "verify, right code: the write lands, its reply held 2.5 s (past the 2 s attempt timeout)",
+        faulty.app.verify(&id, &code),
+    )
+    .await;
 
     assert_eq!(reply.body["status"], "approved", "{}", reply.body);
     assert_eq!(faulty.proxy.attempts("UpdateItem"), 2);
@@ -215,7 +283,12 @@ async fn a_lost_reply_to_a_wrong_code_counts_one_attempt() {
         .proxy
         .inject("UpdateItem", Fault::DropReply, Times::Next(1));
 
-    let reply = faulty.app.verify(&id, &wrong_code(&code)).await;
+    let reply = timed(
+        &faulty,
+        "verify, wrong code: the write lands, its reply is lost once",
+        faulty.app.verify(&id, &wrong_code(&code)),
+    )
+    .await;
 
     assert_eq!(reply.body["status"], "incorrect", "{}", reply.body);
     assert_eq!(reply.body["attempts_remaining"], 4);
@@ -234,7 +307,12 @@ async fn a_verify_whose_write_outcome_stays_unknown_is_an_error_never_an_approva
         .proxy
         .inject("UpdateItem", Fault::DropReply, Times::Always);
 
-    let reply = faulty.app.verify(&id, &code).await;
+    let reply = timed(
+        &faulty,
+        "verify, right code: every reply lost (outcome unknown)",
+        faulty.app.verify(&id, &code),
+    )
+    .await;
 
     assert_unavailable(&reply, VERIFY, &[&code]);
     assert!(reply.body.get("token").is_none());
@@ -256,7 +334,12 @@ async fn a_code_whose_delivery_failed_is_never_usable() {
     // The emulator outlives this test: only what this send delivers counts.
     let earlier = received_texts(&faulty, to).await.len();
 
-    let reply = faulty.app.send(&json!({"channel": "sms", "to": to})).await;
+    let reply = timed(
+        &faulty,
+        "send: SNS `Publish` takes the message, every reply lost",
+        faulty.app.send(&json!({"channel": "sms", "to": to})),
+    )
+    .await;
 
     assert_eq!(reply.status, 502, "{}", reply.body);
     assert_eq!(
@@ -296,14 +379,25 @@ async fn under_random_faults_a_code_is_never_approved_twice() {
                 .inject("UpdateItem", fault, Times::Sometimes(15));
         }
 
+        let requests = faulty.proxy.requests();
+        let started = Instant::now();
         let replies =
             futures::future::join_all((0..12).map(|_| faulty.app.verify(&id, &code))).await;
+        let elapsed = started.elapsed();
 
         let statuses: Vec<&str> = replies
             .iter()
             .map(|r| r.body["status"].as_str().unwrap_or("(problem)"))
             .collect();
         let approvals = statuses.iter().filter(|s| **s == "approved").count();
+        let count = |word: &str| statuses.iter().filter(|s| **s == word).count();
+        println!(
+            "FAULT-REPORT | 12 concurrent verifies of one right code; each `UpdateItem` 15% likely to meet each of: throttling, 500, closed before, closed after forwarding, a 2.1 s reply (round {round}) | {approvals} approved, {} consumed, {} `unavailable` | {:.2} s | {} |",
+            count("consumed"),
+            count("(problem)"),
+            elapsed.as_secs_f64(),
+            faulty.proxy.requests() - requests
+        );
         assert!(approvals <= 1, "round {round}: {statuses:?}");
         for reply in &replies {
             assert!(
