@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::fault_proxy::{Fault, FaultProxy, Times};
 use crate::helpers::{Emulator, Reply, TestApp, wrong_code};
+use crate::totp::App;
 
 const VERIFY: &str = "/v1/otp/verify";
 
@@ -320,6 +321,66 @@ async fn a_verify_whose_write_outcome_stays_unknown_is_an_error_never_an_approva
     let after = faulty.app.verify(&id, &code).await;
     assert_eq!(after.status, 409, "{}", after.body);
     assert_eq!(after.body["status"], "consumed");
+}
+
+/// The same for authenticator apps: a TOTP code or a recovery code whose approving write landed but
+/// whose reply was lost is approved once (not reported as replayed or unknown), and not again.
+#[tokio::test]
+async fn a_lost_reply_to_a_totp_or_recovery_code_is_still_one_approval() {
+    let faulty = behind_proxy().await;
+    let enrolled = faulty
+        .app
+        .enroll(
+            json!({"user_id": "user-lost-reply", "issuer": "Acme", "account": "ana@example.com"}),
+        )
+        .await;
+    assert_eq!(enrolled.status, 201, "{}", enrolled.body);
+    let authenticator = App::scan(&enrolled);
+    let recovery = enrolled.body["recovery_codes"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    crate::logs::sensitive(&recovery);
+    let confirm = authenticator.code(&faulty.app, 0);
+    crate::logs::sensitive(&confirm);
+    faulty
+        .proxy
+        .inject("UpdateItem", Fault::DropReply, Times::Next(1));
+
+    let reply = timed(
+        &faulty,
+        "TOTP verify, right code: the write lands, its reply is lost once",
+        faulty.app.verify_totp("user-lost-reply", &confirm),
+    )
+    .await;
+
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["activated"], true);
+    assert_eq!(
+        faulty
+            .app
+            .verify_totp("user-lost-reply", &confirm)
+            .await
+            .body["status"],
+        "consumed"
+    );
+
+    faulty
+        .proxy
+        .inject("UpdateItem", Fault::DropReply, Times::Next(1));
+    let reply = timed(
+        &faulty,
+        "recovery code: the write lands, its reply is lost once",
+        faulty.app.recover("user-lost-reply", &recovery),
+    )
+    .await;
+
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["recovery_codes_remaining"], 9);
+    assert_eq!(
+        faulty.app.recover("user-lost-reply", &recovery).await.body["status"],
+        "incorrect"
+    );
 }
 
 /// SNS takes the message but every reply is lost: the send fails, so the code is withdrawn, and the

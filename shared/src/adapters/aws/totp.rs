@@ -22,7 +22,8 @@ use time::OffsetDateTime;
 use super::dynamodb::{
     DynamoStore, PARTITION_KEY, failed, from_millis, key, millis, purge_seconds,
 };
-use crate::domain::UserId;
+use crate::adapters::OsRandomness;
+use crate::domain::{ChallengeId, UserId};
 use crate::hashing::CodeHash;
 use crate::ports::{
     EnrollAdmission, Enrollment, FailureOutcome, LockPolicy, RecoveryOutcome, StepOutcome,
@@ -138,9 +139,17 @@ const LIVE: &str = "attribute_exists(#pk) AND enrollment_id = :eid \
 const UNLOCKED: &str = "(failures < :max OR attribute_not_exists(last_failure_ms) \
                         OR last_failure_ms <= :lock_start)";
 
+/// The attribute naming the latest write on an enrolment (see [`DynamoStore::update_enrollment`]).
+const LAST_WRITE_ID: &str = "last_write_id";
+
 impl DynamoStore {
     /// A conditional update of a user's enrolment item. Refused, it hands back the old item (or
     /// `None` if there was none) for the caller to say why.
+    ///
+    /// Each update also writes a fresh random write id, and refuses an item already carrying it: when
+    /// a reply is lost and the SDK retries an update that did land, the retry is refused with the
+    /// item as that update left it, which is the update's own result (a TOTP code is not then
+    /// reported as replayed, nor a recovery code as unknown).
     async fn update_enrollment(
         &self,
         user: &UserId,
@@ -148,14 +157,21 @@ impl DynamoStore {
         update: &str,
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<Result<UpdateItemOutput, Option<Enrollment>>, StoreError> {
+        debug_assert!(update.contains("SET "), "{update}");
+        let write_id = AttributeValue::S(ChallengeId::generate(&OsRandomness).as_str().to_owned());
         let mut request = self
             .client()
             .update_item()
             .table_name(self.table())
             .set_key(Some(key(totp_key(user))))
-            .condition_expression(condition)
-            .update_expression(update)
+            .condition_expression(format!(
+                "({condition}) AND (attribute_not_exists(#write) OR #write <> :write)"
+            ))
+            // Every update here has a SET clause; the write id joins it (an expression has one).
+            .update_expression(update.replacen("SET ", "SET #write = :write, ", 1))
             .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#write", LAST_WRITE_ID)
+            .expression_attribute_values(":write", write_id.clone())
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         for (name, value) in values {
@@ -164,6 +180,19 @@ impl DynamoStore {
         match request.send().await {
             Ok(output) => Ok(Ok(output)),
             Err(error) => match error.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(refused))
+                    if refused
+                        .item
+                        .as_ref()
+                        .is_some_and(|old| old.get(LAST_WRITE_ID) == Some(&write_id)) =>
+                {
+                    tracing::warn!(
+                        "a retried enrolment update found its own earlier write; reporting that"
+                    );
+                    Ok(Ok(UpdateItemOutput::builder()
+                        .set_attributes(refused.item.clone())
+                        .build()))
+                }
                 Some(UpdateItemError::ConditionalCheckFailedException(refused)) => Ok(Err(refused
                     .item
                     .clone()
