@@ -618,6 +618,37 @@ mod tests {
         );
     }
 
+    /// Found while writing the `otpauth_uri` fuzz target: labels of 64 four-byte characters make a
+    /// Key URI of about 2.4 KB once percent-encoded, more than a QR code holds at error-correction
+    /// level M (2,331 bytes), and enrolment panicked.
+    #[test]
+    fn the_longest_labels_still_make_a_qr_code_that_decodes_back() {
+        let longest = "😀".repeat(64);
+        let (_, auth) = seeded(6, &longest, &longest);
+        let uri = auth.otpauth_uri();
+        assert!(uri.len() > 2331, "{} bytes", uri.len());
+
+        let svg = qr_svg(&uri);
+        assert!(svg.contains("<svg"), "{svg:.80}");
+        let data_url = qr_png_data_url(&uri);
+        let png = BASE64
+            .decode(
+                data_url
+                    .strip_prefix("data:image/png;base64,")
+                    .unwrap()
+                    .as_bytes(),
+            )
+            .unwrap();
+        let image = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
+            .unwrap()
+            .to_luma8();
+        let mut prepared = rqrr::PreparedImage::prepare(image);
+        let grids = prepared.detect_grids();
+        assert_eq!(grids.len(), 1);
+        let (_, decoded) = grids[0].decode().unwrap();
+        assert_eq!(decoded, *uri);
+    }
+
     #[test]
     fn recovery_codes_are_ten_distinct_grouped_codes_from_the_unambiguous_alphabet() {
         let codes = generate_recovery_codes(&SeededRandomness::new(5));
