@@ -250,10 +250,15 @@ impl Authenticator {
     }
 }
 
-/// A QR code of `text`, medium error correction (what authenticator apps scan well from a screen).
+/// A QR code of `text`, medium error correction (what authenticator apps scan well from a screen),
+/// or low where the text is too long for that: labels of 64 characters outside the Basic
+/// Multilingual Plane make a Key URI of up to about 2.4 KB once percent-encoded, past level M's
+/// 2,331 bytes but within level L's 2,953.
 fn qr_code(text: &str) -> qrcode::QrCode {
-    qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
-        .expect("a Key URI fits in a QR code")
+    let at = |level| qrcode::QrCode::with_error_correction_level(text.as_bytes(), level);
+    at(qrcode::EcLevel::M)
+        .or_else(|_| at(qrcode::EcLevel::L))
+        .expect("a Key URI from valid labels fits in a QR code at level L")
 }
 
 /// An SVG document of a QR code of `text`.
