@@ -386,6 +386,20 @@ mod tests {
         }
     }
 
+    /// libphonenumber's metadata calls some German fixed-line numbers of 16 and 17 digits valid, but
+    /// E.164, which SNS takes, stops at 15: they are refused with the reason, and 15 digits still pass.
+    #[test]
+    fn numbers_longer_than_e164_allows_are_refused() {
+        for longer in ["+49332955449332955", "+4933295544933295"] {
+            let library = phonenumber::parse(None, longer).unwrap();
+            assert!(library.is_valid(), "libphonenumber now refuses {longer}");
+            let refused = PhoneNumber::parse(longer).expect_err(longer);
+            assert!(refused.0.contains("15 digits"), "{longer}: {refused}");
+        }
+        let longest = PhoneNumber::parse("+493329554493329").unwrap();
+        assert_eq!(longest.as_e164(), "+493329554493329");
+    }
+
     #[test]
     fn phone_masking_keeps_country_code_and_last_three_digits() {
         let phone = PhoneNumber::parse("+447911123456").unwrap();
