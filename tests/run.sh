@@ -7,7 +7,8 @@
 #   2. every integration scenario again, on DynamoDB, SNS and SES (the emulator), then every log line
 #      both runs wrote checked against every destination, code and secret they used;
 #   3. the README's walkthroughs against a real otp-local: in memory, on the AWS adapters, and the
-#      authenticator-app one (codes from oathtool, an independent TOTP implementation).
+#      authenticator-app one (codes from oathtool, an independent TOTP implementation);
+#   4. coverage-guided fuzzing of every input surface, FUZZ_SECONDS (default 60) per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -36,5 +37,6 @@ cargo test --locked -p otp-tests --test api -- --ignored --exact logs::no_log_li
 bash tests/readme-walkthrough.sh memory
 bash tests/readme-walkthrough.sh aws
 bash tests/readme-walkthrough.sh totp
+bash tests/fuzz.sh
 bash tests/schemathesis.sh
 bash tests/browser.sh

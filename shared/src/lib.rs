@@ -2,7 +2,9 @@
 //!
 //! - [`domain`]: values built by parsing (destinations, codes, challenge ids, purposes…).
 //! - [`usecases`]: send and verify, generic over the [`ports`].
-//! - [`adapters`]: implementations of the ports (in-memory store, OS randomness, system clock).
+//! - [`adapters`]: implementations of the ports (in-memory store, OS randomness, system clock; the AWS
+//!   ones with the `aws` feature).
+//! - `runtime`: the Lambdas' service built from their environment (with the `aws` feature).
 //! - [`metrics`]: the metrics port and its CloudWatch Embedded Metric Format adapter.
 //! - [`http`]: the handlers the Lambdas and otp-local call, and the one place HTTP statuses are chosen.
 
@@ -17,6 +19,8 @@ pub mod messages;
 pub mod metrics;
 pub mod ports;
 pub mod proof;
+/// Only with the `aws` feature (on by default): it builds the Lambdas' service from the AWS SDK.
+#[cfg(feature = "aws")]
 pub mod runtime;
 pub mod totp;
 pub mod usecases;

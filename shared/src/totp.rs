@@ -250,10 +250,15 @@ impl Authenticator {
     }
 }
 
-/// A QR code of `text`, medium error correction (what authenticator apps scan well from a screen).
+/// A QR code of `text`, medium error correction (what authenticator apps scan well from a screen),
+/// or low where the text is too long for that: labels of 64 characters outside the Basic
+/// Multilingual Plane make a Key URI of up to about 2.4 KB once percent-encoded, past level M's
+/// 2,331 bytes but within level L's 2,953.
 fn qr_code(text: &str) -> qrcode::QrCode {
-    qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
-        .expect("a Key URI fits in a QR code")
+    let at = |level| qrcode::QrCode::with_error_correction_level(text.as_bytes(), level);
+    at(qrcode::EcLevel::M)
+        .or_else(|_| at(qrcode::EcLevel::L))
+        .expect("a Key URI from valid labels fits in a QR code at level L")
 }
 
 /// An SVG document of a QR code of `text`.
@@ -616,6 +621,37 @@ mod tests {
             !svg.contains(&*secret.base32()),
             "the SVG draws the URI, it does not quote it"
         );
+    }
+
+    /// Found while writing the `otpauth_uri` fuzz target: labels of 64 four-byte characters make a
+    /// Key URI of about 2.4 KB once percent-encoded, more than a QR code holds at error-correction
+    /// level M (2,331 bytes), and enrolment panicked.
+    #[test]
+    fn the_longest_labels_still_make_a_qr_code_that_decodes_back() {
+        let longest = "😀".repeat(64);
+        let (_, auth) = seeded(6, &longest, &longest);
+        let uri = auth.otpauth_uri();
+        assert!(uri.len() > 2331, "{} bytes", uri.len());
+
+        let svg = qr_svg(&uri);
+        assert!(svg.contains("<svg"), "{svg:.80}");
+        let data_url = qr_png_data_url(&uri);
+        let png = BASE64
+            .decode(
+                data_url
+                    .strip_prefix("data:image/png;base64,")
+                    .unwrap()
+                    .as_bytes(),
+            )
+            .unwrap();
+        let image = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
+            .unwrap()
+            .to_luma8();
+        let mut prepared = rqrr::PreparedImage::prepare(image);
+        let grids = prepared.detect_grids();
+        assert_eq!(grids.len(), 1);
+        let (_, decoded) = grids[0].decode().unwrap();
+        assert_eq!(decoded, *uri);
     }
 
     #[test]

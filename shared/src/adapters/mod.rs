@@ -1,7 +1,10 @@
 //! Implementations of the ports that need no cloud: the in-memory store (otp-local, tests), the
-//! system clock and the OS random source (production), and deterministic doubles (tests); and in
-//! [`aws`], the DynamoDB store, SNS/SES delivery and the Secrets Manager secret.
+//! system clock and the OS random source (production), and deterministic doubles (tests); and, with the
+//! `aws` feature, in `aws`: the DynamoDB store, SNS/SES delivery and the Secrets Manager secret.
 
+/// Only with the `aws` feature (on by default), which brings in the AWS SDK: builds that need no cloud,
+/// such as the fuzz targets, leave it out and compile in a fraction of the time.
+#[cfg(feature = "aws")]
 pub mod aws;
 mod clock;
 mod memory;

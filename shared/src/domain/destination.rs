@@ -30,6 +30,9 @@ impl fmt::Display for Channel {
 /// The character shown in place of hidden characters of a destination.
 const MASK: char = '•';
 
+/// The most digits an E.164 number has, country calling code included.
+const E164_MAX_DIGITS: usize = 15;
+
 /// A valid international phone number, held in E.164 form (`+447911123456`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct PhoneNumber {
@@ -132,6 +135,16 @@ impl PhoneNumber {
         }
         let number =
             phonenumber::parse(None, input).map_err(|_| Invalid::new("is not a phone number"))?;
+        let country_code = number.code().value();
+        // What the crate's E.164 formatter writes, without it first choosing a display format.
+        let e164 = format!("+{country_code}{}", number.national());
+        // libphonenumber's metadata has valid numbers of up to 17 digits (German fixed lines), but
+        // E.164, which SNS takes, stops at 15.
+        if e164.len() - 1 > E164_MAX_DIGITS {
+            return Err(Invalid::new(
+                "has more than 15 digits, the most an international (E.164) number has",
+            ));
+        }
         // Each of libphonenumber's questions (valid? which region? what type? formatted?) finds the
         // number's region again by matching patterns, which made parsing half the CPU of an SMS send.
         // `is_valid` means "the type is known", so the type answers it too, except for numbers with
@@ -146,14 +159,12 @@ impl PhoneNumber {
         if !valid {
             return Err(Invalid::new("is not a valid phone number for its country"));
         }
-        let country_code = number.code().value();
         let region = number
             .metadata(&phonenumber::metadata::DATABASE)
             .and_then(|metadata| metadata.id().parse().ok())
             .map(Region::from_id);
         Ok(Self {
-            // What the crate's E.164 formatter writes, without it first choosing a display format.
-            e164: format!("+{country_code}{}", number.national()),
+            e164,
             country_code,
             region,
             line_type,
@@ -384,6 +395,20 @@ mod tests {
                 "accepted {input:?} ({why})"
             );
         }
+    }
+
+    /// libphonenumber's metadata calls some German fixed-line numbers of 16 and 17 digits valid, but
+    /// E.164, which SNS takes, stops at 15: they are refused with the reason, and 15 digits still pass.
+    #[test]
+    fn numbers_longer_than_e164_allows_are_refused() {
+        for longer in ["+49332955449332955", "+4933295544933295"] {
+            let library = phonenumber::parse(None, longer).unwrap();
+            assert!(library.is_valid(), "libphonenumber now refuses {longer}");
+            let refused = PhoneNumber::parse(longer).expect_err(longer);
+            assert!(refused.0.contains("15 digits"), "{longer}: {refused}");
+        }
+        let longest = PhoneNumber::parse("+493329554493329").unwrap();
+        assert_eq!(longest.as_e164(), "+493329554493329");
     }
 
     #[test]
