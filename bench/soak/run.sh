@@ -20,14 +20,14 @@
 # target/soak/otp-local.log. Exits 1 on any 5xx, transport error, unexpected status, error logged by
 # otp-local, or RSS growth after the warm-up over the limit (soak.py says which and why).
 #
-# Knobs: SOAK_SECONDS (300), SOAK_WORKERS (8), SOAK_WARMUP (a fifth of the run, at most 30 s),
+# Knobs: SOAK_SECONDS (300), SOAK_WORKERS (8), SOAK_WARMUP (a third of the run, at most 30 s),
 # SOAK_SAMPLE_SECONDS (2), SOAK_PROFILE (release; dev reuses the test suite's debug build),
 # SOAK_RSS_GROWTH_LIMIT_KIB (1024).
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 here=bench/soak
 seconds=${SOAK_SECONDS:-300}
 workers=${SOAK_WORKERS:-8}
-warmup=${SOAK_WARMUP:-$(python3 -c "print(min(30, $seconds / 5))")}
+warmup=${SOAK_WARMUP:-$(python3 -c "print(min(30, $seconds / 3))")}
 sample=${SOAK_SAMPLE_SECONDS:-2}
 profile=${SOAK_PROFILE:-release}
 soak="$root/target/soak"

@@ -285,6 +285,7 @@ class Worker(threading.Thread):
             self.connection.close()
             self.connection = None
             self.counters.problem("transport", f"{action}: {type(error).__name__}: {error}")
+            time.sleep(0.1)  # a server that is gone refuses at once: do not spin
             return None, {}, {}
         elapsed = time.perf_counter() - started
         status = response.status
