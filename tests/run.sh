@@ -36,5 +36,6 @@ cargo test --locked -p otp-tests --test api -- --ignored --exact logs::no_log_li
 bash tests/readme-walkthrough.sh memory
 bash tests/readme-walkthrough.sh aws
 bash tests/readme-walkthrough.sh totp
+SOAK_SECONDS=45 SOAK_PROFILE=dev bash bench/soak/run.sh
 bash tests/schemathesis.sh
 bash tests/browser.sh
