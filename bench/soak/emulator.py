@@ -12,6 +12,7 @@ with three changes that let it serve minutes of traffic at a steady cost.
    there in O(new messages). /moto-api/data.json serialises every tracked object on each call.
 
 Usage: python bench/soak/emulator.py -H 127.0.0.1 -p PORT
+       python bench/soak/emulator.py --check    checks change 1 in process, then exits
 """
 
 import argparse
@@ -132,7 +133,56 @@ def with_message_feed(app):
     return wsgi
 
 
+def check_rollback():
+    """A cancelled transaction leaves no trace: an update, a put and a delete before the failing
+    condition are all undone; a transaction that passes keeps all three."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        db = boto3.client("dynamodb", region_name=REGION)
+        db.create_table(
+            TableName="check", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        )
+        db.put_item(TableName="check", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+        db.put_item(TableName="check", Item={"pk": {"S": "gone"}})
+
+        def transaction(condition):
+            db.transact_write_items(TransactItems=[
+                {"Update": {"TableName": "check", "Key": {"pk": {"S": "a"}},
+                            "UpdateExpression": "SET n = :two",
+                            "ExpressionAttributeValues": {":two": {"N": "2"}}}},
+                {"Put": {"TableName": "check", "Item": {"pk": {"S": "b"}}}},
+                {"Delete": {"TableName": "check", "Key": {"pk": {"S": "gone"}}}},
+                {"ConditionCheck": {"TableName": "check", "Key": {"pk": {"S": "absent"}},
+                                    "ConditionExpression": condition}},
+            ])
+
+        def state():
+            return [db.get_item(TableName="check", Key={"pk": {"S": k}}, ConsistentRead=True)
+                    .get("Item") for k in ("a", "b", "gone")]
+
+        before = state()
+        try:
+            transaction("attribute_exists(pk)")
+            sys.exit("check failed: the transaction with a false condition went through")
+        except db.exceptions.TransactionCanceledException:
+            pass
+        if state() != before:
+            sys.exit(f"check failed: a cancelled transaction left {state()}, not {before}")
+        transaction("attribute_not_exists(pk)")
+        after = [{"pk": {"S": "a"}, "n": {"N": "2"}}, {"pk": {"S": "b"}}, None]
+        if state() != after:
+            sys.exit(f"check failed: a transaction that passed left {state()}, not {after}")
+    print("emulator check: a cancelled transaction is rolled back, a passed one kept")
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--check"]:
+        check_rollback()
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)

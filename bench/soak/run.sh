@@ -64,6 +64,9 @@ cp "$built" "$bin"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements.txt
 py=.venv/bin/python
+# Its rollback change first, in process: a soak on an emulator that half-applies a refused
+# transaction would check nothing.
+env -i PATH="$PATH" $py $here/emulator.py --check
 emulator="http://127.0.0.1:$($py $here/soak.py port)"
 aws_env=(
   AWS_ENDPOINT_URL="$emulator" AWS_REGION=us-east-1
