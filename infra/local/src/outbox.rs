@@ -1,3 +1,4 @@
+use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use otp_shared::domain::Channel;
@@ -22,19 +23,32 @@ pub struct OutboxEntry {
     pub sent_at: OffsetDateTime,
 }
 
-/// The local stand-in for SMS and email: prints each message to the console and keeps it for
-/// `GET /_local/outbox`. The one place a code is shown, which is why it exists only in otp-local.
+/// The local stand-in for SMS and email: prints each message to the console and keeps the most
+/// recent [`Outbox::CAPACITY`] for `GET /_local/outbox`. The one place a code is shown, which is why
+/// it exists only in otp-local.
 pub struct Outbox {
-    entries: Mutex<Vec<OutboxEntry>>,
+    entries: Mutex<VecDeque<OutboxEntry>>,
     clock: Arc<dyn Clock>,
 }
 
 impl Outbox {
+    /// Messages kept: far more than a person or a test reads back, few enough (well under 1 MiB)
+    /// that a long-running otp-local's memory stays flat; older ones are forgotten.
+    pub const CAPACITY: usize = 1_000;
+
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
-            entries: Mutex::new(Vec::new()),
+            entries: Mutex::new(VecDeque::with_capacity(Self::CAPACITY)),
             clock,
         }
+    }
+
+    fn keep(&self, entry: OutboxEntry) {
+        let mut entries = self.entries.lock().expect("outbox lock");
+        if entries.len() == Self::CAPACITY {
+            entries.pop_front();
+        }
+        entries.push_back(entry);
     }
 
     /// Notes a message a provider accepted, without its text (which holds the code).
@@ -53,12 +67,17 @@ impl Outbox {
             entry.to,
             entry.message_id.as_deref().unwrap_or("none")
         );
-        self.entries.lock().expect("outbox lock").push(entry);
+        self.keep(entry);
     }
 
-    /// Every message so far, oldest first.
+    /// The messages kept, oldest first.
     pub fn entries(&self) -> Vec<OutboxEntry> {
-        self.entries.lock().expect("outbox lock").clone()
+        self.entries
+            .lock()
+            .expect("outbox lock")
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 
@@ -83,7 +102,54 @@ impl Notifier for Outbox {
             entry.to,
             message.text.trim_end().replace('\n', "\n  ")
         );
-        self.entries.lock().expect("outbox lock").push(entry);
+        self.keep(entry);
         Ok(Delivered::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use otp_shared::adapters::ManualClock;
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn message(n: usize) -> OutgoingMessage {
+        OutgoingMessage {
+            channel: Channel::Email,
+            to: format!("user-{n}@example.com"),
+            masked_to: "u•••@example.com".to_owned(),
+            subject: Some("Your code".to_owned()),
+            text: format!("message {n}"),
+            html: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn keeps_only_the_most_recent_messages_oldest_first() {
+        let outbox = Outbox::new(Arc::new(ManualClock::new(datetime!(2025-01-01 00:00 UTC))));
+        let sent = Outbox::CAPACITY + 5;
+        for n in 0..sent - 1 {
+            outbox.deliver(&message(n)).await.unwrap();
+        }
+        let handed_over = Delivered {
+            message_id: Some("provider-id".to_owned()),
+        };
+        outbox.record_handover(&message(sent - 1), &handed_over);
+
+        let entries = outbox.entries();
+        assert_eq!(entries.len(), Outbox::CAPACITY);
+        let first_kept = sent - Outbox::CAPACITY;
+        let to: Vec<_> = entries.iter().map(|e| e.to.clone()).collect();
+        let expected: Vec<_> = (first_kept..sent)
+            .map(|n| format!("user-{n}@example.com"))
+            .collect();
+        assert_eq!(to, expected, "the oldest go first, the order is kept");
+        assert_eq!(entries[0].body.as_deref(), Some("message 5"));
+        assert_eq!(
+            entries.last().unwrap().message_id.as_deref(),
+            Some("provider-id"),
+            "a hand-over counts like a delivery"
+        );
     }
 }
