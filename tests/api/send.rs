@@ -124,6 +124,12 @@ async fn invalid_sends_are_400_problems_naming_the_field() {
             "invalid phone number",
         ),
         (
+            // libphonenumber calls this German number valid, but E.164 (what SNS takes) stops at 15.
+            json!({"channel": "sms", "to": "+49332955449332955"}),
+            "to",
+            "phone number past E.164's 15 digits",
+        ),
+        (
             json!({"channel": "sms", "to": "ana@example.com"}),
             "to",
             "email on the SMS channel",
