@@ -8,7 +8,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use otp_shared::totp::{Authenticator, TotpLabel, TotpParams, TotpSecret, qr_svg};
+use otp_shared::totp::{Authenticator, TotpLabel, TotpParams, TotpSecret, qr_images};
 
 #[derive(Debug, Arbitrary)]
 struct Input<'a> {
@@ -65,7 +65,7 @@ fuzz_target!(|input: Input<'_>| {
 
     // Making a QR code costs milliseconds, most of a run; below level M's 2,331 bytes it cannot fail.
     if uri.len() > 2000 {
-        qr_svg(&uri);
+        qr_images(&uri);
     }
 });
 

@@ -261,18 +261,32 @@ fn qr_code(text: &str) -> qrcode::QrCode {
         .expect("a Key URI from valid labels fits in a QR code at level L")
 }
 
-/// An SVG document of a QR code of `text`.
-pub fn qr_svg(text: &str) -> String {
-    qr_code(text)
-        .render::<qrcode::render::svg::Color<'_>>()
+/// A Key URI's QR code, drawn for the enrolment reply as SVG and as a PNG `data:` URL.
+pub struct QrImages {
+    pub svg: String,
+    pub png_data_url: String,
+}
+
+/// The QR code of `text`, made once (choosing its mask is most of the cost) and drawn twice.
+pub fn qr_images(text: &str) -> QrImages {
+    let code = qr_code(text);
+    QrImages {
+        svg: qr_svg(&code),
+        png_data_url: qr_png_data_url(&code),
+    }
+}
+
+/// An SVG document of `code`.
+fn qr_svg(code: &qrcode::QrCode) -> String {
+    code.render::<qrcode::render::svg::Color<'_>>()
         .min_dimensions(240, 240)
         .quiet_zone(true)
         .build()
 }
 
-/// A `data:image/png;base64,` URL of a QR code of `text`.
-pub fn qr_png_data_url(text: &str) -> String {
-    let image = qr_code(text)
+/// A `data:image/png;base64,` URL of `code`.
+fn qr_png_data_url(code: &qrcode::QrCode) -> String {
+    let image = code
         .render::<image::Luma<u8>>()
         .min_dimensions(240, 240)
         .quiet_zone(true)
@@ -593,11 +607,11 @@ mod tests {
     fn the_qr_codes_decode_back_to_the_uri() {
         let (secret, auth) = seeded(3, "Açme", "zoë");
         let uri = auth.otpauth_uri();
+        let QrImages { svg, png_data_url } = qr_images(&uri);
 
-        let data_url = qr_png_data_url(&uri);
         let png = BASE64
             .decode(
-                data_url
+                png_data_url
                     .strip_prefix("data:image/png;base64,")
                     .unwrap()
                     .as_bytes(),
@@ -612,7 +626,6 @@ mod tests {
         let (_, decoded) = grids[0].decode().unwrap();
         assert_eq!(decoded, *uri);
 
-        let svg = qr_svg(&uri);
         assert!(
             svg.starts_with("<?xml") && svg.contains("<svg"),
             "{svg:.80}"
@@ -633,12 +646,11 @@ mod tests {
         let uri = auth.otpauth_uri();
         assert!(uri.len() > 2331, "{} bytes", uri.len());
 
-        let svg = qr_svg(&uri);
+        let QrImages { svg, png_data_url } = qr_images(&uri);
         assert!(svg.contains("<svg"), "{svg:.80}");
-        let data_url = qr_png_data_url(&uri);
         let png = BASE64
             .decode(
-                data_url
+                png_data_url
                     .strip_prefix("data:image/png;base64,")
                     .unwrap()
                     .as_bytes(),

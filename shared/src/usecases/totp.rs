@@ -185,11 +185,12 @@ impl<S: TotpStore, N> Otp<S, N> {
                 return Err(TotpError::ActiveExists);
             }
         }
+        let qr = totp::qr_images(&otpauth_uri);
         Ok(NewEnrollment {
             user_id: request.user_id,
             secret: secret.base32(),
-            qr_svg: totp::qr_svg(&otpauth_uri),
-            qr_png: totp::qr_png_data_url(&otpauth_uri),
+            qr_svg: qr.svg,
+            qr_png: qr.png_data_url,
             otpauth_uri,
             recovery_codes,
             params: request.params,
