@@ -23,7 +23,9 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import run_simple
 
 
-def main() -> None:
+def main(wrap=lambda app: app) -> None:
+    """Serves moto on the host and port given on the command line; `wrap` may put a WSGI layer
+    around it (bench/soak/emulator.py adds its message feed)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
@@ -34,7 +36,7 @@ def main() -> None:
     run_simple(
         args.host,
         args.port,
-        app,
+        wrap(app),
         threaded=False,
         request_handler=MotoRequestHandler,
     )

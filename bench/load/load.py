@@ -13,33 +13,15 @@
 
 import asyncio
 import json
-import os
 import re
-import socket
 import statistics
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait(url, seconds, pid):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as reply:
-                reply.read()
-                return
-        except OSError:
-            if not os.path.exists(f"/proc/{pid}") or time.monotonic() > deadline:
-                sys.exit(f"otp-local did not answer {url}")
-            time.sleep(0.05)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from procs import free_port, wait  # noqa: E402
 
 
 # --- a verify pool ---------------------------------------------------------------------------------

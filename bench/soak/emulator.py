@@ -16,25 +16,26 @@ Usage: python bench/soak/emulator.py -H 127.0.0.1 -p PORT
        python bench/soak/emulator.py --check    checks change 1 in process, then exits
 """
 
-import argparse
 import copy
+import importlib.util
 import json
 import os
-import signal
 import sys
+from pathlib import Path
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
 from moto.ses.models import Message, ses_backends
 from moto.sns.models import SMS, sns_backends
-from werkzeug.serving import run_simple
+
+# tests/emulator.py, loaded by its path (this file has the same name).
+_spec = importlib.util.spec_from_file_location(
+    "test_emulator", Path(__file__).resolve().parents[2] / "tests" / "emulator.py"
+)
+test_emulator = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(test_emulator)
 
 REGION = os.environ.get("AWS_REGION", "us-east-1")
 
@@ -184,20 +185,7 @@ def main() -> None:
     if sys.argv[1:] == ["--check"]:
         check_rollback()
         return
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-H", "--host", default="127.0.0.1")
-    parser.add_argument("-p", "--port", type=int, required=True)
-    args = parser.parse_args()
-    os.environ.setdefault("MOTO_PORT", str(args.port))
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    app = DomainDispatcherApplication(create_backend_app)
-    run_simple(
-        args.host,
-        args.port,
-        with_message_feed(app),
-        threaded=False,
-        request_handler=MotoRequestHandler,
-    )
+    test_emulator.main(wrap=with_message_feed)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import json
 import os
 import random
 import re
-import socket
 import struct
 import sys
 import threading
@@ -33,6 +32,9 @@ import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from procs import free_port, wait  # noqa: E402
 
 # otp-local's settings for the soak (run.sh passes them); the driver's model needs the cooldown.
 RESEND_COOLDOWN_S = float(os.environ.get("OTP_RESEND_COOLDOWN_SECONDS", "30"))
@@ -107,25 +109,6 @@ def route_of(method, path):
 
 
 # --- small helpers -----------------------------------------------------------------------------------
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait(url, seconds, pid):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as reply:
-                reply.read()
-                return
-        except OSError:
-            if not os.path.exists(f"/proc/{pid}") or time.monotonic() > deadline:
-                sys.exit(f"nothing answered {url} (process {pid})")
-            time.sleep(0.05)
-
 
 def setup(emulator):
     import boto3  # in the .venv, with moto
