@@ -8,8 +8,7 @@
 #      both runs wrote checked against every destination, code and secret they used;
 #   3. the README's walkthroughs against a real otp-local: in memory, on the AWS adapters, and the
 #      authenticator-app one (codes from oathtool, an independent TOTP implementation);
-#   4. a 45 s soak of mixed traffic at otp-local on the AWS adapters (bench/soak/run.sh);
-#   5. coverage-guided fuzzing of every input surface, FUZZ_SECONDS (default 60) per target.
+#   4. coverage-guided fuzzing of every input surface, FUZZ_SECONDS (default 60) per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -38,7 +37,6 @@ cargo test --locked -p otp-tests --test api -- --ignored --exact logs::no_log_li
 bash tests/readme-walkthrough.sh memory
 bash tests/readme-walkthrough.sh aws
 bash tests/readme-walkthrough.sh totp
-SOAK_SECONDS=45 SOAK_PROFILE=dev bash bench/soak/run.sh
 bash tests/fuzz.sh
 bash tests/schemathesis.sh
 bash tests/browser.sh

@@ -21,12 +21,16 @@ import importlib.util
 import json
 import os
 import sys
+import time
+from collections import OrderedDict
 from pathlib import Path
 
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.responses import ActionResult
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 from moto.ses.models import Message, ses_backends
 from moto.sns.models import SMS, sns_backends
 
@@ -92,6 +96,35 @@ def transact_write_items(self, transact_items):
 
 dynamodb_models.copy = _TablesNotCopied
 dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+# --- 1b. TransactWriteItems honours its ClientRequestToken, as DynamoDB does (moto ignores it) -------
+# The AWS SDK fills one in and keeps it across its retries: a retry of a transaction that was applied
+# but whose reply came later than the SDK's 2 s attempt timeout succeeds without applying it again,
+# instead of failing its own conditions (a send answered 429 "too soon" on a loaded machine).
+
+# DynamoDB keeps a transaction's token for 10 minutes.
+TOKEN_SECONDS = 600
+_applied = OrderedDict()  # ClientRequestToken → (the transaction's items, when), oldest first
+_handle_transact_write_items = DynamoHandler.transact_write_items
+
+
+def transact_write_items_once(self):
+    token = self.body.get("ClientRequestToken")
+    items = json.dumps(self.body.get("TransactItems"), sort_keys=True)
+    now = time.monotonic()
+    while _applied and now - next(iter(_applied.values()))[1] > TOKEN_SECONDS:
+        _applied.popitem(last=False)
+    if token in _applied and _applied[token][0] == items:
+        # Applied already: DynamoDB answers success and changes nothing.
+        return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+    result = _handle_transact_write_items(self)
+    if token:
+        _applied[token] = (items, now)
+    return result
+
+
+DynamoHandler.transact_write_items = transact_write_items_once
 
 
 # --- 2. no list of every item and message ever made -------------------------------------------------

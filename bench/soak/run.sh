@@ -2,7 +2,7 @@
 # Bounded soak (issue 8): mixed traffic at otp-local on the AWS emulator for a fixed time.
 #
 #   bash bench/soak/run.sh                     300 s, otp-local built with --release
-#   SOAK_SECONDS=45 SOAK_PROFILE=dev bash bench/soak/run.sh     the short run tests/run.sh makes
+#   SOAK_SECONDS=45 SOAK_PROFILE=dev bash bench/soak/run.sh     a short run on the debug build
 #
 # otp-local runs with --store dynamodb --delivery aws --create-table against bench/soak/emulator.py
 # (the test emulator's moto, changed so that its cost does not grow with the table; see there). The
