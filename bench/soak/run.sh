@@ -6,8 +6,7 @@
 #
 # otp-local runs with --store dynamodb --delivery aws --create-table against bench/soak/emulator.py
 # (the test emulator's moto, changed so that its cost does not grow with the table; see there). The
-# soak always starts that emulator of its own, and ignores any AWS_ENDPOINT_URL (it does
-# not use): on the test emulator a send slows with every item in the table, 0.3 s at 1,000 items, and
+# soak always starts that emulator of its own and ignores any AWS_ENDPOINT_URL, since on the test emulator a send slows with every item in the table, 0.3 s at 1,000 items, and
 # its codes can only be read from /moto-api/data.json, which took 74 s after 500 sends. otp-local gets
 # a fixed OTP_SECRET and the per-client, per-country, global and budget limits raised, since all the
 # traffic comes from 127.0.0.1; the cooldown, the per-destination cap, attempts and the TOTP lock keep
