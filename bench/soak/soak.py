@@ -51,8 +51,8 @@ PENDING_ENROLMENT_USABLE_S = 600
 # caches of the phone-number parser's regexes (the phonenumber crate's), which fill as new numbers are
 # parsed: bounded by the regex crate's cache capacity, they levelled off near +4.5 MB after 200,000
 # distinct UK and 200,000 German numbers on one thread, so a much longer soak needs a larger limit
-# (a 900 s one grew 1.04 MiB). A leak of a few
-# hundred bytes per request fails a 300 s run; a short run (~1,500 requests) catches only gross ones.
+# (a 900 s one grew 1.04 MiB). A leak of a few hundred bytes per request fails a 300 s run; a short
+# run (~1,500 requests) catches only gross ones.
 RSS_GROWTH_LIMIT_KIB = int(os.environ.get("SOAK_RSS_GROWTH_LIMIT_KIB", str(1024)))
 
 # Relative weights of the actions a worker picks from; one it cannot do now (no code arrived yet,
@@ -153,7 +153,7 @@ class Mailbox:
     def __init__(self, emulator, counters):
         self.url = f"{emulator}/_soak/messages"
         self.codes = defaultdict(list)
-        self.last_seen = {}  # destination → when its last code arrived
+        self.last_seen = {}  # destination → when its last code arrived (set with each code)
         self.lock = threading.Lock()
         self.counters = counters
         self.stop = threading.Event()
@@ -181,8 +181,8 @@ class Mailbox:
                 codes = self.codes[message["to"]]
                 # An SDK retry of a Publish or SendEmail whose reply came late delivers the same
                 # message again within its 5 s; the destination's next code waits for the cooldown.
-                last = self.last_seen.get(message["to"])
-                if codes and codes[-1] == code and last is not None and now - last < RESEND_COOLDOWN_S:
+                if (codes and codes[-1] == code
+                        and now - self.last_seen[message["to"]] < RESEND_COOLDOWN_S):
                     continue
                 self.last_seen[message["to"]] = now
                 codes.append(code)
