@@ -1,9 +1,10 @@
 """Checks what `sam validate --lint` cannot: after SAM's own transform, each function may do exactly
-what its code does (the DynamoDB operations the emulator tests count), and only the enrolment routes
-require SigV4; every parameter behind an OTP_* variable defaults to what README.md's Configuration
-table (and so otp-local) says; the alarms exist and notify the alerts topic; and the alarms and the
-dashboard use only metrics the functions emit. Run with infra/.venv/bin/python (aws-sam-cli brings
-samtranslator and cfn-lint)."""
+what its code does (the DynamoDB operations the emulator tests count); the routes are exactly the
+expected ones, every /v1/server/ route requires SigV4 (AWS_IAM) and no other route does, and
+ServerCallerPolicy allows exactly the /v1/server/ routes; every parameter behind an OTP_* variable
+defaults to what README.md's Configuration table (and so otp-local) says, within the same range; the
+alarms exist and notify the alerts topic; and the alarms and the dashboard use only metrics the
+functions emit. Run with infra/.venv/bin/python (aws-sam-cli brings samtranslator and cfn-lint)."""
 
 import copy
 import json
@@ -78,24 +79,74 @@ for function, sid, keys in [
 
 paths = resources["HttpApi"]["Properties"]["Body"]["paths"]
 routes = {(m.upper(), p): op.get("security") for p, ops in paths.items() for m, op in ops.items()}
+SIGV4 = [{"AWS_IAM": []}]
+# Public routes (browsers, no credentials) and the backend's /v1/server/ routes (SigV4 only).
 expected_routes = {
     ("POST", "/v1/otp/send"): None,
     ("POST", "/v1/otp/verify"): None,
     ("GET", "/.well-known/jwks.json"): None,
-    ("POST", "/v1/totp/enroll"): [{"AWS_IAM": []}],
-    ("GET", "/v1/totp/enroll/{user_id}"): [{"AWS_IAM": []}],
-    ("DELETE", "/v1/totp/enroll/{user_id}"): [{"AWS_IAM": []}],
+    ("POST", "/v1/server/otp/send"): SIGV4,
+    ("POST", "/v1/server/otp/verify"): SIGV4,
+    ("POST", "/v1/server/totp/enroll"): SIGV4,
+    ("GET", "/v1/server/totp/enroll/{user_id}"): SIGV4,
+    ("DELETE", "/v1/server/totp/enroll/{user_id}"): SIGV4,
+    ("POST", "/v1/server/totp/challenge"): SIGV4,
 }
 if routes != expected_routes:
     failures.append(f"routes and their auth: {routes}, expected {expected_routes}")
+# Whatever the list above says: a /v1/server/ route without SigV4 would hand a browser the backend's
+# powers, and SigV4 on any other route would lock browsers out.
+for (method, path), security in sorted(routes.items()):
+    server = path.startswith("/v1/server/")
+    if server and security != SIGV4:
+        failures.append(f"{method} {path} is a server route with auth {security}, expected {SIGV4}")
+    if not server and security not in (None, []):
+        failures.append(f"{method} {path} is a public route with auth {security}, expected none")
+if resources["HttpApi"]["Properties"]["Body"].get("x-amazon-apigateway-cors", {}).get("allowOrigins") == ["*"]:
+    failures.append("CORS allows any origin")
+
+# ServerCallerPolicy allows execute-api:Invoke on exactly the /v1/server/ routes (a path parameter
+# is a `*`), on any stage, and nothing else; its ARN is an output. EnrollCallerPolicy is gone.
+ROUTE_ARN = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/"
+expected_arns = {
+    ROUTE_ARN + method + re.sub(r"\{[^}]+\}", "*", path)
+    for method, path in routes
+    if path.startswith("/v1/server/")
+}
+caller = resources.get("ServerCallerPolicy", {})
+if caller.get("Type") != "AWS::IAM::ManagedPolicy":
+    failures.append("no AWS::IAM::ManagedPolicy ServerCallerPolicy")
+else:
+    statements = caller["Properties"]["PolicyDocument"]["Statement"]
+    arns = set()
+    for statement in statements:
+        action = statement.get("Action")
+        if statement.get("Effect") != "Allow" or action not in ("execute-api:Invoke", ["execute-api:Invoke"]):
+            failures.append(f"ServerCallerPolicy: statement {statement}, expected Allow execute-api:Invoke")
+        listed = statement.get("Resource")
+        for resource in [listed] if not isinstance(listed, list) else listed:
+            arns.add(resource.get("Fn::Sub") if isinstance(resource, dict) else resource)
+    if arns != expected_arns:
+        failures.append(
+            f"ServerCallerPolicy allows {sorted(arns, key=str)}, expected the server routes {sorted(expected_arns)}"
+        )
+if "EnrollCallerPolicy" in resources:
+    failures.append("EnrollCallerPolicy is still in the template (ServerCallerPolicy replaces it)")
+outputs = source.get("Outputs", {})
+if outputs.get("ServerCallerPolicyArn", {}).get("Value") != {"Ref": "ServerCallerPolicy"}:
+    failures.append(f"output ServerCallerPolicyArn is {outputs.get('ServerCallerPolicyArn')}")
+if "EnrollCallerPolicyArn" in outputs:
+    failures.append("output EnrollCallerPolicyArn is still there")
 
 # Parameter defaults = README.md's Configuration table, which is otp-local's defaults (tested there):
 # rows like | `OTP_MAX_ATTEMPTS` | 5 | meaning |, with (none) where the template's default is empty.
 readme_defaults = {}
+readme_meanings = {}
 for line in open(os.path.join(root, "README.md"), encoding="utf-8"):
-    row = re.match(r"\|\s*`(OTP_[A-Z0-9_]+)`\s*\|([^|]*)\|", line)
+    row = re.match(r"\|\s*`(OTP_[A-Z0-9_]+)`\s*\|([^|]*)\|([^|]*)\|", line)
     if row:
         readme_defaults.setdefault(row[1], row[2].strip().strip("`"))
+        readme_meanings.setdefault(row[1], row[3])
 parameters = source["Parameters"]
 variables = source["Globals"]["Function"]["Environment"]["Variables"]
 checked_defaults = 0
@@ -113,6 +164,15 @@ for variable, value in variables.items():
             f"parameter {parameter} defaults to {default!r}, README.md gives {variable} "
             f"{readme_defaults[variable]!r}"
         )
+    # A number's range, as the README row's first "(low–high)" gives it.
+    bounds = re.search(r"\((\d+)–(\d+)", readme_meanings.get(variable, ""))
+    if parameters[parameter].get("Type") == "Number" and bounds:
+        template_range = (parameters[parameter].get("MinValue"), parameters[parameter].get("MaxValue"))
+        if template_range != (int(bounds[1]), int(bounds[2])):
+            failures.append(
+                f"parameter {parameter} ranges over {template_range}, README.md gives {variable} "
+                f"{bounds[1]}–{bounds[2]}"
+            )
 if variables.get("OTP_METRICS_NAMESPACE") != {"Fn::Sub": "OtpLambda/${AWS::StackName}"}:
     failures.append(f"OTP_METRICS_NAMESPACE is {variables.get('OTP_METRICS_NAMESPACE')}")
 
@@ -274,7 +334,8 @@ if not graphed:
 if failures:
     sys.exit("template.yaml:\n  " + "\n  ".join(failures))
 print(
-    f"template.yaml: {len(expected_actions)} function policies, {len(routes)} routes, "
+    f"template.yaml: {len(expected_actions)} function policies, {len(routes)} routes "
+    f"({len(expected_arns)} SigV4, all in ServerCallerPolicy), "
     f"{checked_defaults} parameter defaults (= README.md), {len(alarms)} alarms and "
     f"{len(widgets)} dashboard widgets ({len(graphed)} metrics) as expected"
 )

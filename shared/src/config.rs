@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::domain::{Brand, CodeLength, Invalid, Locale, Money, Ttl};
+use crate::domain::{Alphabet, Brand, CodeLength, CodeSpec, Invalid, Locale, Money, Ttl};
+use crate::profiles::{Profile, Profiles};
 use crate::guard::{SmsRules, TestDestinations, VelocityLimits};
 use crate::ports::{LockPolicy, Randomness, SendPolicy};
 use crate::proof::ProofSettings;
@@ -21,14 +22,10 @@ pub struct ConfigError {
 /// The behaviour a deployment can tune.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Wrong attempts allowed per code before it locks.
-    pub max_attempts: u32,
     pub send_policy: SendPolicy,
-    pub default_ttl: Ttl,
-    pub default_length: CodeLength,
-    pub default_locale: Locale,
-    /// Shown in messages when a send names no brand.
-    pub brand: Option<Brand>,
+    /// The operator's profiles: the built-in `default` (from the `OTP_DEFAULT_*` variables) and the
+    /// repository's `profiles.json`.
+    pub profiles: Profiles,
     /// When wrong authenticator or recovery codes lock a user's TOTP.
     pub totp_lock: LockPolicy,
     /// The proof tokens approvals carry.
@@ -46,16 +43,18 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            max_attempts: 5,
             send_policy: SendPolicy {
                 resend_cooldown: Duration::from_secs(30),
                 max_sends: 5,
                 window: Duration::from_secs(15 * 60),
             },
-            default_ttl: Ttl::default(),
-            default_length: CodeLength::default(),
-            default_locale: Locale::default(),
-            brand: None,
+            profiles: Profiles::only(Profile::builtin(
+                CodeSpec::default(),
+                Ttl::default(),
+                5,
+                None,
+                Locale::default(),
+            )),
             totp_lock: LockPolicy {
                 max_failures: 5,
                 lock_for: Duration::from_secs(15 * 60),
@@ -75,7 +74,7 @@ impl Settings {
         (
             "OTP_MAX_ATTEMPTS",
             "5",
-            "wrong attempts allowed per code (1–20) before it locks",
+            "the built-in `default` profile's wrong attempts allowed per code (1–20) before it locks",
         ),
         (
             "OTP_RESEND_COOLDOWN_SECONDS",
@@ -95,22 +94,22 @@ impl Settings {
         (
             "OTP_DEFAULT_TTL_SECONDS",
             "300",
-            "code lifetime when a send gives no ttl_seconds (30–3600)",
+            "the built-in `default` profile's code lifetime (30–600: NIST SP 800-63B caps out-of-band codes at 10 minutes)",
         ),
         (
             "OTP_DEFAULT_CODE_LENGTH",
             "6",
-            "code length when a send gives no length (4–10)",
+            "the built-in `default` profile's code length in digits (6–10: OWASP ASVS wants at least 20 bits)",
         ),
         (
             "OTP_DEFAULT_LOCALE",
             "en",
-            "message language when a send gives no locale (BCP 47)",
+            "the built-in `default` profile's message language when a send gives no locale (BCP 47)",
         ),
         (
             "OTP_BRAND",
             "(none)",
-            "brand shown in messages when a send gives none (≤ 32 characters)",
+            "the built-in `default` profile's brand, shown in its messages (≤ 32 characters)",
         ),
         (
             "OTP_TOTP_MAX_FAILURES",
@@ -278,8 +277,45 @@ impl Settings {
                 }),
         };
         let policy = defaults.send_policy;
+        let builtin = defaults.profiles.default_profile();
+        let default_profile = Profile::builtin(
+            CodeSpec {
+                alphabet: Alphabet::Digits,
+                length: CodeLength::parse(number(
+                    "OTP_DEFAULT_CODE_LENGTH",
+                    builtin.spec.length.get() as u64,
+                    6..=10,
+                )?)
+                .map_err(invalid("OTP_DEFAULT_CODE_LENGTH"))?,
+            },
+            Ttl::parse(number(
+                "OTP_DEFAULT_TTL_SECONDS",
+                builtin.ttl.duration().as_secs(),
+                Ttl::MIN_SECONDS..=Ttl::MAX_SECONDS,
+            )?)
+            .map_err(invalid("OTP_DEFAULT_TTL_SECONDS"))?,
+            number("OTP_MAX_ATTEMPTS", builtin.max_attempts.into(), 1..=20)? as u32,
+            match lookup("OTP_BRAND") {
+                None => None,
+                Some(raw) if raw.trim().is_empty() => None,
+                Some(raw) => Some(Brand::parse(&raw).map_err(invalid("OTP_BRAND"))?),
+            },
+            parsed(&lookup, "OTP_DEFAULT_LOCALE", |raw| Locale::parse(raw.trim()))?
+                .unwrap_or_else(|| builtin.default_locale.clone()),
+        );
+        // The built-in default's SMS must fit one segment like any profile's (OTP_BRAND sets its brand).
+        default_profile.check().map_err(|e| ConfigError {
+            variable: "OTP_BRAND",
+            detail: e.detail,
+        })?;
+        let profiles = Profiles::parse(crate::profiles::EMBEDDED, default_profile).map_err(|e| {
+            ConfigError {
+                variable: "profiles.json",
+                detail: e.to_string(),
+            }
+        })?;
         Ok(Self {
-            max_attempts: number("OTP_MAX_ATTEMPTS", defaults.max_attempts.into(), 1..=20)? as u32,
+            profiles,
             send_policy: SendPolicy {
                 resend_cooldown: Duration::from_secs(number(
                     "OTP_RESEND_COOLDOWN_SECONDS",
@@ -296,27 +332,6 @@ impl Settings {
                     policy.window.as_secs(),
                     60..=86_400,
                 )?),
-            },
-            default_ttl: Ttl::parse(number(
-                "OTP_DEFAULT_TTL_SECONDS",
-                defaults.default_ttl.duration().as_secs(),
-                0..=u64::MAX,
-            )?)
-            .map_err(invalid("OTP_DEFAULT_TTL_SECONDS"))?,
-            default_length: CodeLength::parse(number(
-                "OTP_DEFAULT_CODE_LENGTH",
-                defaults.default_length.get() as u64,
-                0..=u64::MAX,
-            )?)
-            .map_err(invalid("OTP_DEFAULT_CODE_LENGTH"))?,
-            default_locale: parsed(&lookup, "OTP_DEFAULT_LOCALE", |raw| {
-                Locale::parse(raw.trim())
-            })?
-            .unwrap_or(defaults.default_locale),
-            brand: match lookup("OTP_BRAND") {
-                None => None,
-                Some(raw) if raw.trim().is_empty() => None,
-                Some(raw) => Some(Brand::parse(&raw).map_err(invalid("OTP_BRAND"))?),
             },
             totp_lock: LockPolicy {
                 max_failures: number(
@@ -479,14 +494,15 @@ mod tests {
     #[test]
     fn defaults_apply_when_nothing_is_set() {
         let s = settings(&[]).unwrap();
-        assert_eq!(s.max_attempts, 5);
+        let default = s.profiles.default_profile();
+        assert_eq!(default.max_attempts, 5);
         assert_eq!(s.send_policy.resend_cooldown, Duration::from_secs(30));
         assert_eq!(s.send_policy.max_sends, 5);
         assert_eq!(s.send_policy.window, Duration::from_secs(900));
-        assert_eq!(s.default_ttl.duration(), Duration::from_secs(300));
-        assert_eq!(s.default_length.get(), 6);
+        assert_eq!(default.ttl.duration(), Duration::from_secs(300));
+        assert_eq!(default.spec.length.get(), 6);
         assert_eq!(s.default_locale.as_str(), "en");
-        assert!(s.brand.is_none());
+        assert!(default.brand.is_none());
     }
 
     #[test]
@@ -502,14 +518,15 @@ mod tests {
             ("OTP_BRAND", "Acme"),
         ])
         .unwrap();
-        assert_eq!(s.max_attempts, 3);
+        let default = s.profiles.default_profile().clone();
+        assert_eq!(default.max_attempts, 3);
         assert_eq!(s.send_policy.resend_cooldown, Duration::ZERO);
         assert_eq!(s.send_policy.max_sends, 10);
         assert_eq!(s.send_policy.window, Duration::from_secs(3600));
-        assert_eq!(s.default_ttl.minutes(), 2);
-        assert_eq!(s.default_length.get(), 8);
-        assert_eq!(s.default_locale.language(), "fr");
-        assert_eq!(s.brand.unwrap().as_str(), "Acme");
+        assert_eq!(default.ttl.minutes(), 2);
+        assert_eq!(default.spec.length.get(), 8);
+        assert_eq!(default.default_locale.language(), "fr");
+        assert_eq!(default.brand.as_ref().unwrap().as_str(), "Acme");
     }
 
     #[test]
@@ -519,7 +536,10 @@ mod tests {
             ("OTP_MAX_ATTEMPTS", "many"),
             ("OTP_SEND_WINDOW_SECONDS", "10"),
             ("OTP_DEFAULT_TTL_SECONDS", "5"),
+            // Above NIST SP 800-63B's 10 minutes, and below OWASP's 6 digits.
+            ("OTP_DEFAULT_TTL_SECONDS", "1200"),
             ("OTP_DEFAULT_CODE_LENGTH", "12"),
+            ("OTP_DEFAULT_CODE_LENGTH", "4"),
             ("OTP_DEFAULT_LOCALE", "not a locale"),
             ("OTP_BRAND", &"x".repeat(40)),
         ];
@@ -540,7 +560,7 @@ mod tests {
         let checking = Settings::from_lookup_without_sending(lookup).unwrap();
         assert_eq!(sending.test_destinations.len(), 1);
         assert!(checking.test_destinations.is_empty());
-        assert_eq!(checking.max_attempts, 7);
+        assert_eq!(checking.profiles.default_profile().max_attempts, 7);
         // Everything else is still read and checked.
         let bad = |name: &str| (name == "OTP_MAX_ATTEMPTS").then(|| "zero".to_owned());
         assert!(Settings::from_lookup_without_sending(bad).is_err());

@@ -26,6 +26,7 @@ pub struct Keys {
     recovery: Zeroizing<[u8; 32]>,
     destination_seal: Zeroizing<[u8; 32]>,
     idempotency: Zeroizing<[u8; 32]>,
+    totp_challenge: Zeroizing<[u8; 32]>,
     /// HKDF, kept to derive the proof-signing key of any version on demand.
     hkdf: Hkdf<Sha256>,
 }
@@ -48,6 +49,7 @@ impl Keys {
             recovery: expand(b"recovery-code-hmac"),
             destination_seal: expand(Self::DESTINATION_SEAL_KEY_ID.as_bytes()),
             idempotency: expand(b"idempotency-hmac"),
+            totp_challenge: expand(Self::TOTP_CHALLENGE_KEY_ID.as_bytes()),
             hkdf: hkdf.clone(),
         }
     }
@@ -72,6 +74,14 @@ impl Keys {
             )
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         seed
+    }
+
+    const TOTP_CHALLENGE_KEY_ID: &'static str = "totp-challenge-aes256gcm/v1";
+
+    /// Seals the TOTP challenges the backend issues (the user and the expiry inside), so a public
+    /// verify learns the user from the challenge alone and a stranger can neither forge nor alter one.
+    pub fn totp_challenge_sealer(&self) -> SecretSealer {
+        SecretSealer::new(Self::TOTP_CHALLENGE_KEY_ID, self.totp_challenge.clone())
     }
 
     /// The id of the key TOTP secrets are sealed with, stored beside each sealed secret. A new id
@@ -116,7 +126,14 @@ impl Keys {
     /// Where a send's idempotency record is kept, and what request it was for: keyed hashes of the
     /// caller's key and of the request, so the store holds neither (a request names its
     /// destination).
-    pub fn idempotent_send(&self, key: &IdempotencyKey, request: &[u8]) -> IdempotentSend {
+    /// The key is scoped to its caller and destination (`scope`): another caller's identical key
+    /// is another record.
+    pub fn idempotent_send(
+        &self,
+        key: &IdempotencyKey,
+        scope: &[u8],
+        request: &[u8],
+    ) -> IdempotentSend {
         let hash = |part: &[u8], bytes: &[u8]| {
             let mut mac = HmacSha256::new_from_slice(self.idempotency.as_ref())
                 .expect("HMAC takes any key length");
@@ -126,7 +143,9 @@ impl Keys {
             mac.finalize().into_bytes()
         };
         IdempotentSend {
-            slot: data_encoding::HEXLOWER.encode(&hash(b"key", key.as_str().as_bytes())[..16]),
+            slot: data_encoding::HEXLOWER.encode(
+                &hash(b"key", &[scope, &[0], key.as_str().as_bytes()].concat())[..16],
+            ),
             fingerprint: data_encoding::HEXLOWER.encode(&hash(b"request", request)),
         }
     }

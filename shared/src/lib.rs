@@ -18,6 +18,7 @@ pub mod logging;
 pub mod messages;
 pub mod metrics;
 pub mod ports;
+pub mod profiles;
 pub mod proof;
 /// Only with the `aws` feature (on by default): it builds the Lambdas' service from the AWS SDK.
 #[cfg(feature = "aws")]

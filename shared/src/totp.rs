@@ -353,6 +353,11 @@ impl SecretSealer {
         self
     }
 
+    /// The id of the key that seals.
+    pub fn current_key_id(&self) -> &str {
+        &self.current.0
+    }
+
     fn key(&self, key_id: &str) -> Option<&Zeroizing<[u8; 32]>> {
         std::iter::once(&self.current)
             .chain(&self.retired)

@@ -19,9 +19,14 @@ async fn spawn_with_origins(origins: &[&str]) -> String {
     );
     let origins: Vec<String> = origins.iter().map(|o| o.to_string()).collect();
     let cors = Cors::new(&origins).unwrap();
-    let addr = otp_local::spawn_with_cors("127.0.0.1:0".parse().unwrap(), Arc::new(otp), cors)
-        .await
-        .unwrap();
+    let addr = otp_local::spawn_with_cors(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(otp),
+        cors,
+        otp_local::ServerKey::generate(&OsRandomness),
+    )
+    .await
+    .unwrap();
     format!("http://{addr}")
 }
 

@@ -26,6 +26,8 @@ pub struct TestApp {
     pub table: Option<String>,
     /// What the service reported to its metrics.
     pub metrics: Arc<RecordedMetrics>,
+    /// The key the app's backend presents on `/v1/server/` routes.
+    pub server_key: String,
 }
 
 /// Which adapters the scenarios run on: `OTP_TEST_BACKEND=aws` runs every scenario on DynamoDB, SNS
@@ -63,9 +65,15 @@ async fn serve(
 ) -> TestApp {
     let metrics = Arc::new(RecordedMetrics::new());
     let otp = otp.with_metrics(metrics.clone());
-    let addr = otp_local::spawn("127.0.0.1:0".parse().unwrap(), Arc::new(otp))
-        .await
-        .expect("bind a free port");
+    let server_key = otp_local::ServerKey::generate(&OsRandomness);
+    crate::logs::sensitive(server_key.expose());
+    let addr = otp_local::spawn(
+        "127.0.0.1:0".parse().unwrap(),
+        Arc::new(otp),
+        server_key.clone(),
+    )
+    .await
+    .expect("bind a free port");
     TestApp {
         address: format!("http://{addr}"),
         clock,
@@ -73,6 +81,7 @@ async fn serve(
         emulator,
         table,
         metrics,
+        server_key: server_key.expose().to_owned(),
     }
 }
 
@@ -292,6 +301,36 @@ impl TestApp {
 
     pub async fn send(&self, body: &Value) -> Reply {
         self.post("/v1/otp/send", body).await
+    }
+
+    /// A request from the app's backend: `/v1/server/…` with the server key.
+    pub async fn server_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(&self.server_key);
+        if let Some(body) = body {
+            crate::logs::sensitive_fields(body);
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        reply_of(request.send().await.expect("request")).await
+    }
+
+    pub async fn server_post(&self, path: &str, body: &Value) -> Reply {
+        self.server_request(reqwest::Method::POST, path, Some(body))
+            .await
+    }
+
+    /// `POST /v1/server/otp/send`: what only the app's backend may ask for.
+    pub async fn server_send(&self, body: &Value) -> Reply {
+        self.server_post("/v1/server/otp/send", body).await
     }
 
     /// A default SMS send to `to` and the code it delivered: `(id, code)`.

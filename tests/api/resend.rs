@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use otp_shared::Settings;
+use otp_shared::profiles::{Profile, Profiles};
 use otp_shared::ports::SendPolicy;
 use serde_json::json;
 
@@ -94,7 +95,10 @@ async fn limits_follow_the_configuration() {
             max_sends: 2,
             window: Duration::from_secs(120),
         },
-        max_attempts: 2,
+        profiles: Profiles::only(Profile {
+            max_attempts: 2,
+            ..Settings::default().profiles.default_profile().as_ref().clone()
+        }),
         ..Settings::default()
     };
     let app = spawn_app_with(settings).await;

@@ -6,7 +6,7 @@ async fn main() -> Result<(), Error> {
     otp_shared::logging::init_lambda_logging();
     let otp = enroll_otp_from_env().await?;
     run(service_fn(|request| {
-        otp_shared::http::enroll(&otp, request)
+        otp_shared::http::enroll_function(&otp, request)
     }))
     .await
 }

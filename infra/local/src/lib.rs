@@ -17,7 +17,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use otp_shared::hashing::Keys;
-use otp_shared::http::{ApiError, MAX_BODY_BYTES, PeerAddress};
+use otp_shared::http::{ApiError, MAX_BODY_BYTES, PeerAddress, ServerPrincipal};
 use otp_shared::ports::{Clock, Randomness};
 use otp_shared::{Otp, ServiceSecret, Settings};
 use tokio::net::TcpListener;
@@ -65,17 +65,75 @@ pub fn local_otp(
     )
 }
 
+/// The key the app's backend presents on `/v1/server/` routes (`Authorization: Bearer <key>`),
+/// standing in for the SigV4 signature API Gateway checks on AWS.
+#[derive(Clone)]
+pub struct ServerKey(String);
+
+impl ServerKey {
+    /// At least 16 characters, visible ASCII.
+    pub fn parse(key: &str) -> Result<Self, String> {
+        if key.len() >= 16 && key.len() <= 256 && key.bytes().all(|b| b.is_ascii_graphic()) {
+            Ok(Self(key.to_owned()))
+        } else {
+            Err("OTP_LOCAL_SERVER_KEY: must be 16 to 256 visible ASCII characters".to_owned())
+        }
+    }
+
+    /// 256 random bits, base64url.
+    pub fn generate(randomness: &dyn Randomness) -> Self {
+        let mut bytes = [0u8; 32];
+        randomness.fill(&mut bytes);
+        Self(data_encoding::BASE64URL_NOPAD.encode(&bytes))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `authorization` is `Bearer <this key>`, compared in constant time.
+    fn admits(&self, authorization: Option<&http::HeaderValue>) -> bool {
+        use subtle::ConstantTimeEq as _;
+        let Some(token) = authorization
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        token.len() == self.0.len() && bool::from(token.as_bytes().ct_eq(self.0.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerKey(…)")
+    }
+}
+
+/// The principal server routes see when otp-local's key was presented.
+pub const SERVER_KEY_PRINCIPAL: &str = "otp-local-server-key";
+
+/// The principal of otp-local's demo backend (`/_local/demo/…`), which holds the key for the demo
+/// page as an app's backend would.
+pub const DEMO_BACKEND_PRINCIPAL: &str = "otp-local-demo-backend";
+
 /// Serves until the listener fails; each connection on its own task. Browsers on `cors`'s origins
-/// may call it.
-pub async fn serve(listener: TcpListener, otp: Arc<LocalOtp>, cors: Cors) -> std::io::Result<()> {
+/// may call it; `/v1/server/` routes take `server_key`.
+pub async fn serve(
+    listener: TcpListener,
+    otp: Arc<LocalOtp>,
+    cors: Cors,
+    server_key: ServerKey,
+) -> std::io::Result<()> {
     let cors = Arc::new(cors);
+    let server_key = Arc::new(server_key);
     loop {
         let (stream, peer) = listener.accept().await?;
-        let (otp, cors) = (otp.clone(), cors.clone());
+        let (otp, cors, key) = (otp.clone(), cors.clone(), server_key.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                let (otp, cors) = (otp.clone(), cors.clone());
-                async move { Ok::<_, Infallible>(handle(&otp, &cors, peer, request).await) }
+                let (otp, cors, key) = (otp.clone(), cors.clone(), key.clone());
+                async move { Ok::<_, Infallible>(handle(&otp, &cors, &key, peer, request).await) }
             });
             if let Err(error) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -88,8 +146,12 @@ pub async fn serve(listener: TcpListener, otp: Arc<LocalOtp>, cors: Cors) -> std
 }
 
 /// Binds `addr` and serves in the background; returns the bound address (use port 0 for a free one).
-pub async fn spawn(addr: SocketAddr, otp: Arc<LocalOtp>) -> std::io::Result<SocketAddr> {
-    spawn_with_cors(addr, otp, Cors::default()).await
+pub async fn spawn(
+    addr: SocketAddr,
+    otp: Arc<LocalOtp>,
+    server_key: ServerKey,
+) -> std::io::Result<SocketAddr> {
+    spawn_with_cors(addr, otp, Cors::default(), server_key).await
 }
 
 /// [`spawn`], with browsers on `cors`'s origins allowed.
@@ -97,16 +159,18 @@ pub async fn spawn_with_cors(
     addr: SocketAddr,
     otp: Arc<LocalOtp>,
     cors: Cors,
+    server_key: ServerKey,
 ) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    tokio::spawn(serve(listener, otp, cors));
+    tokio::spawn(serve(listener, otp, cors, server_key));
     Ok(bound)
 }
 
 async fn handle(
     otp: &LocalOtp,
     cors: &Cors,
+    server_key: &ServerKey,
     peer: SocketAddr,
     request: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
@@ -121,6 +185,15 @@ async fn handle(
     }
     // As API Gateway's requestContext gives the Lambdas the caller's address.
     parts.extensions.insert(PeerAddress(peer.ip()));
+    // As API Gateway's AWS_IAM authorizer names the caller it verified; the handlers refuse a
+    // server route without one.
+    if parts.uri.path().starts_with(otp_shared::http::SERVER_PREFIX)
+        && server_key.admits(parts.headers.get(http::header::AUTHORIZATION))
+    {
+        parts
+            .extensions
+            .insert(ServerPrincipal(SERVER_KEY_PRINCIPAL.to_owned()));
+    }
     // Read one byte past the limit so the handler sees an oversized body and refuses it itself.
     let mut response = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
         Ok(collected) => {
@@ -138,15 +211,22 @@ async fn handle(
     to_hyper(response)
 }
 
-const ENROLLMENT_PREFIX: &str = "/v1/totp/enroll/";
+/// Where otp-local's demo backend answers the demo page: the enrolment and challenge routes, called
+/// with the server key as an app's backend would, so the page never holds it.
+const DEMO_PREFIX: &str = "/_local/demo/";
 
-/// The routes of the HTTP API, as template.yaml binds them to functions, plus the local outbox.
+/// The routes of the HTTP API, as template.yaml binds them to functions, plus the local outbox and
+/// demo backend.
 pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http::Response<Body> {
+    use otp_shared::http::{CHALLENGE_PATH, ENROLLMENT_PREFIX};
     let handled = match request.uri().path() {
-        "/v1/otp/send" => otp_shared::http::send(otp, request).await,
-        "/v1/otp/verify" => otp_shared::http::verify(otp, request).await,
+        "/v1/otp/send" | "/v1/server/otp/send" => otp_shared::http::send(otp, request).await,
+        "/v1/otp/verify" | "/v1/server/otp/verify" => {
+            otp_shared::http::verify(otp, request).await
+        }
         otp_shared::http::JWKS_PATH => otp_shared::http::jwks(otp, request).await,
-        "/v1/totp/enroll" => otp_shared::http::enroll(otp, request).await,
+        "/v1/server/totp/enroll" => otp_shared::http::enroll(otp, request).await,
+        CHALLENGE_PATH => otp_shared::http::totp_challenge(otp, request).await,
         // API Gateway's `{user_id}`: exactly one path segment, which the handler reads from the path
         // when no path parameters are set.
         path if path.starts_with(ENROLLMENT_PREFIX) => {
@@ -157,6 +237,7 @@ pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http
                 otp_shared::http::enroll(otp, request).await
             }
         }
+        path if path.starts_with(DEMO_PREFIX) => Ok(demo_backend(otp, request).await),
         "/_local/outbox" if request.method() == http::Method::GET => {
             Ok(otp_shared::http::json_response(
                 http::StatusCode::OK,
@@ -216,6 +297,35 @@ pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http
             .body(Body::Empty)
             .expect("static response")
     })
+}
+
+/// The demo page's backend: `POST /_local/demo/totp/enroll`, `GET
+/// /_local/demo/totp/enroll/{user_id}` and `POST /_local/demo/totp/challenge`, answered by the
+/// server routes they stand for, as the demo backend's principal. Nothing else.
+async fn demo_backend(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http::Response<Body> {
+    let (mut parts, body) = request.into_parts();
+    let rest = parts.uri.path()[DEMO_PREFIX.len()..].to_owned();
+    let server_path = match rest.as_str() {
+        "totp/enroll" | "totp/challenge" => format!("/v1/server/{rest}"),
+        _ if rest.starts_with("totp/enroll/") && parts.method == http::Method::GET => {
+            format!("/v1/server/{rest}")
+        }
+        _ => return ApiError::RouteNotFound.into_response(),
+    };
+    let Ok(uri) = server_path.parse() else {
+        return ApiError::RouteNotFound.into_response();
+    };
+    parts.uri = uri;
+    parts
+        .extensions
+        .insert(ServerPrincipal(DEMO_BACKEND_PRINCIPAL.to_owned()));
+    let request = lambda_http::Request::from_parts(parts, body);
+    let handled = if rest == "totp/challenge" {
+        otp_shared::http::totp_challenge(otp, request).await
+    } else {
+        otp_shared::http::enroll(otp, request).await
+    };
+    handled.unwrap_or_else(|_| ApiError::RouteNotFound.into_response())
 }
 
 fn to_hyper(response: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes>> {

@@ -1,8 +1,9 @@
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use otp_local::{LocalDelivery, LocalStore, Outbox};
 use otp_shared::adapters::aws::{self, DynamoStore, create_table_if_missing};
 use otp_shared::adapters::{OsRandomness, SystemClock};
@@ -38,6 +39,59 @@ struct Args {
     /// Print the metrics the Lambdas report (CloudWatch embedded metric format) to stdout.
     #[arg(long)]
     emf_metrics: bool,
+    /// A profile file to use instead of the repository's profiles.json (compiled in).
+    #[arg(long, env = "OTP_PROFILES_FILE", value_name = "FILE")]
+    profiles: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Checks a profile file as a deploy would load it, prints each profile and exits: 0 when every
+    /// profile is valid, 1 naming the profile and field of the first problem.
+    CheckProfiles {
+        /// The file (JSON; see the README's Profiles section).
+        file: PathBuf,
+    },
+}
+
+/// Reads a profile file onto `settings`, or says which profile and field is wrong.
+fn load_profiles(settings: &mut Settings, file: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading the profile file {}", file.display()))?;
+    let builtin = settings.profiles.default_profile().as_ref().clone();
+    settings.profiles = otp_shared::profiles::Profiles::parse(&text, builtin)
+        .with_context(|| format!("{} is not a valid profile file", file.display()))?;
+    Ok(())
+}
+
+/// `otp-local check-profiles FILE`.
+fn check_profiles(mut settings: Settings, file: &Path) -> anyhow::Result<()> {
+    load_profiles(&mut settings, file)?;
+    for profile in settings.profiles.iter() {
+        println!(
+            "{}: channels {}; {} {:?}; {} s; {} attempts{}",
+            profile.name,
+            profile
+                .channels
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            profile.spec.length.get(),
+            profile.spec.alphabet,
+            profile.ttl.duration().as_secs(),
+            profile.max_attempts,
+            profile
+                .brand
+                .as_ref()
+                .map(|b| format!("; brand {}", b.as_str()))
+                .unwrap_or_default(),
+        );
+    }
+    println!("{}: {} profiles, all valid", file.display(), settings.profiles.len());
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -64,7 +118,28 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let settings = Settings::from_env()?;
+    let mut settings = Settings::from_env()?;
+    if let Some(Command::CheckProfiles { file }) = &args.command {
+        return check_profiles(settings, file);
+    }
+    if let Some(file) = &args.profiles {
+        load_profiles(&mut settings, file)?;
+        tracing::info!(file = %file.display(), profiles = settings.profiles.len(), "profiles loaded");
+    }
+    let server_key = match std::env::var("OTP_LOCAL_SERVER_KEY") {
+        Ok(key) if !key.trim().is_empty() => {
+            otp_local::ServerKey::parse(key.trim()).map_err(anyhow::Error::msg)?
+        }
+        _ => {
+            let key = otp_local::ServerKey::generate(&OsRandomness);
+            // As the ephemeral secret is announced: a local tool's key, for the developer to use.
+            tracing::warn!(
+                "OTP_LOCAL_SERVER_KEY is not set: the server key for /v1/server/ routes is {}",
+                key.expose()
+            );
+            key
+        }
+    };
     let cors = otp_local::Cors::new(&args.allowed_origins).map_err(anyhow::Error::msg)?;
     let uses_aws = args.store == StoreKind::Dynamodb || args.delivery == DeliveryKind::Aws;
     let sdk = if uses_aws {
@@ -120,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.addr))?;
     tracing::info!("otp-local listening on http://{}", listener.local_addr()?);
     tokio::select! {
-        served = otp_local::serve(listener, Arc::new(otp), cors) => served.context("serving")?,
+        served = otp_local::serve(listener, Arc::new(otp), cors, server_key) => served.context("serving")?,
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
     }
     Ok(())

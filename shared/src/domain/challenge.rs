@@ -113,13 +113,14 @@ impl Reference {
     }
 }
 
-/// How long a code stays valid: 30 seconds to one hour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How long a code stays valid: 30 seconds to 10 minutes (NIST SP 800-63B's cap for out-of-band
+/// codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ttl(u32);
 
 impl Ttl {
     pub const MIN_SECONDS: u64 = 30;
-    pub const MAX_SECONDS: u64 = 3600;
+    pub const MAX_SECONDS: u64 = 600;
 
     pub fn parse(seconds: u64) -> Result<Self, Invalid> {
         if (Self::MIN_SECONDS..=Self::MAX_SECONDS).contains(&seconds) {

@@ -102,8 +102,11 @@ fn deserialize<T: DeserializeOwned>(
 }
 
 fn check_media_type(request: &Request) -> Result<(), ApiError> {
+    // A body with no media type is refused too: it is what a cross-site "simple" request sends
+    // without a CORS preflight, so accepting it would let any page make its visitors' browsers
+    // send codes.
     let Some(value) = request.headers().get(http::header::CONTENT_TYPE) else {
-        return Ok(());
+        return Err(ApiError::UnsupportedMediaType);
     };
     let essence = value
         .to_str()

@@ -25,3 +25,26 @@ pub fn client_address(request: &Request) -> Option<IpAddr> {
     };
     source?.parse().ok()
 }
+
+/// The app's backend, authenticated by whoever served the request: otp-local after checking its
+/// server key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerPrincipal(pub String);
+
+/// Who called a server route: otp-local's checked key, or the IAM caller API Gateway's `AWS_IAM`
+/// authorizer verified (SigV4) and named in the request context. `None`: nobody authenticated,
+/// and a server route must refuse the request.
+pub fn server_principal(request: &Request) -> Option<String> {
+    if let Some(ServerPrincipal(principal)) = request.extensions().get::<ServerPrincipal>() {
+        return Some(principal.clone());
+    }
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => {
+            let iam = context.authorizer.as_ref()?.iam.as_ref()?;
+            iam.user_arn.clone().or_else(|| iam.caller_id.clone())
+        }
+        RequestContext::ApiGatewayV1(context) => context.identity.user_arn.clone(),
+        _ => None,
+    }
+    .filter(|principal| !principal.is_empty())
+}

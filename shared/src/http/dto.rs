@@ -12,6 +12,7 @@ use crate::domain::{
     WebOtpOrigin,
 };
 use crate::messages::CustomTemplate;
+use crate::profiles::{self, FallbackPolicy, Profile, ProfileName, combinations};
 use crate::ports::VerifyOutcome;
 use crate::usecases::{
     SendReceipt, SendRequest, TotpProof, TotpVerifyRequest, Verification, VerifyRequest,
@@ -20,6 +21,10 @@ use crate::usecases::{
 pub(super) const STRING: &str = "a string";
 
 pub const SEND_FIELDS: &[Field] = &[
+    Field {
+        name: "profile",
+        expected: "the name of one of the service's profiles",
+    },
     Field {
         name: "channel",
         expected: "\"sms\" or \"email\"",
@@ -42,7 +47,7 @@ pub const SEND_FIELDS: &[Field] = &[
     },
     Field {
         name: "ttl_seconds",
-        expected: "a whole number of seconds from 30 to 3600",
+        expected: "a whole number of seconds from 30 to 600",
     },
     Field {
         name: "template",
@@ -74,9 +79,22 @@ pub const SEND_FIELDS: &[Field] = &[
     },
 ];
 
-/// `POST /v1/otp/send`. Every field is optional here so that a missing one is reported by name.
+/// The fields only the app's backend may set, on `POST /v1/server/otp/send`: each changes a code's
+/// strength or lifetime, the message text, or what the approval is bound to.
+pub const SERVER_ONLY_SEND_FIELDS: &[&str] = &[
+    "length",
+    "alphabet",
+    "ttl_seconds",
+    "template",
+    "brand",
+    "reference",
+];
+
+/// `POST /v1/otp/send` and `POST /v1/server/otp/send`. Every field is optional here so that a
+/// missing one is reported by name.
 #[derive(Debug, Deserialize)]
 pub struct SendBody {
+    profile: Option<String>,
     channel: Option<String>,
     to: Option<String>,
     purpose: Option<String>,
@@ -116,57 +134,121 @@ pub(super) fn optional<T>(
     value.map(|v| parse(&v)).transpose().map_err(at(field))
 }
 
+/// A value the profile's list does not have.
+fn not_allowed(field: &str, profile: &Profile) -> ApiError {
+    ApiError::invalid(
+        field,
+        format!("is not one the profile `{}` allows", profile.name),
+    )
+}
+
 impl SendBody {
+    /// The send this body asks for. On the public route (`server` false) the caller chooses only
+    /// the profile, the destination and values from the profile's lists.
     pub fn into_request(
         self,
         settings: &Settings,
         client: Option<std::net::IpAddr>,
+        server: bool,
     ) -> Result<SendRequest, ApiError> {
+        if !server {
+            let present = [
+                self.length.is_some(),
+                self.alphabet.is_some(),
+                self.ttl_seconds.is_some(),
+                self.template.is_some(),
+                self.brand.is_some(),
+                self.reference.is_some(),
+            ];
+            if let Some((field, _)) = SERVER_ONLY_SEND_FIELDS
+                .iter()
+                .zip(present)
+                .find(|(_, present)| *present)
+            {
+                return Err(ApiError::invalid(
+                    field,
+                    "may be set only by your backend, on POST /v1/server/otp/send",
+                ));
+            }
+        }
+        let profile = match self.profile {
+            None => settings.profiles.default_profile().clone(),
+            Some(name) => ProfileName::parse(&name)
+                .ok()
+                .and_then(|name| settings.profiles.get(&name).cloned())
+                .ok_or_else(|| {
+                    ApiError::invalid("profile", "is not a profile of this service")
+                })?,
+        };
         let channel = match required(self.channel, "channel")?.as_str() {
             "sms" => Channel::Sms,
             "email" => Channel::Email,
             _ => return Err(ApiError::invalid("channel", "must be \"sms\" or \"email\"")),
         };
+        if !profile.channels.contains(&channel) {
+            return Err(not_allowed("channel", &profile));
+        }
         let to = required(self.to, "to")?;
         let destination = Destination::parse(channel, &to).map_err(at("to"))?;
-        let purpose = optional(self.purpose, "purpose", Purpose::parse)?.unwrap_or_default();
-        let length = match self.length {
-            Some(n) => CodeLength::parse(n).map_err(at("length"))?,
-            None => settings.default_length,
-        };
-        let alphabet = match self.alphabet.as_deref() {
-            None | Some("digits") => Alphabet::Digits,
-            Some("letters") => Alphabet::Letters,
-            Some("alphanumeric") => Alphabet::Alphanumeric,
-            Some(_) => {
-                return Err(ApiError::invalid(
-                    "alphabet",
-                    "must be \"digits\", \"letters\" or \"alphanumeric\"",
-                ));
+        let purpose = match optional(self.purpose, "purpose", Purpose::parse)? {
+            Some(purpose) => {
+                if profile
+                    .purposes
+                    .as_ref()
+                    .is_some_and(|allowed| !allowed.contains(&purpose))
+                {
+                    return Err(not_allowed("purpose", &profile));
+                }
+                purpose
             }
+            None => profile
+                .purposes
+                .as_ref()
+                .and_then(|allowed| allowed.first().cloned())
+                .unwrap_or_default(),
         };
-        let ttl = match self.ttl_seconds {
-            Some(n) => Ttl::parse(n).map_err(at("ttl_seconds"))?,
-            None => settings.default_ttl,
+        let locale = match optional(self.locale, "locale", Locale::parse)? {
+            Some(locale) => {
+                let listed = |l: &Locale| {
+                    l.as_str().eq_ignore_ascii_case(locale.as_str())
+                        || l.as_str().eq_ignore_ascii_case(locale.language())
+                };
+                if profile
+                    .locales
+                    .as_ref()
+                    .is_some_and(|allowed| !allowed.iter().any(listed))
+                {
+                    return Err(not_allowed("locale", &profile));
+                }
+                locale
+            }
+            None => profile.default_locale.clone(),
         };
-        let template = optional(self.template, "template", CustomTemplate::parse)?;
-        let brand = optional(self.brand, "brand", Brand::parse)?.or_else(|| settings.brand.clone());
-        if brand.is_none() && template.as_ref().is_some_and(CustomTemplate::uses_brand) {
-            return Err(ApiError::invalid(
-                "brand",
-                "is required when the template uses {brand} and no default brand is configured",
-            ));
-        }
-        let locale = optional(self.locale, "locale", Locale::parse)?
-            .unwrap_or_else(|| settings.default_locale.clone());
-        let reference = optional(self.reference, "reference", Reference::parse)?;
-        // Only an SMS carries them; an email (or a fallback email) ignores them.
+        // Only an SMS carries them; an email (or a fallback email) ignores them. Only the
+        // profile's own origins and app hashes: the SMS offers its code to whichever it names.
         let sms_binding = SmsBinding {
             origin: optional(self.origin, "origin", WebOtpOrigin::parse)?,
             app_hash: optional(self.app_hash, "app_hash", AndroidAppHash::parse)?,
         };
+        if sms_binding
+            .origin
+            .as_ref()
+            .is_some_and(|o| !profile.web_otp_origins.contains(o))
+        {
+            return Err(not_allowed("origin", &profile));
+        }
+        if sms_binding
+            .app_hash
+            .as_ref()
+            .is_some_and(|h| !profile.android_app_hashes.contains(h))
+        {
+            return Err(not_allowed("app_hash", &profile));
+        }
         let fallback = match self.fallback {
             None => None,
+            Some(_) if profile.fallback != FallbackPolicy::Email => {
+                return Err(not_allowed("fallback", &profile));
+            }
             Some(_) if channel != Channel::Sms => {
                 return Err(ApiError::invalid("fallback", "applies to SMS sends only"));
             }
@@ -181,10 +263,88 @@ impl SendBody {
                     .map_err(|e| ApiError::invalid("fallback", format!("`to` {e}")))?,
             ),
         };
+        // The backend's choices, within the profile's bounds: never a weaker code, never a longer life.
+        let alphabet = match self.alphabet.as_deref() {
+            None => profile.spec.alphabet,
+            Some("digits") => Alphabet::Digits,
+            Some("letters") => Alphabet::Letters,
+            Some("alphanumeric") => Alphabet::Alphanumeric,
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "alphabet",
+                    "must be \"digits\", \"letters\" or \"alphanumeric\"",
+                ));
+            }
+        };
+        let length = match self.length {
+            Some(n) => CodeLength::parse(n).map_err(at("length"))?,
+            None => profile.spec.length,
+        };
+        let spec = CodeSpec { alphabet, length };
+        if combinations(spec) < profile.combinations() {
+            let field = if self.length.is_some() { "length" } else { "alphabet" };
+            return Err(ApiError::invalid(
+                field,
+                format!(
+                    "would make a weaker code than the profile `{}` allows ({} {:?})",
+                    profile.name,
+                    profile.spec.length.get(),
+                    profile.spec.alphabet
+                ),
+            ));
+        }
+        let ttl = match self.ttl_seconds {
+            Some(n) => {
+                let ttl = Ttl::parse(n).map_err(at("ttl_seconds"))?;
+                if ttl > profile.ttl {
+                    return Err(ApiError::invalid(
+                        "ttl_seconds",
+                        format!(
+                            "must be at most {} seconds, the profile `{}`'s lifetime",
+                            profile.ttl.duration().as_secs(),
+                            profile.name
+                        ),
+                    ));
+                }
+                ttl
+            }
+            None => profile.ttl,
+        };
+        let template = optional(self.template, "template", CustomTemplate::parse)?;
+        let brand = optional(self.brand, "brand", Brand::parse)?;
+        let own_text = template.is_some() || brand.is_some();
+        let brand = brand.or_else(|| profile.brand.clone());
+        if brand.is_none() && template.as_ref().is_some_and(CustomTemplate::uses_brand) {
+            return Err(ApiError::invalid(
+                "brand",
+                "is required when the template uses {brand} and the profile has no brand",
+            ));
+        }
+        let reference = optional(self.reference, "reference", Reference::parse)?;
+        if own_text && channel == Channel::Sms {
+            let segments = profiles::sms_segments(
+                template
+                    .as_ref()
+                    .or_else(|| profile.template_for(Channel::Sms, &locale)),
+                brand.as_ref(),
+                length,
+                &purpose,
+                &locale,
+                &sms_binding,
+            );
+            if segments > 1 {
+                let field = if template.is_some() { "template" } else { "brand" };
+                return Err(ApiError::invalid(
+                    field,
+                    format!("makes an SMS of {segments} segments; it must fit one"),
+                ));
+            }
+        }
         Ok(SendRequest {
+            profile,
             destination,
             purpose,
-            spec: CodeSpec { alphabet, length },
+            spec,
             ttl,
             template,
             brand,
@@ -257,6 +417,10 @@ pub const VERIFY_FIELDS: &[Field] = &[
         expected: STRING,
     },
     Field {
+        name: "challenge_id",
+        expected: STRING,
+    },
+    Field {
         name: "user_id",
         expected: STRING,
     },
@@ -266,12 +430,14 @@ pub const VERIFY_FIELDS: &[Field] = &[
     },
 ];
 
-/// `POST /v1/otp/verify`: a sent code (`id` + `code`), an authenticator code (`user_id` + `code`)
-/// or a recovery code (`user_id` + `recovery_code`).
+/// `POST /v1/otp/verify` and `POST /v1/server/otp/verify`: a sent code (`id` + `code`), or an
+/// authenticator or recovery code for the user of a challenge the backend issued (`challenge_id` +
+/// `code` or `recovery_code`); the backend alone may name the user (`user_id`).
 #[derive(Debug, Deserialize)]
 pub struct VerifyBody {
     id: Option<String>,
     code: Option<String>,
+    challenge_id: Option<String>,
     user_id: Option<String>,
     recovery_code: Option<String>,
 }
@@ -281,52 +447,88 @@ pub struct VerifyBody {
 pub enum VerifyKind {
     Challenge(VerifyRequest),
     Totp(TotpVerifyRequest),
+    /// A TOTP verify whose user the challenge names, once opened.
+    TotpChallenge {
+        challenge_id: String,
+        proof: TotpProof,
+    },
 }
 
 impl VerifyBody {
-    pub fn into_request(self) -> Result<VerifyKind, ApiError> {
-        match (self.id, self.user_id) {
-            (Some(_), Some(_)) => Err(ApiError::invalid(
+    pub fn into_request(self, server: bool) -> Result<VerifyKind, ApiError> {
+        let named = [
+            ("id", self.id.is_some()),
+            ("challenge_id", self.challenge_id.is_some()),
+            ("user_id", self.user_id.is_some()),
+        ];
+        if !server && self.user_id.is_some() {
+            // The same answer for every user, enrolled or not: nothing to enumerate, nobody to lock out.
+            return Err(ApiError::invalid(
                 "user_id",
-                "cannot be sent with id: send id for a sent code, user_id for an authenticator app",
-            )),
-            (Some(id), None) => {
-                if self.recovery_code.is_some() {
+                "is accepted only from your backend, on POST /v1/server/otp/verify; send the challenge_id your backend got from POST /v1/server/totp/challenge",
+            ));
+        }
+        if named.iter().filter(|(_, given)| *given).count() > 1 {
+            let (second, _) = named.iter().filter(|(_, given)| *given).nth(1).expect("two");
+            return Err(ApiError::invalid(
+                second,
+                "cannot be sent with another of id, challenge_id and user_id: send one",
+            ));
+        }
+        let totp_proof = |code: Option<String>, recovery: Option<String>| {
+            Ok(match (code, recovery) {
+                (Some(_), Some(_)) => {
                     return Err(ApiError::invalid(
                         "recovery_code",
-                        "goes with user_id, not with id",
+                        "cannot be sent with code: send one or the other",
                     ));
                 }
-                let id = ChallengeId::parse(&id).map_err(at("id"))?;
-                let code = CodeAttempt::parse(&required(self.code, "code")?).map_err(at("code"))?;
-                Ok(VerifyKind::Challenge(VerifyRequest { id, code }))
+                (Some(code), None) => TotpProof::Code(CodeAttempt::parse(&code).map_err(at("code"))?),
+                (None, Some(code)) => TotpProof::RecoveryCode(
+                    CodeAttempt::parse(&code).map_err(at("recovery_code"))?,
+                ),
+                (None, None) => {
+                    return Err(ApiError::invalid("code", "is required (or recovery_code)"));
+                }
+            })
+        };
+        if let Some(id) = self.id {
+            if self.recovery_code.is_some() {
+                return Err(ApiError::invalid(
+                    "recovery_code",
+                    "goes with challenge_id, not with id",
+                ));
             }
-            (None, Some(user_id)) => {
-                let user_id = UserId::parse(&user_id).map_err(at("user_id"))?;
-                let proof = match (self.code, self.recovery_code) {
-                    (Some(_), Some(_)) => {
-                        return Err(ApiError::invalid(
-                            "recovery_code",
-                            "cannot be sent with code: send one or the other",
-                        ));
-                    }
-                    (Some(code), None) => {
-                        TotpProof::Code(CodeAttempt::parse(&code).map_err(at("code"))?)
-                    }
-                    (None, Some(code)) => TotpProof::RecoveryCode(
-                        CodeAttempt::parse(&code).map_err(at("recovery_code"))?,
-                    ),
-                    (None, None) => {
-                        return Err(ApiError::invalid("code", "is required (or recovery_code)"));
-                    }
-                };
-                Ok(VerifyKind::Totp(TotpVerifyRequest { user_id, proof }))
-            }
-            (None, None) => Err(ApiError::invalid(
-                "id",
-                "is required (or user_id, to check an authenticator app's code)",
-            )),
+            let id = ChallengeId::parse(&id).map_err(at("id"))?;
+            let code = CodeAttempt::parse(&required(self.code, "code")?).map_err(at("code"))?;
+            return Ok(VerifyKind::Challenge(VerifyRequest { id, code }));
         }
+        if let Some(challenge_id) = self.challenge_id {
+            if challenge_id.is_empty() || challenge_id.len() > 512 {
+                return Err(ApiError::invalid(
+                    "challenge_id",
+                    "is not a challenge this service issued",
+                ));
+            }
+            let proof = totp_proof(self.code, self.recovery_code)?;
+            return Ok(VerifyKind::TotpChallenge {
+                challenge_id,
+                proof,
+            });
+        }
+        if let Some(user_id) = self.user_id {
+            let user_id = UserId::parse(&user_id).map_err(at("user_id"))?;
+            let proof = totp_proof(self.code, self.recovery_code)?;
+            return Ok(VerifyKind::Totp(TotpVerifyRequest { user_id, proof }));
+        }
+        Err(ApiError::invalid(
+            "id",
+            if server {
+                "is required (or challenge_id or user_id, to check an authenticator app's code)"
+            } else {
+                "is required (or challenge_id, to check an authenticator app's code)"
+            },
+        ))
     }
 }
 

@@ -22,6 +22,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("no such route")]
     RouteNotFound,
+    #[error("this route is for the app's backend: send its server credentials")]
+    Unauthorized,
+    #[error("the challenge has expired; ask your backend for a new one")]
+    ChallengeExpired,
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
     #[error(transparent)]
@@ -53,6 +57,8 @@ impl ApiError {
             }
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::ChallengeExpired => StatusCode::GONE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Send(SendError::CoolingDown { .. } | SendError::CapReached { .. }) => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -87,6 +93,8 @@ impl ApiError {
             ApiError::BodyTooLarge => ("body-too-large", "The body is too large"),
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::RouteNotFound => ("not-found", "No such route"),
+            ApiError::Unauthorized => ("unauthorized", "Server credentials required"),
+            ApiError::ChallengeExpired => ("challenge-expired", "The challenge has expired"),
             ApiError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             ApiError::Send(
                 refusal @ (SendError::CoolingDown { .. }
@@ -208,6 +216,12 @@ impl ApiError {
         }
         if let ApiError::MethodNotAllowed { allow } = self {
             response = response.header(http::header::ALLOW, allow);
+        }
+        if let ApiError::Unauthorized = self {
+            response = response.header(
+                http::header::WWW_AUTHENTICATE,
+                "Bearer realm=\"otp-lambda server routes\"",
+            );
         }
         let body = serde_json::to_vec(&problem).expect("problems always serialise");
         response

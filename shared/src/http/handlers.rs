@@ -8,23 +8,50 @@ use lambda_http::RequestExt as _;
 use super::dto::{
     SEND_FIELDS, SendBody, SendReply, VERIFY_FIELDS, VerifyBody, VerifyKind, VerifyReply,
 };
-use super::totp_dto::{ENROLL_FIELDS, EnrollBody, EnrollReply, StatusReply, TotpVerifyReply};
+use super::totp_dto::{
+    CHALLENGE_FIELDS, ChallengeBody, ChallengeReply, ENROLL_FIELDS, EnrollBody, EnrollReply,
+    StatusReply, TotpVerifyReply,
+};
 use super::{ApiError, body, error, json_response};
 use crate::domain::{IdempotencyKey, Invalid, UserId};
 use crate::ports::{ChallengeStore, Notifier, TotpStore};
-use crate::usecases::{Idempotency, Otp};
+use crate::usecases::{Caller, ChallengeRefusal, Idempotency, Otp, TotpVerifyRequest};
 
-/// `POST /v1/otp/send`
+/// Where the routes for the app's backend live: `AWS_IAM` on API Gateway, a bearer key in otp-local.
+pub const SERVER_PREFIX: &str = "/v1/server/";
+
+/// Whether a request came by a server route: only its caller may go beyond a profile's lists.
+/// API Gateway may put a stage name before the route's path, hence `contains`.
+fn is_server_route(request: &Request) -> bool {
+    request.uri().path().contains(SERVER_PREFIX)
+}
+
+/// The authenticated backend behind a server route, or 401. On AWS, API Gateway's `AWS_IAM`
+/// authorizer has already refused an unsigned call; this also refuses a request that reached the
+/// function some other way.
+fn require_server(request: &Request) -> Result<String, ApiError> {
+    super::server_principal(request).ok_or(ApiError::Unauthorized)
+}
+
+/// `POST /v1/otp/send` (a browser: a profile, a destination, values from the profile's lists) and
+/// `POST /v1/server/otp/send` (the app's backend: also strength, lifetime, text and reference
+/// within the profile's bounds).
 pub async fn send<S: ChallengeStore, N: Notifier>(
     otp: &Otp<S, N>,
     request: Request,
 ) -> Result<Response<Body>, Error> {
     Ok(respond(async {
         require_method(&request, &Method::POST, "POST")?;
+        let caller = if is_server_route(&request) {
+            Caller::Server(require_server(&request)?)
+        } else {
+            Caller::Public
+        };
         let body: SendBody = body::parse(&request, SEND_FIELDS)?;
         let client = super::client_address(&request);
-        let mut send = body.into_request(otp.settings(), client)?;
-        send.idempotency = idempotency(&request)?;
+        let server = matches!(caller, Caller::Server(_));
+        let mut send = body.into_request(otp.settings(), client, server)?;
+        send.idempotency = idempotency(&request, caller)?;
         let receipt = otp.send(send).await?;
         let replayed = receipt.replayed;
         let mut response = json_response(StatusCode::ACCEPTED, &SendReply::from(receipt));
@@ -41,8 +68,8 @@ pub async fn send<S: ChallengeStore, N: Notifier>(
 /// Marks a reply that repeats the first reply to the same `Idempotency-Key` (as Stripe does).
 pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
-/// The `Idempotency-Key` header, if any, bound to this request's body.
-fn idempotency(request: &Request) -> Result<Option<Idempotency>, ApiError> {
+/// The `Idempotency-Key` header, if any, bound to this request's body and scoped to its caller.
+fn idempotency(request: &Request, caller: Caller) -> Result<Option<Idempotency>, ApiError> {
     let Some(value) = request.headers().get("idempotency-key") else {
         return Ok(None);
     };
@@ -53,42 +80,60 @@ fn idempotency(request: &Request) -> Result<Option<Idempotency>, ApiError> {
         .map_err(|e| ApiError::invalid("Idempotency-Key", e.0))?;
     Ok(Some(Idempotency {
         key,
+        caller,
         request: body::canonical(request),
     }))
 }
 
-/// `POST /v1/otp/verify`: a sent code, an authenticator code or a recovery code.
+/// `POST /v1/otp/verify` (a sent code, or a TOTP or recovery code under a challenge) and
+/// `POST /v1/server/otp/verify` (also a TOTP or recovery code for a named user).
 pub async fn verify<S: ChallengeStore + TotpStore, N: Notifier>(
     otp: &Otp<S, N>,
     request: Request,
 ) -> Result<Response<Body>, Error> {
     Ok(respond(async {
         require_method(&request, &Method::POST, "POST")?;
+        let server = is_server_route(&request);
+        if server {
+            require_server(&request)?;
+        }
         let body: VerifyBody = body::parse(&request, VERIFY_FIELDS)?;
-        match body.into_request()? {
+        let verify = match body.into_request(server)? {
             VerifyKind::Challenge(verify) => {
                 let id = verify.id.clone();
                 let verification = otp.verify(verify).await?;
-                Ok(json_response(
+                return Ok(json_response(
                     error::verify_status(&verification.outcome),
                     &VerifyReply::new(&id, &verification),
-                ))
+                ));
             }
-            VerifyKind::Totp(verify) => {
-                let (user_id, method) = (verify.user_id.clone(), verify.proof.method());
-                let outcome = otp.verify_totp(verify).await?;
-                let mut response = json_response(
-                    error::totp_verify_status(&outcome),
-                    &TotpVerifyReply::new(&user_id, method, &outcome),
-                );
-                if let Some(seconds) = error::totp_retry_after(&outcome) {
-                    response
-                        .headers_mut()
-                        .insert(http::header::RETRY_AFTER, seconds.into());
+            VerifyKind::Totp(verify) => verify,
+            VerifyKind::TotpChallenge {
+                challenge_id,
+                proof,
+            } => match otp.open_totp_challenge(&challenge_id) {
+                Ok(user_id) => TotpVerifyRequest { user_id, proof },
+                Err(ChallengeRefusal::Expired) => return Err(ApiError::ChallengeExpired),
+                Err(ChallengeRefusal::Invalid) => {
+                    return Err(ApiError::invalid(
+                        "challenge_id",
+                        "is not a challenge this service issued",
+                    ));
                 }
-                Ok(response)
-            }
+            },
+        };
+        let (user_id, method) = (verify.user_id.clone(), verify.proof.method());
+        let outcome = otp.verify_totp(verify).await?;
+        let mut response = json_response(
+            error::totp_verify_status(&outcome),
+            &TotpVerifyReply::new(&user_id, method, &outcome),
+        );
+        if let Some(seconds) = error::totp_retry_after(&outcome) {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, seconds.into());
         }
+        Ok(response)
     })
     .await)
 }
@@ -123,8 +168,42 @@ pub async fn verify_function<S: ChallengeStore + TotpStore, N: Notifier>(
 /// Where the proof-token keys are published.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
-/// The enroll function's routes: `POST /v1/totp/enroll`, and `GET` / `DELETE
-/// /v1/totp/enroll/{user_id}` (the path parameter tells them apart, as API Gateway sets it).
+/// The enroll function's routes: the enrolment routes and the TOTP challenge, all server routes.
+pub async fn enroll_function<S: TotpStore, N>(
+    otp: &Otp<S, N>,
+    request: Request,
+) -> Result<Response<Body>, Error> {
+    if request.uri().path().ends_with(CHALLENGE_PATH) {
+        totp_challenge(otp, request).await
+    } else {
+        enroll(otp, request).await
+    }
+}
+
+/// Where the backend asks for a TOTP challenge.
+pub const CHALLENGE_PATH: &str = "/v1/server/totp/challenge";
+
+/// `POST /v1/server/totp/challenge`: a challenge for a user who passed the first factor, for the
+/// browser to send with the authenticator's code.
+pub async fn totp_challenge<S: TotpStore, N>(
+    otp: &Otp<S, N>,
+    request: Request,
+) -> Result<Response<Body>, Error> {
+    Ok(respond(async {
+        require_method(&request, &Method::POST, "POST")?;
+        require_server(&request)?;
+        let body: ChallengeBody = body::parse(&request, CHALLENGE_FIELDS)?;
+        let challenge = otp.issue_totp_challenge(body.into_user_id()?).await?;
+        Ok(json_response(
+            StatusCode::CREATED,
+            &ChallengeReply::from(challenge),
+        ))
+    })
+    .await)
+}
+
+/// The enrolment routes: `POST /v1/server/totp/enroll`, and `GET` / `DELETE
+/// /v1/server/totp/enroll/{user_id}` (the path parameter tells them apart, as API Gateway sets it).
 pub async fn enroll<S: TotpStore, N>(
     otp: &Otp<S, N>,
     request: Request,
@@ -132,6 +211,7 @@ pub async fn enroll<S: TotpStore, N>(
     Ok(respond(async {
         let Some(user_id) = path_user_id(&request)? else {
             require_method(&request, &Method::POST, "POST")?;
+            require_server(&request)?;
             let body: EnrollBody = body::parse(&request, ENROLL_FIELDS)?;
             let created = otp.enroll_totp(body.into_request()?).await?;
             return Ok(json_response(
@@ -139,6 +219,12 @@ pub async fn enroll<S: TotpStore, N>(
                 &EnrollReply::from(&created),
             ));
         };
+        if !matches!(*request.method(), Method::GET | Method::DELETE) {
+            return Err(ApiError::MethodNotAllowed {
+                allow: "GET, DELETE",
+            });
+        }
+        require_server(&request)?;
         match *request.method() {
             Method::GET => {
                 let status = otp.totp_status(&user_id).await?;
@@ -163,17 +249,19 @@ pub async fn enroll<S: TotpStore, N>(
     .await)
 }
 
+/// Where an enrolment is read and removed: `ENROLLMENT_PREFIX{user_id}`.
+pub const ENROLLMENT_PREFIX: &str = "/v1/server/totp/enroll/";
+
 /// The `{user_id}` path parameter as API Gateway sets it or, where nothing sets path parameters (a
-/// Lambda function URL, `cargo lambda watch`), the path segment after `/v1/totp/enroll/`.
+/// Lambda function URL, `cargo lambda watch`), the path segment after the enrolment prefix.
 /// Percent-decoded once: `%` is not allowed in a user id, so an already decoded value is unchanged.
 fn path_user_id(request: &Request) -> Result<Option<UserId>, ApiError> {
-    const PREFIX: &str = "/v1/totp/enroll/";
     let parameters = request.path_parameters();
     let path = request.uri().path();
     let raw = match parameters.first("user_id") {
         Some(raw) => raw,
-        None => match path.find(PREFIX) {
-            Some(at) => &path[at + PREFIX.len()..],
+        None => match path.find(ENROLLMENT_PREFIX) {
+            Some(at) => &path[at + ENROLLMENT_PREFIX.len()..],
             None => return Ok(None),
         },
     };

@@ -9,9 +9,12 @@ mod handlers;
 mod totp_dto;
 
 pub use body::MAX_BODY_BYTES;
-pub use client::{PeerAddress, client_address};
+pub use client::{PeerAddress, ServerPrincipal, client_address, server_principal};
 pub use error::ApiError;
-pub use handlers::{JWKS_PATH, enroll, jwks, send, verify, verify_function};
+pub use handlers::{
+    CHALLENGE_PATH, ENROLLMENT_PREFIX, JWKS_PATH, SERVER_PREFIX, enroll, enroll_function, jwks, send, totp_challenge, verify,
+    verify_function,
+};
 
 use lambda_http::{Body, Response};
 use serde::Serialize;

@@ -8,7 +8,7 @@ use super::body::Field;
 use super::dto::{STRING, at, required, whole_seconds};
 use crate::domain::UserId;
 use crate::totp::{TotpAlgorithm, TotpLabel, TotpParams};
-use crate::usecases::{EnrollRequest, EnrollmentStatus, NewEnrollment, TotpOutcome};
+use crate::usecases::{EnrollRequest, EnrollmentStatus, NewEnrollment, TotpChallenge, TotpOutcome};
 
 pub const ENROLL_FIELDS: &[Field] = &[
     Field {
@@ -41,7 +41,7 @@ pub const ENROLL_FIELDS: &[Field] = &[
     },
 ];
 
-/// `POST /v1/totp/enroll`.
+/// `POST /v1/server/totp/enroll`.
 #[derive(Debug, Deserialize)]
 pub struct EnrollBody {
     user_id: Option<String>,
@@ -234,5 +234,41 @@ fn round_up(t: OffsetDateTime) -> OffsetDateTime {
         t
     } else {
         whole_seconds(t) + time::Duration::SECOND
+    }
+}
+
+pub const CHALLENGE_FIELDS: &[Field] = &[Field {
+    name: "user_id",
+    expected: STRING,
+}];
+
+/// `POST /v1/server/totp/challenge`.
+#[derive(Debug, Deserialize)]
+pub struct ChallengeBody {
+    user_id: Option<String>,
+}
+
+impl ChallengeBody {
+    pub fn into_user_id(self) -> Result<UserId, ApiError> {
+        UserId::parse(&required(self.user_id, "user_id")?).map_err(at("user_id"))
+    }
+}
+
+/// The 201 reply to a challenge: what the backend hands to the browser.
+#[derive(Debug, Serialize)]
+pub struct ChallengeReply {
+    challenge_id: String,
+    user_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
+impl From<TotpChallenge> for ChallengeReply {
+    fn from(challenge: TotpChallenge) -> Self {
+        Self {
+            challenge_id: challenge.challenge_id,
+            user_id: challenge.user_id.as_str().to_owned(),
+            expires_at: whole_seconds(challenge.expires_at),
+        }
     }
 }

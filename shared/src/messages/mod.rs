@@ -149,6 +149,23 @@ pub fn texts_for(locale: &Locale) -> &'static Texts {
 }
 
 pub fn render(channel: Channel, input: MessageInput<'_>) -> RenderedMessage {
+    let rendered = render_quietly(channel, input);
+    if channel == Channel::Sms {
+        let size = sms_size(&rendered.text);
+        if size.segments > 1 {
+            tracing::warn!(
+                segments = size.segments,
+                encoding = ?size.encoding,
+                custom_template = input.template.is_some(),
+                "SMS text needs more than one segment"
+            );
+        }
+    }
+    rendered
+}
+
+/// [`render`] without the warning about a long SMS: for checking templates before any is sent.
+pub fn render_quietly(channel: Channel, input: MessageInput<'_>) -> RenderedMessage {
     let texts = texts_for(input.locale);
     let pick = |branded: &'static str, plain: &'static str| {
         if input.brand.is_some() {
@@ -164,15 +181,6 @@ pub fn render(channel: Channel, input: MessageInput<'_>) -> RenderedMessage {
                 None => fill(pick(texts.sms_branded, texts.sms), &input),
             };
             let text = bind_sms(text, &input);
-            let size = sms_size(&text);
-            if size.segments > 1 {
-                tracing::warn!(
-                    segments = size.segments,
-                    encoding = ?size.encoding,
-                    custom_template = input.template.is_some(),
-                    "SMS text needs more than one segment"
-                );
-            }
             RenderedMessage {
                 subject: None,
                 text,

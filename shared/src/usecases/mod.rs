@@ -7,11 +7,11 @@ mod verify;
 use std::sync::Arc;
 
 pub use send::{
-    FallbackReason, IDEMPOTENCY_LEASE, IDEMPOTENCY_WINDOW, Idempotency, SendError, SendReceipt,
+    Caller, FallbackReason, IDEMPOTENCY_LEASE, IDEMPOTENCY_WINDOW, Idempotency, SendError, SendReceipt,
     SendRequest,
 };
 pub use totp::{
-    EnrollRequest, EnrollmentStatus, NewEnrollment, PENDING_FOR, TotpError, TotpOutcome, TotpProof,
+    CHALLENGE_FOR, ChallengeRefusal, TotpChallenge, EnrollRequest, EnrollmentStatus, NewEnrollment, PENDING_FOR, TotpError, TotpOutcome, TotpProof,
     TotpVerifyRequest,
 };
 pub use verify::{Verification, VerifyError, VerifyRequest};

@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -11,6 +12,7 @@ use crate::domain::{
 use crate::guard::{self, SmsRefusal};
 use crate::messages::{self, CustomTemplate, MessageInput};
 use crate::metrics::MetricEvent;
+use crate::profiles::Profile;
 use crate::ports::{
     ChallengeStore, DeliveryError, IdempotencyClaim, NewChallenge, Notifier, OutgoingMessage,
     QuotaKind, SendAdmission, SendPolicy,
@@ -19,10 +21,13 @@ use crate::ports::{
 /// A send, fully parsed.
 #[derive(Debug, Clone)]
 pub struct SendRequest {
+    /// The operator's profile the send was made under: its attempts cap and templates apply.
+    pub profile: Arc<Profile>,
     pub destination: Destination,
     pub purpose: Purpose,
     pub spec: CodeSpec,
     pub ttl: Ttl,
+    /// The backend's own text; otherwise the profile's for the channel and locale, or the built-in.
     pub template: Option<CustomTemplate>,
     pub brand: Option<Brand>,
     pub locale: Locale,
@@ -41,9 +46,20 @@ pub struct SendRequest {
 #[derive(Debug, Clone)]
 pub struct Idempotency {
     pub key: IdempotencyKey,
+    /// Who sent the key: keys are theirs alone.
+    pub caller: Caller,
     /// The request in a canonical form (the body's JSON with sorted keys): a retry must send the
     /// same request to get the first reply.
     pub request: Vec<u8>,
+}
+
+/// Who made a request, as far as idempotency keys are scoped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The app's backend on a server route: its principal (the IAM caller on AWS).
+    Server(String),
+    /// A browser on a public route: its client network (the request's `client`) stands for it.
+    Public,
 }
 
 /// How long a retry with the same key gets the first reply: a day, as Stripe keeps keys.
@@ -288,9 +304,24 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             return self.send_with_fallback(&request).await;
         };
         let now = self.clock.now();
+        // Scoped to the caller and the destination: a key guessed or reused by anyone else, or for
+        // another destination, is a new request, never a replay of someone else's reply.
+        let caller = match &idempotency.caller {
+            Caller::Server(principal) => format!("server:{principal}"),
+            Caller::Public => match request.client {
+                Some(address) => format!("public:{}", self.keys.client_key(address)),
+                None => "public:".to_owned(),
+            },
+        };
+        let scope = [
+            caller.as_bytes(),
+            &[0],
+            self.keys.destination_key(&request.destination).as_str().as_bytes(),
+        ]
+        .concat();
         let record = self
             .keys
-            .idempotent_send(&idempotency.key, &idempotency.request);
+            .idempotent_send(&idempotency.key, &scope, &idempotency.request);
         // A fresh random id names this claim: only it may settle the key.
         let holder = ChallengeId::generate(self.randomness.as_ref());
         let claim = self
@@ -424,7 +455,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                     reference: request.reference.clone(),
                     created_at: now,
                     expires_at,
-                    max_attempts: self.settings.max_attempts,
+                    max_attempts: request.profile.max_attempts,
                 },
                 policy,
                 &quotas,
@@ -461,7 +492,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             reference: request.reference.clone(),
             expires_at,
             resend_at,
-            attempts_remaining: self.settings.max_attempts,
+            attempts_remaining: request.profile.max_attempts,
             fell_back: None,
             replayed: false,
         };
@@ -490,7 +521,10 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                 ttl: request.ttl,
                 purpose: &request.purpose,
                 locale: &request.locale,
-                template: request.template.as_ref(),
+                template: request
+                    .template
+                    .as_ref()
+                    .or_else(|| request.profile.template_for(channel, &request.locale)),
                 sms_binding: Some(&request.sms_binding).filter(|b| !b.is_empty()),
             },
         );

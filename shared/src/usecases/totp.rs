@@ -120,7 +120,30 @@ impl TotpOutcome {
     }
 }
 
-/// An enrolment as `GET /v1/totp/enroll/{user_id}` shows it: never the secret.
+/// How long a TOTP challenge may be used: long enough to open the app and type a code.
+pub const CHALLENGE_FOR: Duration = Duration::from_secs(5 * 60);
+
+/// A challenge the backend issued for a user who passed the first factor: the browser sends it
+/// with the code instead of a user id, so a stranger cannot ask about, or lock out, any user.
+#[derive(Debug, Clone)]
+pub struct TotpChallenge {
+    pub challenge_id: String,
+    pub user_id: UserId,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Why a challenge id was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeRefusal {
+    /// Not a challenge this service issued (or altered).
+    Invalid,
+    Expired,
+}
+
+/// The associated data of every sealed challenge: a sealed value of another kind does not open.
+const CHALLENGE_AAD: &[u8] = b"totp-challenge";
+
+/// An enrolment as `GET /v1/server/totp/enroll/{user_id}` shows it: never the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrollmentStatus {
     pub active: bool,
@@ -133,7 +156,78 @@ pub struct EnrollmentStatus {
     pub locked_until: Option<OffsetDateTime>,
 }
 
+impl<S, N> Otp<S, N> {
+    /// The user a challenge was issued for, if it is one of ours and still live. No store access.
+    pub fn open_totp_challenge(&self, challenge_id: &str) -> Result<UserId, ChallengeRefusal> {
+        let bytes = data_encoding::BASE64URL_NOPAD
+            .decode(challenge_id.as_bytes())
+            .map_err(|_| ChallengeRefusal::Invalid)?;
+        if bytes.len() < 12 + 16 + 8 {
+            return Err(ChallengeRefusal::Invalid);
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let sealed = crate::totp::SealedSecret {
+            key_id: self.keys.totp_challenge_sealer().current_key_id().to_owned(),
+            nonce: data_encoding::BASE64.encode(nonce),
+            ciphertext: data_encoding::BASE64.encode(ciphertext),
+        };
+        let plain = self
+            .keys
+            .totp_challenge_sealer()
+            .open_bytes(CHALLENGE_AAD, &sealed)
+            .map_err(|_| ChallengeRefusal::Invalid)?;
+        let (expiry, user) = plain.split_at(8);
+        let expires_at = i64::from_be_bytes(expiry.try_into().expect("8 bytes"));
+        let user = std::str::from_utf8(user)
+            .ok()
+            .and_then(|u| UserId::parse(u).ok())
+            .ok_or(ChallengeRefusal::Invalid)?;
+        if self.clock.now().unix_timestamp() >= expires_at {
+            return Err(ChallengeRefusal::Expired);
+        }
+        Ok(user)
+    }
+}
+
 impl<S: TotpStore, N> Otp<S, N> {
+    /// Issues a challenge for a user with an enrolment (pending or active), for the backend to hand
+    /// to the browser that will send the user's code.
+    #[tracing::instrument(name = "totp_challenge", skip_all)]
+    pub async fn issue_totp_challenge(&self, user_id: UserId) -> Result<TotpChallenge, TotpError> {
+        let now = self.clock.now();
+        if self
+            .store
+            .enrollment(&user_id, now)
+            .await
+            .context("reading the enrolment")?
+            .is_none()
+        {
+            return Err(TotpError::NotEnrolled);
+        }
+        let expires_at = now + CHALLENGE_FOR;
+        let mut plain = expires_at.unix_timestamp().to_be_bytes().to_vec();
+        plain.extend_from_slice(user_id.as_str().as_bytes());
+        let sealed = self.keys.totp_challenge_sealer().seal_bytes(
+            CHALLENGE_AAD,
+            &plain,
+            self.randomness.as_ref(),
+        );
+        let mut bytes = data_encoding::BASE64
+            .decode(sealed.nonce.as_bytes())
+            .context("a sealed challenge's nonce")?;
+        bytes.extend(
+            data_encoding::BASE64
+                .decode(sealed.ciphertext.as_bytes())
+                .context("a sealed challenge")?,
+        );
+        tracing::info!("challenge issued");
+        Ok(TotpChallenge {
+            challenge_id: data_encoding::BASE64URL_NOPAD.encode(&bytes),
+            user_id,
+            expires_at,
+        })
+    }
+
     /// Registers a new authenticator for a user, pending until its first code is verified.
     #[tracing::instrument(name = "totp_enroll", skip_all, fields(enrollment, replace = request.replace))]
     pub async fn enroll_totp(&self, request: EnrollRequest) -> Result<NewEnrollment, TotpError> {
