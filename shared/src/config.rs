@@ -501,7 +501,7 @@ mod tests {
         assert_eq!(s.send_policy.window, Duration::from_secs(900));
         assert_eq!(default.ttl.duration(), Duration::from_secs(300));
         assert_eq!(default.spec.length.get(), 6);
-        assert_eq!(s.default_locale.as_str(), "en");
+        assert_eq!(default.default_locale.as_str(), "en");
         assert!(default.brand.is_none());
     }
 

@@ -102,7 +102,7 @@ pub struct Profile {
 
 impl Profile {
     /// The built-in `default` profile: the service-wide defaults, both channels, every locale and
-    /// purpose, no Web OTP origin or app hash, no fallback.
+    /// purpose, no Web OTP origin or app hash, an email fallback allowed.
     pub fn builtin(
         spec: CodeSpec,
         ttl: Ttl,
@@ -122,7 +122,8 @@ impl Profile {
             purposes: None,
             web_otp_origins: Vec::new(),
             android_app_hashes: Vec::new(),
-            fallback: FallbackPolicy::None,
+            // A fallback reaches no one a stranger could not email directly.
+            fallback: FallbackPolicy::Email,
             templates: Vec::new(),
         }
     }
@@ -238,15 +239,14 @@ fn alphabet_name(alphabet: Alphabet) -> &'static str {
     }
 }
 
-/// The segments an SMS of this profile takes at its longest: the longest code a send may ask for,
-/// the profile's brand (or the longest brand a backend may give), the longest purpose, and the
-/// longest app hash and Web OTP line the profile allows.
+/// The segments an SMS of this profile takes at its longest on a public send: its own brand and
+/// code length (only the backend may change them, and its sends are checked one by one), the
+/// longest purpose a send may name, and the longest app hash and Web OTP line the profile allows.
 fn worst_case_sms_segments(
     profile: &Profile,
     template: Option<&CustomTemplate>,
     locale: &Locale,
 ) -> usize {
-    let longest_brand = Brand::parse(&"W".repeat(Brand::MAX_CHARS)).expect("a valid brand");
     let purpose = match &profile.purposes {
         Some(purposes) => purposes
             .iter()
@@ -265,8 +265,8 @@ fn worst_case_sms_segments(
     };
     sms_segments(
         template,
-        Some(profile.brand.as_ref().unwrap_or(&longest_brand)),
-        CodeLength::parse(CodeLength::MAX.into()).expect("the longest length"),
+        profile.brand.as_ref(),
+        profile.spec.length,
         &purpose,
         locale,
         &binding,
@@ -600,7 +600,7 @@ mod tests {
 
     #[test]
     fn an_sms_template_over_one_segment_is_refused() {
-        let long = format!("{{code}} {}", "x".repeat(150));
+        let long = format!("{{code}} {}", "x".repeat(160));
         let error = refusal(serde_json::json!({"templates": {"sms": {"en": long}}}));
         assert_eq!(error.field, "templates.sms.en");
         assert!(error.detail.contains("segments"), "{error}");
@@ -609,7 +609,7 @@ mod tests {
         let error = refusal(serde_json::json!({"templates": {"sms": {"el": greek}}}));
         assert_eq!(error.field, "templates.sms.el");
         // The same text with a Web OTP line the profile allows can overflow where it alone fits.
-        let near = format!("{{code}} {}", "x".repeat(120));
+        let near = format!("{{code}} {}", "x".repeat(140));
         let file = serde_json::json!({"profiles": {"shop": {"templates": {"sms": {"en": near}}}}});
         parse(&file.to_string()).unwrap();
         let error = refusal(serde_json::json!({

@@ -207,7 +207,7 @@ async fn a_refused_sms_falls_back_to_email_and_the_reply_says_so() {
         ("+449098790000", "sms-number-type-not-allowed"),
     ] {
         let reply = app
-            .send(&json!({"channel": "sms", "to": to, "purpose": reason, "fallback": fallback, "template": "{code} is your code"}))
+            .server_send(&json!({"channel": "sms", "to": to, "purpose": reason, "fallback": fallback, "template": "{code} is your code"}))
             .await;
         assert_eq!(reply.status, 202, "{to}: {}", reply.body);
         assert_eq!(reply.body["channel"], "email");
@@ -276,6 +276,7 @@ async fn an_sms_the_provider_refuses_goes_by_email_and_its_code_is_withdrawn() {
     let otp = crate::helpers::otp_with(delivery.clone(), &secret).with_metrics(metrics.clone());
     let request = |body: Value| {
         lambda_http::http::Request::post("/v1/otp/send")
+            .header("content-type", "application/json")
             .body(lambda_http::Body::Text(body.to_string()))
             .unwrap()
     };
@@ -397,7 +398,20 @@ async fn without_configuration_there_are_no_test_destinations() {
 
 #[tokio::test]
 async fn an_sms_ends_with_the_web_otp_line_and_the_app_hash_when_asked() {
-    let app = spawn_app_with(Settings::default()).await;
+    // Only origins and app hashes the profile lists (tests/api/trust_boundary.rs: the others).
+    let settings = Settings::default();
+    let builtin = settings.profiles.default_profile().as_ref().clone();
+    let profiles = otp_shared::profiles::Profiles::parse(
+        r#"{"profiles": {"default": {"web_otp_origins": ["login.example.com", "example.com"],
+            "android_app_hashes": ["FA+9qCX9VSu"]}}}"#,
+        builtin,
+    )
+    .unwrap();
+    let app = spawn_app_with(Settings {
+        profiles,
+        ..settings
+    })
+    .await;
     let reply = app
         .send(&json!({"channel": "sms", "to": "+447912345678", "origin": "Login.Example.com", "app_hash": "FA+9qCX9VSu"}))
         .await;

@@ -35,10 +35,18 @@ impl Write for Captured {
     }
 }
 
+/// A request to `path`; on a server route, as the authenticated backend.
 fn post(path: &str, body: &str) -> Request {
-    lambda_http::http::Request::post(path)
+    let mut request = lambda_http::http::Request::post(path)
+        .header("content-type", "application/json")
         .body(lambda_http::Body::Text(body.to_owned()))
-        .expect("a valid request")
+        .expect("a valid request");
+    if path.starts_with("/v1/server/") {
+        request
+            .extensions_mut()
+            .insert(otp_shared::http::ServerPrincipal("backend".to_owned()));
+    }
+    request
 }
 
 /// Everything every test in this binary logs from now on, at every level of our own crates.
@@ -234,7 +242,7 @@ async fn logs_carry_no_code_secret_or_full_address() {
         let body = format!(
             r#"{{"channel":"{channel}","to":"{to}","template":"Code {{code}} for {{purpose}}","length":10,"alphabet":"alphanumeric"}}"#
         );
-        let sent = otp_shared::http::send(&otp, post("/v1/otp/send", &body))
+        let sent = otp_shared::http::send(&otp, post("/v1/server/otp/send", &body))
             .await
             .unwrap();
         assert_eq!(sent.status(), 202);
@@ -249,7 +257,7 @@ async fn logs_carry_no_code_secret_or_full_address() {
                 .unwrap();
         }
         // A refused resend and a bad request are logged too.
-        otp_shared::http::send(&otp, post("/v1/otp/send", &body))
+        otp_shared::http::send(&otp, post("/v1/server/otp/send", &body))
             .await
             .unwrap();
         let bad = format!(r#"{{"channel":"{channel}","to":"{to}","length":99}}"#);
@@ -273,7 +281,7 @@ async fn logs_carry_no_code_secret_or_full_address() {
     // user id is an email address here, as apps often make it.
     let user = "carla.mendes@example.com";
     let body = format!(r#"{{"user_id":"{user}","issuer":"Acme","account":"{user}"}}"#);
-    let enrolled = otp_shared::http::enroll(&otp, post("/v1/totp/enroll", &body))
+    let enrolled = otp_shared::http::enroll(&otp, post("/v1/server/totp/enroll", &body))
         .await
         .unwrap();
     assert_eq!(enrolled.status(), 201);
@@ -295,13 +303,13 @@ async fn logs_carry_no_code_secret_or_full_address() {
         format!(r#""recovery_code":"{recovery}""#),
     ] {
         let body = format!(r#"{{"user_id":"{user}",{proof}}}"#);
-        otp_shared::http::verify(&otp, post("/v1/otp/verify", &body))
+        otp_shared::http::verify(&otp, post("/v1/server/otp/verify", &body))
             .await
             .unwrap();
     }
-    let path = format!("/v1/totp/enroll/{user}");
+    let path = format!("/v1/server/totp/enroll/{user}");
     for method in ["GET", "DELETE"] {
-        let request = lambda_http::http::Request::builder()
+        let mut request = lambda_http::http::Request::builder()
             .method(method)
             .uri(&path)
             .body(lambda_http::Body::Empty)
@@ -310,7 +318,11 @@ async fn logs_carry_no_code_secret_or_full_address() {
                 "user_id".to_owned(),
                 user.to_owned(),
             )]));
-        otp_shared::http::enroll(&otp, request).await.unwrap();
+        request
+            .extensions_mut()
+            .insert(otp_shared::http::ServerPrincipal("backend".to_owned()));
+        let reply = otp_shared::http::enroll(&otp, request).await.unwrap();
+        assert!(reply.status().is_success(), "{method}: {}", reply.status());
     }
     let totp_secrets: Vec<String> = [enrolled["secret"].as_str().unwrap(), uri, "carla.mendes"]
         .into_iter()

@@ -18,4 +18,5 @@ mod resend;
 mod send;
 mod totp;
 mod totp_store;
+mod trust_boundary;
 mod verify;

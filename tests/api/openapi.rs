@@ -18,10 +18,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("/v1/otp/send", "post"),
     ("/v1/otp/verify", "post"),
     ("/.well-known/jwks.json", "get"),
-    ("/v1/totp/enroll", "post"),
-    ("/v1/totp/enroll/{user_id}", "get"),
-    ("/v1/totp/enroll/{user_id}", "delete"),
+    ("/v1/server/otp/send", "post"),
+    ("/v1/server/otp/verify", "post"),
+    ("/v1/server/totp/enroll", "post"),
+    ("/v1/server/totp/enroll/{user_id}", "get"),
+    ("/v1/server/totp/enroll/{user_id}", "delete"),
+    ("/v1/server/totp/challenge", "post"),
     ("/_local/outbox", "get"),
+    ("/_local/demo/totp/enroll", "post"),
+    ("/_local/demo/totp/enroll/{user_id}", "get"),
+    ("/_local/demo/totp/challenge", "post"),
     ("/openapi.json", "get"),
     ("/", "get"),
     ("/demo.js", "get"),
@@ -31,6 +37,9 @@ const ROUTES: &[(&str, &str)] = &[
 /// The routes only otp-local has: the document marks them `x-local-only: true`.
 const LOCAL_ONLY: &[&str] = &[
     "/_local/outbox",
+    "/_local/demo/totp/enroll",
+    "/_local/demo/totp/enroll/{user_id}",
+    "/_local/demo/totp/challenge",
     "/openapi.json",
     "/",
     "/demo.js",
@@ -43,6 +52,14 @@ const METHODS: &[&str] = &[
 ];
 
 const NOT_FOUND: &str = "urn:problem-type:otp-lambda:not-found";
+
+/// Where the routes for the app's backend live: they take the server key.
+const SERVER_PREFIX: &str = "/v1/server/";
+
+/// Whether `path` is a server route, which answers `401` unless the server key comes with it.
+fn is_server(path: &str) -> bool {
+    path.starts_with(SERVER_PREFIX)
+}
 
 /// The document in the repository, which otp-local embeds.
 pub fn document() -> Value {
@@ -144,14 +161,44 @@ pub fn assert_conforms(doc: &Value, method: &str, path: &str, reply: &Reply) {
 }
 
 impl TestApp {
+    /// `method path` as the document's clients send it: the server key on server routes (as the
+    /// app's backend sends it), nothing on the others (as a browser does).
     async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        let key = is_server(path).then_some(self.server_key.as_str());
+        self.request_as(method, path, body, key).await
+    }
+
+    /// `method path` with `Authorization: Bearer <key>` when `key` is given, and a JSON body.
+    async fn request_as(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        key: Option<&str>,
+    ) -> Reply {
+        let body = body.map(|body| {
+            crate::logs::sensitive_fields(body);
+            ("application/json", body.to_string().into_bytes())
+        });
+        self.raw(method, path, body, key).await
+    }
+
+    /// `method path` with exactly this body and media type, and the server key when `key` is given.
+    async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        key: Option<&str>,
+    ) -> Reply {
         let mut request = self
             .client
             .request(method.clone(), format!("{}{path}", self.address));
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some((content_type, body)) = body {
+            request = request.header("content-type", content_type).body(body);
         }
         let response = request.send().await.expect("request");
         let status = response.status().as_u16();
@@ -170,6 +217,7 @@ impl TestApp {
         } else {
             Value::String(String::from_utf8(bytes.to_vec()).expect("a text body"))
         };
+        crate::logs::sensitive_fields(&body);
         Reply {
             status,
             headers,
@@ -229,7 +277,38 @@ async fn every_route_is_documented_and_every_documented_operation_is_served() {
             "{method} {path} is not served"
         );
         assert_ne!(reply.status, 405, "{method} {path} is not served");
+        assert_ne!(
+            reply.status, 401,
+            "{method} {path}: the server key was refused"
+        );
         assert_conforms(&doc, method, path, &reply);
+    }
+
+    // The server routes, and only they, are documented with the server's security schemes (and
+    // `401`); the others need no credentials.
+    for (path, method) in &documented {
+        let operation = &doc["paths"][path][method];
+        let what = format!("{method} {path}");
+        if is_server(path) {
+            assert_eq!(
+                operation["security"],
+                json!([{"sigv4": []}, {"localServerKey": []}]),
+                "{what}: security"
+            );
+            assert!(
+                operation["responses"]["401"].is_object(),
+                "{what}: 401 is not documented"
+            );
+        } else {
+            assert!(
+                operation.get("security").is_none_or(|s| s == &json!([])),
+                "{what}: a public route with security"
+            );
+            assert!(
+                operation["responses"].get("401").is_none(),
+                "{what}: a public route documents 401"
+            );
+        }
     }
 
     // Every other method on a documented path is 405, with `Allow` naming the documented methods.
@@ -241,6 +320,7 @@ async fn every_route_is_documented_and_every_documented_operation_is_served() {
             .collect();
         for method in METHODS.iter().filter(|m| item.get(**m).is_none()) {
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            // With the server key on server routes: what an authenticated backend is told.
             let reply = app.request(method.clone(), &concrete(path), None).await;
             let what = format!("{method} {path}");
             assert_eq!(reply.status, 405, "{what}: {}", reply.body);
@@ -265,13 +345,20 @@ async fn every_route_is_documented_and_every_documented_operation_is_served() {
         }
     }
 
-    // The probe tells a route from no route: these paths are none.
+    // The probe tells a route from no route: these paths are none, the enrolment routes' old
+    // places among them.
     for path in [
         "/v1",
         "/v1/otp",
         "/v1/otp/send/",
-        "/v1/totp/enroll/",
-        "/v1/totp/enroll/a/b",
+        "/v1/server",
+        "/v1/server/otp/send/",
+        "/v1/server/totp/enroll/",
+        "/v1/server/totp/enroll/a/b",
+        "/v1/totp/enroll",
+        "/v1/totp/enroll/openapi-probe",
+        "/_local/demo/totp/enroll/",
+        "/_local/demo/totp/enroll/a/b",
         "/openapi.yaml",
     ] {
         let reply = app.request(Method::GET, path, None).await;
@@ -356,9 +443,13 @@ async fn real_replies_match_their_documented_schemas() {
     let doc = document();
     let send = |reply: &Reply| assert_conforms(&doc, "post", "/v1/otp/send", reply);
     let verify = |reply: &Reply| assert_conforms(&doc, "post", "/v1/otp/verify", reply);
+    let server_send = |reply: &Reply| assert_conforms(&doc, "post", "/v1/server/otp/send", reply);
+    let server_verify =
+        |reply: &Reply| assert_conforms(&doc, "post", "/v1/server/otp/verify", reply);
 
-    // Send: accepted, refused while cooling down, invalid, wrong media type, too large.
-    let request = json!({"channel": "sms", "to": "+447911123456", "purpose": "login", "reference": "order-1"});
+    // Send: accepted, refused while cooling down, invalid, a server-only field, wrong media type,
+    // too large.
+    let request = json!({"channel": "sms", "to": "+447911123456", "purpose": "login"});
     let sent = app.send(&request).await;
     assert_eq!(sent.status, 202, "{}", sent.body);
     send(&sent);
@@ -369,11 +460,20 @@ async fn real_replies_match_their_documented_schemas() {
     assert_eq!(invalid.status, 400);
     assert_eq!(invalid.body["field"], "channel");
     send(&invalid);
+    let server_only = app
+        .send(&json!({"channel": "sms", "to": "+447911123450", "reference": "order-1"}))
+        .await;
+    assert_eq!(server_only.status, 400, "{}", server_only.body);
+    assert_eq!(server_only.body["field"], "reference");
+    send(&server_only);
     let unsupported = app
         .post_raw("/v1/otp/send", Some("text/plain"), b"{}".to_vec())
         .await;
     assert_eq!(unsupported.status, 415);
     send(&unsupported);
+    let no_media_type = app.post_raw("/v1/otp/send", None, b"{}".to_vec()).await;
+    assert_eq!(no_media_type.status, 415);
+    send(&no_media_type);
     let too_large = app
         .post_raw(
             "/v1/otp/send",
@@ -388,7 +488,8 @@ async fn real_replies_match_their_documented_schemas() {
     );
     send(&too_large);
 
-    // Verify a sent code: incorrect, approved, consumed; an unknown id; a malformed one.
+    // Verify a sent code: incorrect, approved, consumed; an unknown id; a malformed one; a
+    // `user_id`, which only the backend may send.
     let id = sent.body["id"].as_str().unwrap();
     let code = app.last_code().await;
     let incorrect = app.verify(id, &wrong_code(&code)).await;
@@ -406,6 +507,15 @@ async fn real_replies_match_their_documented_schemas() {
     let malformed = app.verify("not-an-id", "123456").await;
     assert_eq!(malformed.status, 400);
     verify(&malformed);
+    let named = app
+        .post(
+            "/v1/otp/verify",
+            &json!({"user_id": "openapi-user", "code": "123456"}),
+        )
+        .await;
+    assert_eq!(named.status, 400, "{}", named.body);
+    assert_eq!(named.body["field"], "user_id");
+    verify(&named);
 
     // A code locked by wrong attempts, and one expired.
     let (id, code) = app.issue("+447911123457").await;
@@ -424,75 +534,264 @@ async fn real_replies_match_their_documented_schemas() {
     assert_eq!(expired.status, 410, "{}", expired.body);
     verify(&expired);
 
+    // The backend's send, with what only it may ask, and its verify; the server send's refusals.
+    let sent = app
+        .server_send(&json!({
+            "channel": "sms", "to": "+447911123459", "purpose": "login",
+            "reference": "order-1", "length": 8, "ttl_seconds": 120,
+        }))
+        .await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    assert_eq!(sent.body["reference"], "order-1");
+    server_send(&sent);
+    let code = app.last_code().await;
+    assert_eq!(code.len(), 8, "the backend's length");
+    let cooling = app
+        .server_send(&json!({"channel": "sms", "to": "+447911123459", "purpose": "login"}))
+        .await;
+    assert_eq!(cooling.status, 429, "{}", cooling.body);
+    server_send(&cooling);
+    let invalid = app
+        .server_send(&json!({"channel": "sms", "to": "+447911123451", "ttl_seconds": 5}))
+        .await;
+    assert_eq!(invalid.status, 400, "{}", invalid.body);
+    assert_eq!(invalid.body["field"], "ttl_seconds");
+    server_send(&invalid);
+    let unsupported = app
+        .raw(
+            Method::POST,
+            "/v1/server/otp/send",
+            Some(("text/plain", b"{}".to_vec())),
+            Some(&app.server_key),
+        )
+        .await;
+    assert_eq!(unsupported.status, 415);
+    server_send(&unsupported);
+    let id = sent.body["id"].as_str().unwrap();
+    let incorrect = app
+        .server_post(
+            "/v1/server/otp/verify",
+            &json!({"id": id, "code": wrong_code(&code)}),
+        )
+        .await;
+    assert_eq!(incorrect.status, 422, "{}", incorrect.body);
+    server_verify(&incorrect);
+    let approved = app
+        .server_post("/v1/server/otp/verify", &json!({"id": id, "code": code}))
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(approved.body["reference"], "order-1");
+    server_verify(&approved);
+
     let outbox = app.get("/_local/outbox").await;
     assert_conforms(&doc, "get", "/_local/outbox", &outbox);
     let keys = app.get("/.well-known/jwks.json").await;
     assert_eq!(keys.status, 200);
     assert_conforms(&doc, "get", "/.well-known/jwks.json", &keys);
 
-    // Enrol, read, verify (incorrect, approved, replayed, locked), refuse a second enrolment,
-    // a recovery code, delete, and read what is gone.
-    let enrollment = "/v1/totp/enroll/openapi-user";
-    let status = |reply: &Reply| assert_conforms(&doc, "get", "/v1/totp/enroll/{user_id}", reply);
-    let enroll = |reply: &Reply| assert_conforms(&doc, "post", "/v1/totp/enroll", reply);
-    let enrolled = app
-        .enroll(json!({"user_id": "openapi-user", "issuer": "Acme", "account": "ana@example.com"}))
-        .await;
+    // Enrol (the backend), read, ask for a challenge and verify against it in public (incorrect,
+    // approved, replayed), refuse a second enrolment, a recovery code, lock by `user_id` on the
+    // server verify, an expired challenge, one never issued, delete, and read what is gone.
+    let enrollment = "/v1/server/totp/enroll/openapi-user";
+    let status =
+        |reply: &Reply| assert_conforms(&doc, "get", "/v1/server/totp/enroll/{user_id}", reply);
+    let enroll = |reply: &Reply| assert_conforms(&doc, "post", "/v1/server/totp/enroll", reply);
+    let challenge =
+        |reply: &Reply| assert_conforms(&doc, "post", "/v1/server/totp/challenge", reply);
+    let user = json!({"user_id": "openapi-user", "issuer": "Acme", "account": "ana@example.com"});
+    let enrolled = app.server_post("/v1/server/totp/enroll", &user).await;
     assert_eq!(enrolled.status, 201, "{}", enrolled.body);
     enroll(&enrolled);
-    let pending = app.get(enrollment).await;
+    let pending = app.server_request(Method::GET, enrollment, None).await;
     assert_eq!(pending.status, 200);
     status(&pending);
+    let issued = app
+        .server_post(
+            "/v1/server/totp/challenge",
+            &json!({"user_id": "openapi-user"}),
+        )
+        .await;
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    challenge(&issued);
+    let challenge_id = issued.body["challenge_id"].as_str().unwrap().to_owned();
+    let against = |code: &str| json!({"challenge_id": challenge_id, "code": code});
     let totp = App::scan(&enrolled);
     let right = totp.code(&app, 0);
-    let incorrect = app.verify_totp("openapi-user", &wrong_code(&right)).await;
+    let incorrect = app
+        .post("/v1/otp/verify", &against(&wrong_code(&right)))
+        .await;
     assert_eq!(incorrect.status, 422, "{}", incorrect.body);
     verify(&incorrect);
-    let approved = app.verify_totp("openapi-user", &right).await;
+    let approved = app.post("/v1/otp/verify", &against(&right)).await;
     assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(approved.body["user_id"], "openapi-user");
     verify(&approved);
-    let replayed = app.verify_totp("openapi-user", &right).await;
+    let replayed = app.post("/v1/otp/verify", &against(&right)).await;
     assert_eq!(replayed.status, 409, "{}", replayed.body);
     verify(&replayed);
-    let active = app.get(enrollment).await;
+    let active = app.server_request(Method::GET, enrollment, None).await;
     assert_eq!(active.body["status"], "active");
     status(&active);
-    let again = app
-        .enroll(json!({"user_id": "openapi-user", "issuer": "Acme", "account": "ana@example.com"}))
-        .await;
+    let again = app.server_post("/v1/server/totp/enroll", &user).await;
     assert_eq!(again.status, 409, "{}", again.body);
     enroll(&again);
     let recovery_code = enrolled.body["recovery_codes"][0].as_str().unwrap();
     let recovered = app
         .post(
             "/v1/otp/verify",
-            &json!({"user_id": "openapi-user", "recovery_code": recovery_code}),
+            &json!({"challenge_id": challenge_id, "recovery_code": recovery_code}),
         )
         .await;
     assert_eq!(recovered.status, 200, "{}", recovered.body);
     verify(&recovered);
-    let mut locked = app.verify_totp("openapi-user", "000000").await;
+    let recovery_code = enrolled.body["recovery_codes"][1].as_str().unwrap();
+    let recovered = app
+        .server_post(
+            "/v1/server/otp/verify",
+            &json!({"user_id": "openapi-user", "recovery_code": recovery_code}),
+        )
+        .await;
+    assert_eq!(recovered.status, 200, "{}", recovered.body);
+    server_verify(&recovered);
+    let by_user = json!({"user_id": "openapi-user", "code": "000000"});
+    let mut locked = app.server_post("/v1/server/otp/verify", &by_user).await;
     for _ in 0..10 {
-        verify(&locked);
+        server_verify(&locked);
         if locked.status == 429 {
             break;
         }
-        locked = app.verify_totp("openapi-user", "000000").await;
+        locked = app.server_post("/v1/server/otp/verify", &by_user).await;
     }
     assert_eq!(locked.status, 429, "{}", locked.body);
-    let while_locked = app.get(enrollment).await;
+    let locked = app.post("/v1/otp/verify", &against("000000")).await;
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    verify(&locked);
+    let while_locked = app.server_request(Method::GET, enrollment, None).await;
     assert!(while_locked.body["locked_until"].is_string());
     status(&while_locked);
-    let removed = app.request(Method::DELETE, enrollment, None).await;
+    app.advance(5 * 60 + 1);
+    let expired = app.post("/v1/otp/verify", &against(&right)).await;
+    assert_eq!(expired.status, 410, "{}", expired.body);
+    assert_eq!(expired.body["status"], "expired");
+    verify(&expired);
+    let forged = app
+        .post(
+            "/v1/otp/verify",
+            &json!({"challenge_id": "not-a-challenge", "code": "123456"}),
+        )
+        .await;
+    assert_eq!(forged.status, 400, "{}", forged.body);
+    assert_eq!(forged.body["field"], "challenge_id");
+    verify(&forged);
+    let removed = app.server_request(Method::DELETE, enrollment, None).await;
     assert_eq!(removed.status, 204);
-    assert_conforms(&doc, "delete", "/v1/totp/enroll/{user_id}", &removed);
-    let gone = app.get(enrollment).await;
+    assert_conforms(&doc, "delete", "/v1/server/totp/enroll/{user_id}", &removed);
+    let gone = app.server_request(Method::GET, enrollment, None).await;
     assert_eq!(gone.status, 404);
     status(&gone);
-    let not_enrolled = app.verify_totp("openapi-user", &right).await;
+    let not_enrolled = app
+        .server_post(
+            "/v1/server/otp/verify",
+            &json!({"user_id": "openapi-user", "code": right}),
+        )
+        .await;
     assert_eq!(not_enrolled.status, 404);
-    verify(&not_enrolled);
-    let bad_user = app.get("/v1/totp/enroll/not%20valid").await;
+    server_verify(&not_enrolled);
+    let no_challenge = app
+        .server_post(
+            "/v1/server/totp/challenge",
+            &json!({"user_id": "openapi-user"}),
+        )
+        .await;
+    assert_eq!(no_challenge.status, 404, "{}", no_challenge.body);
+    challenge(&no_challenge);
+    let bad_user = app
+        .server_request(Method::GET, "/v1/server/totp/enroll/not%20valid", None)
+        .await;
     assert_eq!(bad_user.status, 400);
     status(&bad_user);
+
+    // otp-local's demo backend answers as the server routes it stands for, with no key.
+    let demo = |method: &str, path: &str, reply: &Reply| assert_conforms(&doc, method, path, reply);
+    let enrolled = app
+        .post(
+            "/_local/demo/totp/enroll",
+            &json!({"user_id": "demo-user", "issuer": "Acme", "account": "ana@example.com"}),
+        )
+        .await;
+    assert_eq!(enrolled.status, 201, "{}", enrolled.body);
+    demo("post", "/_local/demo/totp/enroll", &enrolled);
+    let pending = app.get("/_local/demo/totp/enroll/demo-user").await;
+    assert_eq!(pending.status, 200, "{}", pending.body);
+    demo("get", "/_local/demo/totp/enroll/{user_id}", &pending);
+    let issued = app
+        .post(
+            "/_local/demo/totp/challenge",
+            &json!({"user_id": "demo-user"}),
+        )
+        .await;
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    demo("post", "/_local/demo/totp/challenge", &issued);
+    let nobody = app
+        .post("/_local/demo/totp/challenge", &json!({"user_id": "nobody"}))
+        .await;
+    assert_eq!(nobody.status, 404, "{}", nobody.body);
+    demo("post", "/_local/demo/totp/challenge", &nobody);
+}
+
+#[tokio::test]
+async fn server_routes_answer_401_without_the_server_key_and_public_routes_ignore_it() {
+    let app = spawn_app().await;
+    let doc = document();
+    let wrong = "x".repeat(app.server_key.len());
+    for (path, method) in operations(&doc) {
+        let body = (method == "post").then(|| json!({}));
+        let method_ = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let path_ = concrete(&path);
+        if !is_server(&path) {
+            // A public route neither needs the key nor minds it.
+            let reply = app
+                .request_as(method_, &path_, body.as_ref(), Some(&app.server_key))
+                .await;
+            assert_ne!(reply.status, 401, "{method} {path}: {}", reply.body);
+            continue;
+        }
+        for key in [None, Some(wrong.as_str()), Some("")] {
+            let what = format!("{method} {path} with key {key:?}");
+            let reply = app
+                .request_as(method_.clone(), &path_, body.as_ref(), key)
+                .await;
+            assert_eq!(reply.status, 401, "{what}: {}", reply.body);
+            assert_eq!(
+                reply.body["type"], "urn:problem-type:otp-lambda:unauthorized",
+                "{what}"
+            );
+            assert!(
+                reply.headers["www-authenticate"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("Bearer"),
+                "{what}: WWW-Authenticate"
+            );
+            assert_conforms(&doc, &method, &path, &reply);
+        }
+        // Not another scheme with the key, nor the key in another case of the scheme's name.
+        for authorization in [
+            format!("Basic {}", app.server_key),
+            format!("bearer{}", app.server_key),
+            format!("Bearer {}x", app.server_key),
+        ] {
+            let mut request = app
+                .client
+                .request(method_.clone(), format!("{}{path_}", app.address))
+                .header("authorization", authorization);
+            if let Some(body) = &body {
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body.to_string());
+            }
+            let reply = crate::helpers::reply_of(request.send().await.expect("request")).await;
+            assert_eq!(reply.status, 401, "{method} {path}: {}", reply.body);
+        }
+    }
 }

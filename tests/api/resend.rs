@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use otp_shared::Settings;
-use otp_shared::profiles::{Profile, Profiles};
 use otp_shared::ports::SendPolicy;
+use otp_shared::profiles::{Profile, Profiles};
 use serde_json::json;
 
 use crate::helpers::{spawn_app, spawn_app_with};
@@ -97,7 +97,11 @@ async fn limits_follow_the_configuration() {
         },
         profiles: Profiles::only(Profile {
             max_attempts: 2,
-            ..Settings::default().profiles.default_profile().as_ref().clone()
+            ..Settings::default()
+                .profiles
+                .default_profile()
+                .as_ref()
+                .clone()
         }),
         ..Settings::default()
     };

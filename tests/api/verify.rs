@@ -6,7 +6,7 @@ use crate::helpers::{spawn_app, wrong_code};
 async fn send_outbox_verify_approves_with_the_send_details() {
     let app = spawn_app().await;
     let sent = app
-        .send(&json!({"channel": "sms", "to": "+447911123456", "purpose": "login", "reference": "order-42"}))
+        .server_send(&json!({"channel": "sms", "to": "+447911123456", "purpose": "login", "reference": "order-42"}))
         .await;
     let id = sent.body["id"].as_str().unwrap();
     let code = app.last_code().await;
@@ -28,7 +28,7 @@ async fn send_outbox_verify_approves_with_the_send_details() {
 async fn codes_are_compared_loosely_as_users_type_them() {
     let app = spawn_app().await;
     let sent = app
-        .send(&json!({"channel": "email", "to": "ana@example.com", "alphabet": "alphanumeric", "length": 8}))
+        .server_send(&json!({"channel": "email", "to": "ana@example.com", "alphabet": "alphanumeric", "length": 8}))
         .await;
     let id = sent.body["id"].as_str().unwrap().to_owned();
     let body = app.outbox().await[0]["body"].as_str().unwrap().to_owned();
@@ -90,7 +90,7 @@ async fn a_replayed_code_is_consumed() {
 async fn an_expired_code_is_refused() {
     let app = spawn_app().await;
     let sent = app
-        .send(&json!({"channel": "sms", "to": "+447911123456", "ttl_seconds": 60}))
+        .server_send(&json!({"channel": "sms", "to": "+447911123456", "ttl_seconds": 60}))
         .await;
     let id = sent.body["id"].as_str().unwrap().to_owned();
     let code = app.last_code().await;
@@ -185,6 +185,7 @@ async fn an_unknown_id_takes_as_long_as_a_wrong_code() {
     let otp = crate::helpers::otp_with(crate::helpers::Recorder::default(), &secret);
     let post = |path: &str, body: serde_json::Value| {
         lambda_http::http::Request::post(path)
+            .header("content-type", "application/json")
             .body(lambda_http::Body::Text(body.to_string()))
             .unwrap()
     };

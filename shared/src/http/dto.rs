@@ -312,7 +312,6 @@ impl SendBody {
         };
         let template = optional(self.template, "template", CustomTemplate::parse)?;
         let brand = optional(self.brand, "brand", Brand::parse)?;
-        let own_text = template.is_some() || brand.is_some();
         let brand = brand.or_else(|| profile.brand.clone());
         if brand.is_none() && template.as_ref().is_some_and(CustomTemplate::uses_brand) {
             return Err(ApiError::invalid(
@@ -321,7 +320,9 @@ impl SendBody {
             ));
         }
         let reference = optional(self.reference, "reference", Reference::parse)?;
-        if own_text && channel == Channel::Sms {
+        // The backend's choices (text, brand, a longer code) are checked send by send; the
+        // profile's own texts were checked at load.
+        if server && channel == Channel::Sms {
             let segments = profiles::sms_segments(
                 template
                     .as_ref()
