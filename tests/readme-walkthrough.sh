@@ -24,6 +24,10 @@ elif [ "$mode" = aws ]; then
   block=walkthrough-aws
   export OTP_EMAIL_FROM=no-reply@example.com
 fi
+# The key otp-local's /v1/server/ routes take, in the environment of both otp-local and the
+# walkthrough (whose server calls send it as the README says: `Bearer $OTP_LOCAL_SERVER_KEY`).
+OTP_LOCAL_SERVER_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+export OTP_LOCAL_SERVER_KEY
 source tests/otp-local.sh
 trap 'kill "${otp_local_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 start_otp_local "$work/otp-local.log" "${args[@]}"
@@ -54,6 +58,8 @@ if [ "$mode" = totp ]; then
   printed() { grep '^{' "$work/out.txt" | jq -e -s "any(.[]; $1)" >/dev/null; }
   printed '.status == "pending" and (.secret | length) >= 32 and .recovery_codes == 10' \
     || fail "no pending enrolment with a secret and 10 recovery codes"
+  printed '(.challenge_id | length) > 0 and .user_id == "user-42" and (.expires_at | length) > 0' \
+    || fail "no challenge for user-42"
   printed '.status == "approved" and .method == "totp" and .activated == true' \
     || fail "the first code did not activate the enrolment"
   printed '.status == "consumed" and .method == "totp"' || fail "the same code was not refused"
@@ -62,7 +68,15 @@ if [ "$mode" = totp ]; then
   printed '.status == "active" and .recovery_codes_remaining == 9 and .user_id == "user-42"' \
     || fail "the enrolment status is not active with 9 recovery codes"
   grep -qx '204' "$work/out.txt" || fail "DELETE did not answer 204"
-  gone=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/totp/enroll/user-42")
+  server="http://127.0.0.1:$port/v1/server/totp/enroll/user-42"
+  gone=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $OTP_LOCAL_SERVER_KEY" "$server")
   [ "$gone" = 404 ] || fail "the enrolment is still there after DELETE ($gone)"
+  # The server routes want the key; the public verify names no user.
+  keyless=$(curl -s -o /dev/null -w '%{http_code}' "$server")
+  [ "$keyless" = 401 ] || fail "GET $server without the key answered $keyless, not 401"
+  by_user=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/v1/otp/verify" \
+    -H 'content-type: application/json' -d '{"user_id":"user-42","code":"123456"}')
+  [ "$by_user" = 400 ] || fail "the public verify with a user_id answered $by_user, not 400"
+  ! grep -qF "$OTP_LOCAL_SERVER_KEY" "$work/out.txt" || fail "a reply repeats the server key"
 fi
 echo "1 passed, 0 failed: README $block"

@@ -32,6 +32,9 @@ start_emulator target/emulator.log
 # that no line of the whole suite carries any of them.
 rm -rf target/log-audit
 cargo test --workspace --locked
+# The operator's profiles, as a deploy would load them (refused with the profile and field named).
+cargo run -q --locked -p otp-local -- check-profiles profiles.json
+cargo run -q --locked -p otp-local -- check-profiles examples/profiles.json
 OTP_TEST_BACKEND=aws cargo test --locked -p otp-tests --test api -- --skip aws:: --skip faults::
 cargo test --locked -p otp-tests --test api -- --ignored --exact logs::no_log_line_of_the_whole_suite_carries_a_code_secret_or_address
 bash tests/readme-walkthrough.sh memory

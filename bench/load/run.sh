@@ -58,7 +58,7 @@ cp "$target_dir/release/otp-local" "$bin"
 # The environment of every server: nothing from the caller's (env -i), limits raised to their maxima
 # (Settings::VARIABLES in shared/src/config.rs) since all the load comes from one client address,
 # 127.0.0.1, and every send-only run sends 100 000s of SMS; a fixed secret (≥ 32 bytes); codes that
-# outlive the pool's preparation.
+# outlive the pool's preparation (600 s, the most a profile may give a code).
 server_env=(
   PATH="$PATH"
   RUST_LOG="$rust_log"
@@ -69,7 +69,7 @@ server_env=(
   OTP_SMS_DAILY_BUDGET=1000000
   OTP_MAX_SENDS_PER_DESTINATION=1000
   OTP_RESEND_COOLDOWN_SECONDS=0
-  OTP_DEFAULT_TTL_SECONDS=3600
+  OTP_DEFAULT_TTL_SECONDS=600
 )
 server_pid=""
 url=""

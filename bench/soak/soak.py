@@ -13,7 +13,14 @@
 Each worker owns its destinations and users, keeps a model of what each should answer, and checks
 every reply's status against it: a right code approved, a wrong one incorrect, a replaced one
 expired, a replay consumed, an unknown id not found, a resend inside the cooldown refused, malformed
-bodies 400 (or 415). Any other status, any 5xx and any transport error fail the soak.
+bodies 400 (or 415), a server route without the key 401. Any other status, any 5xx and any transport
+error fail the soak.
+
+The front end's calls go to the public routes (/v1/otp/send, /v1/otp/verify, an authenticator code
+against a challenge); the app's backend's to the server routes (/v1/server/…: enrolment, challenges,
+sends with a reference, verifies by user id) with `Authorization: Bearer <server key>`: the key from
+OTP_LOCAL_SERVER_KEY when it is set (otp-local reads the same variable), else the one otp-local
+generated and wrote to its log (LOG).
 """
 
 import base64
@@ -60,6 +67,7 @@ RSS_GROWTH_LIMIT_KIB = int(os.environ.get("SOAK_RSS_GROWTH_LIMIT_KIB", str(1024)
 WEIGHTS = {
     "send_sms": 12,
     "send_email": 12,
+    "send_server": 4,
     "resend": 5,
     "resend_too_soon": 1,
     "send_idempotent": 2,
@@ -76,36 +84,74 @@ WEIGHTS = {
     "totp_delete": 1,
     "totp_verify_removed": 1,
     "malformed": 3,
+    "unauthorized": 1,
     "jwks": 1,
 }
 
-# Bodies every one of which must be refused as a client error, never a 5xx.
+# Bodies every one of which must be refused as a client error, never a 5xx (a server route's with
+# the server key). None as the media type: no Content-Type header.
 MALFORMED = [
     ("POST", "/v1/otp/send", b'{"channel":"fax","to":"+447400000001"}', "application/json", 400),
     ("POST", "/v1/otp/send", b'{"channel":"sms","to":', "application/json", 400),
     ("POST", "/v1/otp/send", b'{"channel":"sms","to":"+44 12"}', "application/json", 400),
-    ("POST", "/v1/otp/send", b'{"channel":"email","to":"soak@example.com","length":99}',
+    # A server-only field on the public send.
+    ("POST", "/v1/otp/send", b'{"channel":"email","to":"soak@example.com","length":8}',
+     "application/json", 400),
+    ("POST", "/v1/otp/send", b'{"channel":"email","to":"soak@example.com","profile":"nope"}',
      "application/json", 400),
     ("POST", "/v1/otp/send", b'channel=sms&to=%2B447400000001', "text/plain", 415),
+    ("POST", "/v1/otp/send", b'{"channel":"sms","to":"+447400000001"}', None, 415),
+    ("POST", "/v1/server/otp/send", b'{"channel":"email","to":"soak@example.com","length":99}',
+     "application/json", 400),
     ("POST", "/v1/otp/verify", b'{"id":"not-an-id","code":"123456"}', "application/json", 400),
     ("POST", "/v1/otp/verify", b'[1,2,3]', "application/json", 400),
-    ("POST", "/v1/otp/verify", b'{"user_id":"soak-user","code":"12345a!"}', "application/json", 400),
-    ("POST", "/v1/totp/enroll", b'{"user_id":"..","issuer":"Soak","account":"a"}', "application/json", 400),
-    ("POST", "/v1/totp/enroll", b'{"user_id":"u","issuer":"So:ak","account":"a"}', "application/json", 400),
+    # The public verify takes no user id, whoever the user.
+    ("POST", "/v1/otp/verify", b'{"user_id":"soak-user","code":"123456"}', "application/json", 400),
+    ("POST", "/v1/otp/verify", b'{"challenge_id":"not-one-of-ours","code":"123456"}',
+     "application/json", 400),
+    ("POST", "/v1/server/otp/verify", b'{"user_id":"soak-user","code":"12345a!"}',
+     "application/json", 400),
+    ("POST", "/v1/server/totp/enroll", b'{"user_id":"..","issuer":"Soak","account":"a"}',
+     "application/json", 400),
+    ("POST", "/v1/server/totp/enroll", b'{"user_id":"u","issuer":"So:ak","account":"a"}',
+     "application/json", 400),
+    ("POST", "/v1/server/totp/challenge", b'{"user_id":".."}', "application/json", 400),
 ]
 
+SERVER_PREFIX = "/v1/server/"
+ENROLLMENT_PREFIX = "/v1/server/totp/enroll/"
 ROUTES = {
     "/v1/otp/send": "POST /v1/otp/send",
     "/v1/otp/verify": "POST /v1/otp/verify",
-    "/v1/totp/enroll": "POST /v1/totp/enroll",
+    "/v1/server/otp/send": "POST /v1/server/otp/send",
+    "/v1/server/otp/verify": "POST /v1/server/otp/verify",
+    "/v1/server/totp/enroll": "POST /v1/server/totp/enroll",
+    "/v1/server/totp/challenge": "POST /v1/server/totp/challenge",
     "/.well-known/jwks.json": "GET /.well-known/jwks.json",
 }
 
 
 def route_of(method, path):
-    if path.startswith("/v1/totp/enroll/"):
-        return f"{method} /v1/totp/enroll/{{user_id}}"
+    if path.startswith(ENROLLMENT_PREFIX):
+        return f"{method} {ENROLLMENT_PREFIX}{{user_id}}"
     return ROUTES.get(path, f"{method} {path}")
+
+
+SERVER_KEY_LINE = re.compile(r"the server key for /v1/server/ routes is (\S+)")
+
+
+def server_key(log):
+    """The key the server routes take: OTP_LOCAL_SERVER_KEY, as otp-local reads it, or the one
+    otp-local generated and announced in its log when that is not set."""
+    key = os.environ.get("OTP_LOCAL_SERVER_KEY", "").strip()
+    if key:
+        return key
+    text = Path(log).read_text(errors="replace") if Path(log).exists() else ""
+    found = SERVER_KEY_LINE.search(re.sub(r"\x1b\[[0-9;]*m", "", text))
+    if not found:
+        raise SystemExit("no server key: set OTP_LOCAL_SERVER_KEY for otp-local and the driver, "
+                         f"or let otp-local announce the one it generates in {log}")
+    return found.group(1)
 
 
 # --- small helpers -----------------------------------------------------------------------------------
@@ -242,9 +288,10 @@ class Counters:
 # --- one worker ---------------------------------------------------------------------------------------
 
 class Worker(threading.Thread):
-    def __init__(self, number, url, mailbox, counters, deadline):
+    def __init__(self, number, url, mailbox, counters, deadline, key):
         super().__init__(daemon=True)
         self.number = number
+        self.key = key
         self.host, self.port = url.split("//", 1)[1].rsplit(":", 1)
         self.mailbox = mailbox
         self.counters = counters
@@ -253,7 +300,8 @@ class Worker(threading.Thread):
         self.connection = None
         self.sent = 0
         self.destinations = {}  # to → {"sends", "last_started", "last_answered", "challenges"}
-        self.pending = []  # challenges whose code may be verified: {"id", "to", "index", "wrong", "sent"}
+        self.pending = []  # challenges whose code may be verified: {"id", "to", "index", "wrong", "sent",
+        #                    "server": sent by the backend, so verified on the server route}
         self.replaced = []  # ids a newer send replaced: verify answers expired
         self.users = []  # {"id", "secret", "digits", "algorithm", "period", "enrolled", "active",
         #                    "last_step", "failures", "recovery"}
@@ -264,10 +312,13 @@ class Worker(threading.Thread):
     # HTTP ---------------------------------------------------------------------------------------------
 
     def call(self, action, method, path, body=None, expected=(200,), content_type="application/json",
-             headers=None):
-        """One request on this worker's keep-alive connection; checks the status against `expected`."""
+             headers=None, key=True):
+        """One request on this worker's keep-alive connection; checks the status against `expected`.
+        A server route gets the server key unless `key` is false."""
         raw = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-        sent_headers = {"Content-Type": content_type} if raw is not None else {}
+        sent_headers = {"Content-Type": content_type} if raw is not None and content_type else {}
+        if key and path.startswith(SERVER_PREFIX):
+            sent_headers["Authorization"] = f"Bearer {self.key}"
         sent_headers.update(headers or {})
         route = route_of(method, path)
         if self.connection is None:
@@ -305,13 +356,19 @@ class Worker(threading.Thread):
             return f"+4474{self.number:02d}{self.sent:06d}"
         return f"+49151{self.number:02d}{self.sent:06d}"
 
-    def send(self, action, to, expected=(202,), headers=None, locale=None):
+    def send(self, action, to, expected=(202,), headers=None, locale=None, server=False):
+        """A send as the front end asks for it, or (`server`) as the backend does: with a reference
+        and a shorter lifetime, which only it may set."""
         channel = "email" if "@" in to else "sms"
         locale = locale or self.random.choice(["en", "es", "fr", "de", "pt", "fr-CA"])
         body = {"channel": channel, "to": to, "purpose": "login", "locale": locale}
+        path = "/v1/otp/send"
+        if server:
+            body.update(reference=f"soak-{self.number}-{self.sent}", ttl_seconds=CODE_USABLE_S + 30)
+            path = "/v1/server/otp/send"
         started = time.monotonic()
         status, reply, response_headers = self.call(
-            action, "POST", "/v1/otp/send", body, expected=expected, headers=headers)
+            action, "POST", path, body, expected=expected, headers=headers)
         answered = time.monotonic()
         if status != 202:
             return status, reply, response_headers
@@ -321,8 +378,10 @@ class Worker(threading.Thread):
         for earlier in dest["challenges"]:
             self.pending = [c for c in self.pending if c["id"] != earlier]
             self.replaced.append(earlier)
+        if server and reply.get("reference") != body["reference"]:
+            self.counters.wrong(action, status, "the reference echoed", reply)
         challenge = {"id": reply["id"], "to": to, "index": dest["sends"], "wrong": 0,
-                     "sent": answered}
+                     "sent": answered, "server": server}
         dest["sends"] += 1
         dest["last_started"], dest["last_answered"] = started, answered
         dest["challenges"] = [reply["id"]]
@@ -331,6 +390,11 @@ class Worker(threading.Thread):
 
     def send_new(self, channel):
         self.send(f"send_{channel}", self.new_destination(channel))
+
+    def send_server(self):
+        self.send("send_server", self.new_destination(self.random.choice(["sms", "email"])),
+                  server=True)
+        return True
 
     def resend(self):
         # A destination whose cooldown has surely passed (0.5 s spare for the clocks' rounding).
@@ -378,10 +442,14 @@ class Worker(threading.Thread):
         if challenge is None:
             return False
         code = self.mailbox.code(challenge["to"], challenge["index"])
-        status, reply, _ = self.call("verify_right", "POST", "/v1/otp/verify",
+        # A code the backend sent, its backend verifies (the server route takes every public form).
+        path = "/v1/server/otp/verify" if challenge["server"] else "/v1/otp/verify"
+        status, reply, _ = self.call("verify_right", "POST", path,
                                      {"id": challenge["id"], "code": code}, expected=(200,))
         if status == 200 and (reply.get("status") != "approved" or not reply.get("token")):
             self.counters.wrong("verify_right", status, "approved with a token", reply)
+        if status == 200 and challenge["server"] and not reply.get("reference"):
+            self.counters.wrong("verify_right", status, "the send's reference", reply)
         self.pending.remove(challenge)
         dest = self.destinations[challenge["to"]]
         # Approved, it is consumed: a resend no longer replaces it.
@@ -432,7 +500,7 @@ class Worker(threading.Thread):
             if not active:
                 return False
             user = self.random.choice(active)
-            self.call("totp_enroll_active", "POST", "/v1/totp/enroll",
+            self.call("totp_enroll_active", "POST", "/v1/server/totp/enroll",
                       {"user_id": user["id"], "issuer": "Soak", "account": "someone"},
                       expected=(409,))
             return True
@@ -442,7 +510,8 @@ class Worker(threading.Thread):
         body = {"user_id": user_id, "issuer": "Soak", "account": f"user {self.sent}"}
         if strong:
             body.update(digits=8, algorithm="SHA256")
-        status, reply, _ = self.call("totp_enroll", "POST", "/v1/totp/enroll", body, expected=(201,))
+        status, reply, _ = self.call("totp_enroll", "POST", "/v1/server/totp/enroll", body,
+                                     expected=(201,))
         if status == 201:
             self.users.append({
                 "id": user_id, "secret": reply["secret"], "digits": reply["digits"],
@@ -474,16 +543,35 @@ class Worker(threading.Thread):
         # If a neighbouring step's code is the same, the server may match that step instead: skip.
         if list(codes.values()).count(codes[step]) > 1:
             return False
-        status, reply, _ = self.call("totp_verify", "POST", "/v1/otp/verify",
-                                     {"user_id": user["id"], "code": codes[step]}, expected=(200,))
+        # Mostly as a front end does it: the backend asks for a challenge, the browser sends it with
+        # the code; now and then the backend verifies the code by user id itself.
+        body = self.challenged(user, "totp_challenge")
+        if body is None:
+            return True
+        body["code"] = codes[step]
+        path = "/v1/server/otp/verify" if "user_id" in body else "/v1/otp/verify"
+        status, reply, _ = self.call("totp_verify", "POST", path, body, expected=(200,))
         if status == 200:
             if reply.get("status") != "approved" or reply.get("activated") == user["active"]:
                 self.counters.wrong("totp_verify", status, "approved, activated when pending", reply)
             user.update(active=True, last_step=step, failures=0)
             if self.random.random() < 0.25:
-                self.call("totp_replay", "POST", "/v1/otp/verify",
-                          {"user_id": user["id"], "code": codes[step]}, expected=(409,))
+                self.call("totp_replay", "POST", path, body, expected=(409,))
         return True
+
+    def challenged(self, user, action):
+        """A verify body for `user`: `challenge_id` from POST /v1/server/totp/challenge (three
+        times in four), else `user_id` (for the server verify). None if the challenge was refused."""
+        if self.random.random() < 0.25:
+            return {"user_id": user["id"]}
+        status, reply, _ = self.call(action, "POST", "/v1/server/totp/challenge",
+                                     {"user_id": user["id"]}, expected=(201,))
+        if status != 201:
+            return None
+        if reply.get("user_id") != user["id"] or not reply.get("challenge_id"):
+            self.counters.wrong(action, status, "a challenge for the user", reply)
+            return None
+        return {"challenge_id": reply["challenge_id"]}
 
     def totp_wrong(self):
         users = [u for u in self.live_users() if u["failures"] < min(2, TOTP_MAX_FAILURES - 1)]
@@ -494,7 +582,7 @@ class Worker(threading.Thread):
         wrong = codes[max(codes)]
         while wrong in codes.values():
             wrong = str(self.random.randrange(10 ** user["digits"])).zfill(user["digits"])
-        self.call("totp_wrong", "POST", "/v1/otp/verify",
+        self.call("totp_wrong", "POST", "/v1/server/otp/verify",
                   {"user_id": user["id"], "code": wrong}, expected=(422,))
         user["failures"] += 1
         return True
@@ -505,8 +593,12 @@ class Worker(threading.Thread):
             return False
         user = self.random.choice(users)
         code = user["recovery"].pop()
-        status, reply, _ = self.call("totp_recovery", "POST", "/v1/otp/verify",
-                                     {"user_id": user["id"], "recovery_code": code}, expected=(200,))
+        body = self.challenged(user, "totp_challenge")
+        if body is None:
+            return True
+        body["recovery_code"] = code
+        path = "/v1/server/otp/verify" if "user_id" in body else "/v1/otp/verify"
+        status, reply, _ = self.call("totp_recovery", "POST", path, body, expected=(200,))
         if status == 200 and reply.get("recovery_codes_remaining") != len(user["recovery"]):
             self.counters.wrong("totp_recovery", status, "the recovery codes left", reply)
         return True
@@ -515,7 +607,7 @@ class Worker(threading.Thread):
         if not self.live_users():
             return False
         user = self.random.choice(self.users)
-        status, reply, _ = self.call("totp_status", "GET", f"/v1/totp/enroll/{user['id']}")
+        status, reply, _ = self.call("totp_status", "GET", f"{ENROLLMENT_PREFIX}{user['id']}")
         want = "active" if user["active"] else "pending"
         if status == 200 and reply.get("status") != want:
             self.counters.wrong("totp_status", status, want, reply)
@@ -525,7 +617,7 @@ class Worker(threading.Thread):
         if len(self.live_users()) < 4:
             return False
         user = self.users.pop(self.random.randrange(len(self.users)))
-        self.call("totp_delete", "DELETE", f"/v1/totp/enroll/{user['id']}", expected=(204,))
+        self.call("totp_delete", "DELETE", f"{ENROLLMENT_PREFIX}{user['id']}", expected=(204,))
         self.removed.append(user["id"])
         return True
 
@@ -533,8 +625,10 @@ class Worker(threading.Thread):
         if not self.removed:
             return False
         user_id = self.removed.pop()
-        self.call("totp_verify_removed", "POST", "/v1/otp/verify",
+        self.call("totp_verify_removed", "POST", "/v1/server/otp/verify",
                   {"user_id": user_id, "code": "123456"}, expected=(404,))
+        self.call("totp_challenge_removed", "POST", "/v1/server/totp/challenge",
+                  {"user_id": user_id}, expected=(404,))
         return True
 
     # the rest ----------------------------------------------------------------------------------------
@@ -542,6 +636,23 @@ class Worker(threading.Thread):
     def malformed(self):
         method, path, body, content_type, want = self.random.choice(MALFORMED)
         self.call("malformed", method, path, body, expected=(want,), content_type=content_type)
+        return True
+
+    def unauthorized(self):
+        """A server route without the key, or with a wrong one: 401, whatever it asks."""
+        method, path, body = self.random.choice([
+            ("POST", "/v1/server/otp/send", {"channel": "sms", "to": "+447400000001"}),
+            ("POST", "/v1/server/otp/verify", {"user_id": "soak-user", "code": "123456"}),
+            ("POST", "/v1/server/totp/enroll", {"user_id": "soak-u", "issuer": "S", "account": "a"}),
+            ("POST", "/v1/server/totp/challenge", {"user_id": "soak-user"}),
+            ("GET", f"{ENROLLMENT_PREFIX}soak-user", None),
+            ("DELETE", f"{ENROLLMENT_PREFIX}soak-user", None),
+        ])
+        headers = {"Authorization": "Bearer not-the-server-key"} if self.random.random() < 0.5 else {}
+        status, reply, response_headers = self.call("unauthorized", method, path, body,
+                                                    expected=(401,), headers=headers, key=False)
+        if status == 401 and not response_headers.get("www-authenticate", "").startswith("Bearer"):
+            self.counters.wrong("unauthorized", status, "WWW-Authenticate: Bearer", reply)
         return True
 
     def jwks(self):
@@ -558,6 +669,7 @@ class Worker(threading.Thread):
         done = {
             "send_sms": lambda: self.send_new("sms") or True,
             "send_email": lambda: self.send_new("email") or True,
+            "send_server": self.send_server,
             "resend": self.resend,
             "resend_too_soon": self.resend_too_soon,
             "send_idempotent": self.send_idempotent,
@@ -574,6 +686,7 @@ class Worker(threading.Thread):
             "totp_delete": self.totp_delete,
             "totp_verify_removed": self.totp_verify_removed,
             "malformed": self.malformed,
+            "unauthorized": self.unauthorized,
             "jwks": self.jwks,
         }[action]()
         if not done:
@@ -599,12 +712,13 @@ def percentile(values, fraction):
 
 def run(url, emulator, pid, emulator_pid, seconds, workers, warmup, sample, log, out):
     counters = Counters()
+    key = server_key(log)
     cpu_before = {name: cpu_seconds(p) for name, p in (("otp-local", pid), ("emulator", emulator_pid))}
     mailbox = Mailbox(emulator, counters)
     mailbox.thread.start()
     started = time.monotonic()
     deadline = started + seconds
-    team = [Worker(n, url, mailbox, counters, deadline) for n in range(workers)]
+    team = [Worker(n, url, mailbox, counters, deadline, key) for n in range(workers)]
     for worker in team:
         worker.start()
 
@@ -675,7 +789,7 @@ def run(url, emulator, pid, emulator_pid, seconds, workers, warmup, sample, log,
         "setup": {"seconds": seconds, "workers": workers, "warmup_s": warmup, "sample_s": sample,
                   "rss_growth_limit_kib": RSS_GROWTH_LIMIT_KIB,
                   "settings": {k: v for k, v in os.environ.items() if k.startswith("OTP_")
-                               and k != "OTP_SECRET"},
+                               and k not in ("OTP_SECRET", "OTP_LOCAL_SERVER_KEY")},
                   "profile": os.environ.get("SOAK_PROFILE", "release"), "cores": os.cpu_count()},
         "elapsed_s": elapsed,
         "requests": counters.requests,

@@ -6,9 +6,9 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::domain::{Alphabet, Brand, CodeLength, CodeSpec, Invalid, Locale, Money, Ttl};
-use crate::profiles::{Profile, Profiles};
 use crate::guard::{SmsRules, TestDestinations, VelocityLimits};
 use crate::ports::{LockPolicy, Randomness, SendPolicy};
+use crate::profiles::{Profile, Profiles};
 use crate::proof::ProofSettings;
 
 /// A setting that could not be used. Names the variable, never echoes a secret.
@@ -300,20 +300,23 @@ impl Settings {
                 Some(raw) if raw.trim().is_empty() => None,
                 Some(raw) => Some(Brand::parse(&raw).map_err(invalid("OTP_BRAND"))?),
             },
-            parsed(&lookup, "OTP_DEFAULT_LOCALE", |raw| Locale::parse(raw.trim()))?
-                .unwrap_or_else(|| builtin.default_locale.clone()),
+            parsed(&lookup, "OTP_DEFAULT_LOCALE", |raw| {
+                Locale::parse(raw.trim())
+            })?
+            .unwrap_or_else(|| builtin.default_locale.clone()),
         );
         // The built-in default's SMS must fit one segment like any profile's (OTP_BRAND sets its brand).
         default_profile.check().map_err(|e| ConfigError {
             variable: "OTP_BRAND",
             detail: e.detail,
         })?;
-        let profiles = Profiles::parse(crate::profiles::EMBEDDED, default_profile).map_err(|e| {
-            ConfigError {
-                variable: "profiles.json",
-                detail: e.to_string(),
-            }
-        })?;
+        let profiles =
+            Profiles::parse(crate::profiles::EMBEDDED, default_profile).map_err(|e| {
+                ConfigError {
+                    variable: "profiles.json",
+                    detail: e.to_string(),
+                }
+            })?;
         Ok(Self {
             profiles,
             send_policy: SendPolicy {

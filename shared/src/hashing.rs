@@ -143,9 +143,8 @@ impl Keys {
             mac.finalize().into_bytes()
         };
         IdempotentSend {
-            slot: data_encoding::HEXLOWER.encode(
-                &hash(b"key", &[scope, &[0], key.as_str().as_bytes()].concat())[..16],
-            ),
+            slot: data_encoding::HEXLOWER
+                .encode(&hash(b"key", &[scope, &[0], key.as_str().as_bytes()].concat())[..16]),
             fingerprint: data_encoding::HEXLOWER.encode(&hash(b"request", request)),
         }
     }

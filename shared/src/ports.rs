@@ -8,7 +8,7 @@ use rand::RngCore;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::domain::{ChallengeId, Channel, Purpose, Reference, UserId};
+use crate::domain::{ChallengeId, Channel, ProfileName, Purpose, Reference, Transaction, UserId};
 use crate::hashing::{CodeHash, DestinationKey};
 use crate::totp::{SealedSecret, TotpParams};
 
@@ -83,6 +83,10 @@ pub struct NewChallenge {
     /// name the verified destination in its proof token.
     pub sealed_to: SealedSecret,
     pub reference: Option<Reference>,
+    /// The profile it was sent under: its proof-token audience applies at approval.
+    pub profile: ProfileName,
+    /// The payment it confirms, if any: the proof token carries it.
+    pub transaction: Option<Transaction>,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub max_attempts: u32,
@@ -180,6 +184,8 @@ pub enum SendAdmission {
 pub struct ApprovedChallenge {
     pub purpose: Purpose,
     pub reference: Option<Reference>,
+    pub profile: ProfileName,
+    pub transaction: Option<Transaction>,
     pub channel: Channel,
     pub masked_to: String,
     pub sealed_to: SealedSecret,

@@ -5,14 +5,14 @@
 //! app's backend may go beyond them, and never below the profile's strength or above its lifetime.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 
 use serde::Deserialize;
 
+pub use crate::domain::ProfileName;
 use crate::domain::{
     Alphabet, AndroidAppHash, Brand, Channel, Code, CodeAttempt, CodeLength, CodeSpec, Invalid,
-    Locale, Purpose, SmsBinding, Ttl, WebOtpOrigin,
+    Locale, Purpose, SmsBinding, Transaction, Ttl, WebOtpOrigin,
 };
 use crate::messages::{self, CustomTemplate, MessageInput};
 
@@ -29,45 +29,6 @@ pub const MAX_TTL_SECONDS: u64 = 600;
 /// The weakest code a profile may have: as many combinations as 6 random digits (about 20 bits, the
 /// OWASP ASVS 2.7.6 floor).
 pub const MIN_COMBINATIONS: u128 = 1_000_000;
-
-/// A profile name: 1–64 of `a-z`, `0-9`, `-`, `_`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ProfileName(String);
-
-impl ProfileName {
-    pub const MAX_LEN: usize = 64;
-
-    pub fn parse(input: &str) -> Result<Self, Invalid> {
-        let ok = (1..=Self::MAX_LEN).contains(&input.len())
-            && input
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'));
-        if ok {
-            Ok(Self(input.to_owned()))
-        } else {
-            Err(Invalid::new(format!(
-                "must be 1 to {} lower-case letters, digits, '-' or '_'",
-                Self::MAX_LEN
-            )))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Default for ProfileName {
-    fn default() -> Self {
-        Self(DEFAULT_PROFILE.to_owned())
-    }
-}
-
-impl fmt::Display for ProfileName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// Whether a send may name an email address to fall back to when its SMS is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -98,6 +59,11 @@ pub struct Profile {
     pub fallback: FallbackPolicy,
     /// The operator's own texts per channel and locale; the built-in ones otherwise.
     pub templates: Vec<(Channel, Locale, CustomTemplate)>,
+    /// The `aud` of this profile's proof tokens; `None`: the service's (`OTP_TOKEN_AUDIENCE`).
+    pub token_audience: Option<String>,
+    /// The message of a server send with a `transaction` (its amount, currency and payee shown);
+    /// without it such a send is refused.
+    pub transaction_template: Option<CustomTemplate>,
 }
 
 impl Profile {
@@ -125,6 +91,8 @@ impl Profile {
             // A fallback reaches no one a stranger could not email directly.
             fallback: FallbackPolicy::Email,
             templates: Vec::new(),
+            token_audience: None,
+            transaction_template: None,
         }
     }
 
@@ -198,6 +166,25 @@ impl Profile {
                     ));
                 }
             }
+            if let Some(template) = &self.transaction_template {
+                let segments = sms_segments(
+                    Some(template),
+                    self.brand.as_ref(),
+                    self.spec.length,
+                    &self.longest_purpose(),
+                    &self.default_locale,
+                    &self.longest_binding(),
+                    Some(&Transaction::longest()),
+                );
+                if segments > 1 {
+                    return Err(at(
+                        "transaction_template",
+                        format!(
+                            "the SMS needs {segments} segments at the longest amount (17 characters) and payee (64); it must fit one"
+                        ),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -218,6 +205,30 @@ impl Profile {
             }
         }
         locales
+    }
+
+    /// The longest purpose a public send may name.
+    fn longest_purpose(&self) -> Purpose {
+        match &self.purposes {
+            Some(purposes) => purposes
+                .iter()
+                .max_by_key(|p| p.as_str().len())
+                .cloned()
+                .unwrap_or_default(),
+            None => Purpose::parse(&"w".repeat(Purpose::MAX_LEN)).expect("a valid purpose"),
+        }
+    }
+
+    /// The longest app hash and Web OTP line an SMS of this profile may end with.
+    fn longest_binding(&self) -> SmsBinding {
+        SmsBinding {
+            origin: self
+                .web_otp_origins
+                .iter()
+                .max_by_key(|o| o.as_str().len())
+                .cloned(),
+            app_hash: self.android_app_hashes.first().cloned(),
+        }
     }
 
     /// The number of a code's possible values, to compare strengths exactly.
@@ -247,29 +258,14 @@ fn worst_case_sms_segments(
     template: Option<&CustomTemplate>,
     locale: &Locale,
 ) -> usize {
-    let purpose = match &profile.purposes {
-        Some(purposes) => purposes
-            .iter()
-            .max_by_key(|p| p.as_str().len())
-            .cloned()
-            .unwrap_or_default(),
-        None => Purpose::parse(&"w".repeat(Purpose::MAX_LEN)).expect("a valid purpose"),
-    };
-    let binding = SmsBinding {
-        origin: profile
-            .web_otp_origins
-            .iter()
-            .max_by_key(|o| o.as_str().len())
-            .cloned(),
-        app_hash: profile.android_app_hashes.first().cloned(),
-    };
     sms_segments(
         template,
         profile.brand.as_ref(),
         profile.spec.length,
-        &purpose,
+        &profile.longest_purpose(),
         locale,
-        &binding,
+        &profile.longest_binding(),
+        None,
     )
 }
 
@@ -282,6 +278,7 @@ pub fn sms_segments(
     purpose: &Purpose,
     locale: &Locale,
     binding: &SmsBinding,
+    transaction: Option<&Transaction>,
 ) -> usize {
     let code = Code::fixed(
         CodeAttempt::parse(&"W".repeat(length.get())).expect("letters are a code attempt"),
@@ -296,6 +293,7 @@ pub fn sms_segments(
             locale,
             template,
             sms_binding: Some(binding).filter(|b| !b.is_empty()),
+            transaction,
         },
     );
     messages::sms_size(&rendered.text).segments
@@ -325,23 +323,28 @@ impl Profiles {
     /// The profiles of a file (JSON, see the README), on top of the built-in `default`, which a
     /// profile named `default` replaces. Every profile is checked; the first problem is the error.
     pub fn parse(text: &str, builtin: Profile) -> Result<Self, ProfileError> {
-        let file: ProfileFile = serde_path_to_error::deserialize(
-            &mut serde_json::Deserializer::from_str(text),
-        )
-        .map_err(|error| {
-            let path = error.path().to_string();
-            let mut parts = path.splitn(3, '.');
-            let (first, second, rest) = (parts.next(), parts.next(), parts.next());
-            let (profile, field) = match (first, second) {
-                (Some("profiles"), Some(name)) => (name.to_owned(), rest.unwrap_or("").to_owned()),
-                _ => ("(file)".to_owned(), path.clone()),
-            };
-            ProfileError {
-                profile,
-                field: if field.is_empty() { "(profile)".to_owned() } else { field },
-                detail: error.inner().to_string(),
-            }
-        })?;
+        let file: ProfileFile =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
+                .map_err(|error| {
+                    let path = error.path().to_string();
+                    let mut parts = path.splitn(3, '.');
+                    let (first, second, rest) = (parts.next(), parts.next(), parts.next());
+                    let (profile, field) = match (first, second) {
+                        (Some("profiles"), Some(name)) => {
+                            (name.to_owned(), rest.unwrap_or("").to_owned())
+                        }
+                        _ => ("(file)".to_owned(), path.clone()),
+                    };
+                    ProfileError {
+                        profile,
+                        field: if field.is_empty() {
+                            "(profile)".to_owned()
+                        } else {
+                            field
+                        },
+                        detail: error.inner().to_string(),
+                    }
+                })?;
         let mut profiles = Self::only(builtin.clone());
         builtin.check()?;
         for (name, raw) in file.profiles {
@@ -404,6 +407,8 @@ struct RawProfile {
     fallback: FallbackPolicy,
     #[serde(default)]
     templates: BTreeMap<Channel, BTreeMap<String, String>>,
+    token_audience: Option<String>,
+    transaction_template: Option<String>,
 }
 
 impl RawProfile {
@@ -501,10 +506,36 @@ impl RawProfile {
                 templates.push((channel, parsed_locale, template));
             }
         }
+        let token_audience = self
+            .token_audience
+            .map(|audience| {
+                let ok = !audience.trim().is_empty()
+                    && audience.chars().count() <= 256
+                    && !audience.chars().any(char::is_control);
+                ok.then_some(audience).ok_or_else(|| {
+                    at("token_audience")(Invalid::new(
+                        "must be 1 to 256 characters, no control characters",
+                    ))
+                })
+            })
+            .transpose()?;
+        let transaction_template = self
+            .transaction_template
+            .map(|t| CustomTemplate::parse_transaction(&t).map_err(at("transaction_template")))
+            .transpose()?;
         let brand = self
             .brand
             .map(|b| Brand::parse(&b).map_err(at("brand")))
             .transpose()?;
+        if brand.is_none()
+            && transaction_template
+                .as_ref()
+                .is_some_and(CustomTemplate::uses_brand)
+        {
+            return Err(at("transaction_template")(Invalid::new(
+                "uses {brand}, but the profile has no brand",
+            )));
+        }
         if brand.is_none()
             && let Some((channel, locale, _)) = templates.iter().find(|(_, _, t)| t.uses_brand())
         {
@@ -533,6 +564,8 @@ impl RawProfile {
             android_app_hashes,
             fallback: self.fallback,
             templates,
+            token_audience,
+            transaction_template,
         })
     }
 }
@@ -565,7 +598,11 @@ mod tests {
         let embedded = parse(EMBEDDED).unwrap();
         assert!(embedded.get(&ProfileName::default()).is_some());
         let examples = parse(include_str!("../../examples/profiles.json")).unwrap();
-        assert_eq!(examples.len(), 11, "ten example profiles and the built-in default");
+        assert_eq!(
+            examples.len(),
+            11,
+            "ten example profiles and the built-in default"
+        );
     }
 
     #[test]
@@ -580,7 +617,10 @@ mod tests {
     #[test]
     fn a_code_weaker_than_six_digits_is_refused_naming_profile_and_field() {
         let error = refusal(serde_json::json!({"length": 5}));
-        assert_eq!((error.profile.as_str(), error.field.as_str()), ("shop", "length"));
+        assert_eq!(
+            (error.profile.as_str(), error.field.as_str()),
+            ("shop", "length")
+        );
         assert!(error.to_string().contains("OWASP"), "{error}");
         // Four letters and digits (31^4 < 10^6) too; five letters (23^5) are stronger than 6 digits.
         let error = refusal(serde_json::json!({"length": 4, "alphabet": "alphanumeric"}));
@@ -621,7 +661,12 @@ mod tests {
 
     #[test]
     fn an_origin_that_is_not_a_host_name_is_refused() {
-        for origin in ["https://example.com", "example.com:443", "localhost", "10.0.0.1"] {
+        for origin in [
+            "https://example.com",
+            "example.com:443",
+            "localhost",
+            "10.0.0.1",
+        ] {
             let error = refusal(serde_json::json!({"web_otp_origins": [origin]}));
             assert_eq!(error.field, "web_otp_origins", "{origin}");
         }

@@ -14,6 +14,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
+use crate::domain::Transaction;
 use crate::hashing::Keys;
 
 /// What a deployment configures about its tokens.
@@ -47,6 +48,10 @@ pub struct Proof<'a> {
     pub method: &'static str,
     pub purpose: Option<&'a str>,
     pub reference: Option<&'a str>,
+    /// The payment the code confirmed, if any.
+    pub transaction: Option<&'a Transaction>,
+    /// The `aud` of this token when its profile sets one; else the service's.
+    pub audience: Option<&'a str>,
 }
 
 /// The subject verified.
@@ -82,6 +87,8 @@ struct Claims<'a> {
     purpose: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reference: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transaction: Option<&'a Transaction>,
 }
 
 struct PublishedKey {
@@ -159,7 +166,7 @@ impl ProofSigner {
         };
         Claims {
             iss: &self.settings.issuer,
-            aud: &self.settings.audience,
+            aud: proof.audience.unwrap_or(&self.settings.audience),
             iat,
             exp: iat + self.settings.ttl.as_secs() as i64,
             jti: proof.jti,
@@ -175,6 +182,7 @@ impl ProofSigner {
             method: proof.method,
             purpose: proof.purpose,
             reference: proof.reference,
+            transaction: proof.transaction,
         }
     }
 
@@ -246,6 +254,8 @@ mod tests {
                 method: "sms",
                 purpose: Some("login"),
                 reference: Some("order-1"),
+                transaction: None,
+                audience: None,
             },
             now,
         );
@@ -295,6 +305,8 @@ mod tests {
             method: "totp",
             purpose: None,
             reference: None,
+            transaction: None,
+            audience: None,
         };
         let old_token = before.sign(&proof, OffsetDateTime::now_utc());
         let after = ProofSigner::new(
@@ -342,6 +354,8 @@ mod tests {
             method: "email",
             purpose: None,
             reference: None,
+            transaction: None,
+            audience: None,
         };
         let token = signer.sign(&proof, OffsetDateTime::now_utc());
         let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
@@ -389,6 +403,8 @@ mod tests {
                     method: "sms",
                     purpose: Some("login"),
                     reference: Some("order ü/1"),
+                    transaction: None,
+                    audience: None,
                 },
                 Proof {
                     jti: "ch_2",
@@ -396,6 +412,8 @@ mod tests {
                     method: "email",
                     purpose: None,
                     reference: None,
+                    transaction: None,
+                    audience: None,
                 },
                 Proof {
                     jti: "tp_3",
@@ -403,6 +421,8 @@ mod tests {
                     method: "totp",
                     purpose: Some("change_payment_details"),
                     reference: None,
+                    transaction: None,
+                    audience: None,
                 },
             ];
             for proof in &proofs {

@@ -249,14 +249,36 @@ async fn a_totp_verify_is_one_read_and_one_conditional_write() {
             ["GetItem", "UpdateItem"]
         );
     }
+    // A challenge reads the enrolment once; the browser's verify with it costs what the backend's
+    // does (the challenge is sealed, not stored).
+    let challenge = app.challenge_id("user-1").await;
+    assert_eq!(requests.operations_of("TOTP challenge"), ["GetItem"]);
+    app.advance(30);
+    let code = authenticator.code(&app, 0);
+    assert_eq!(
+        app.verify_challenge(&challenge, &code).await.body["status"],
+        "approved"
+    );
+    assert_eq!(
+        requests.operations_of("TOTP verify with a challenge (approved)"),
+        ["GetItem", "UpdateItem"]
+    );
     let recovery = enrolled.body["recovery_codes"][0].as_str().unwrap();
     assert_eq!(
-        app.recover("user-1", recovery).await.body["status"],
+        app.recover_challenge(&challenge, recovery).await.body["status"],
         "approved"
     );
     assert_eq!(
         requests.operations_of("recovery code (approved)"),
         ["GetItem", "UpdateItem"]
+    );
+    // A forged or expired challenge is refused before the table is asked.
+    assert_eq!(app.verify_challenge("Zm9yZ2Vk", &code).await.status, 400);
+    app.advance(301);
+    assert_eq!(app.verify_challenge(&challenge, &code).await.status, 410);
+    assert_eq!(
+        requests.operations_of("TOTP verify (forged, expired challenge)"),
+        Vec::<String>::new()
     );
     assert_eq!(
         app.verify_totp("nobody", &code).await.body["status"],
@@ -294,8 +316,9 @@ async fn stored_items_hold_no_code_or_address_and_carry_the_ttl_attribute() {
             Settings::default(),
         )
         .await;
+    // Only the backend may set a lifetime and a reference.
     let reply = app
-        .send(&json!({"channel": "sms", "to": "+447911123456", "ttl_seconds": 120, "reference": "order-7"}))
+        .server_send(&json!({"channel": "sms", "to": "+447911123456", "ttl_seconds": 120, "reference": "order-7"}))
         .await;
     assert_eq!(reply.status, 202, "{}", reply.body);
     let code = app.last_code().await;

@@ -153,6 +153,13 @@ async fn a_table_that_stays_throttled_is_a_503_and_the_code_survives_it() {
 async fn server_errors_on_every_table_call_make_each_route_a_503() {
     let faulty = behind_proxy().await;
     let (id, code) = faulty.app.issue("+447911123103").await;
+    // A user signing in with an authenticator app, whose backend got a challenge before the outage.
+    let enrolled = faulty
+        .app
+        .enroll(json!({"user_id": "user-503", "issuer": "Acme", "account": "ana@example.com"}))
+        .await;
+    assert_eq!(enrolled.status, 201, "{}", enrolled.body);
+    let challenge = faulty.app.challenge_id("user-503").await;
     faulty
         .proxy
         .inject("*", Fault::ServerError(500), Times::Next(3));
@@ -179,20 +186,27 @@ async fn server_errors_on_every_table_call_make_each_route_a_503() {
         "enroll: every DynamoDB call 503",
         faulty
             .app
-            .enroll(json!({"user_id": "user-503", "issuer": "Acme", "account": "ana@example.com"})),
+            .enroll(json!({"user_id": "user-504", "issuer": "Acme", "account": "ana@example.com"})),
+    )
+    .await;
+    let new_challenge = timed(
+        &faulty,
+        "TOTP challenge: every DynamoDB call 503",
+        faulty.app.challenge("user-503"),
     )
     .await;
     let totp = timed(
         &faulty,
         "TOTP verify: every DynamoDB call 503",
-        faulty.app.verify_totp("user-503", "123456"),
+        faulty.app.verify_challenge(&challenge, "123456"),
     )
     .await;
 
     assert_unavailable(&send, "/v1/otp/send", &["ines.faria"]);
     assert_unavailable(&verify, VERIFY, &[&code]);
-    assert_unavailable(&enroll, "/v1/totp/enroll", &[]);
-    assert_unavailable(&totp, VERIFY, &[]);
+    assert_unavailable(&enroll, "/v1/server/totp/enroll", &[]);
+    assert_unavailable(&new_challenge, "/v1/server/totp/challenge", &[]);
+    assert_unavailable(&totp, VERIFY, &[&challenge]);
     assert_eq!(
         faulty.proxy.attempts("SendEmail"),
         0,
@@ -343,6 +357,8 @@ async fn a_lost_reply_to_a_totp_or_recovery_code_is_still_one_approval() {
     crate::logs::sensitive(&recovery);
     let confirm = authenticator.code(&faulty.app, 0);
     crate::logs::sensitive(&confirm);
+    // The browser's verify, with the challenge its backend got; the backend's, by user id, after.
+    let challenge = faulty.app.challenge_id("user-lost-reply").await;
     faulty
         .proxy
         .inject("UpdateItem", Fault::DropReply, Times::Next(1));
@@ -350,12 +366,16 @@ async fn a_lost_reply_to_a_totp_or_recovery_code_is_still_one_approval() {
     let reply = timed(
         &faulty,
         "TOTP verify, right code: the write lands, its reply is lost once",
-        faulty.app.verify_totp("user-lost-reply", &confirm),
+        faulty.app.verify_challenge(&challenge, &confirm),
     )
     .await;
 
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["activated"], true);
+    assert_eq!(
+        faulty.app.verify_challenge(&challenge, &confirm).await.body["status"],
+        "consumed"
+    );
     assert_eq!(
         faulty
             .app

@@ -44,7 +44,7 @@ async fn send_then_verify_through_api_gateway_events() {
     assert_eq!(sent.headers()["cache-control"], "no-store");
     let sent = json_of(&sent);
     assert_eq!(sent["to"], "+44•••••••456");
-    assert_eq!(sent["reference"], "order-42");
+    assert!(sent.get("reference").is_none());
     let message = recorder.last();
     assert_eq!(message.to, "+447911123456");
     let code = message.text.split_whitespace().next().unwrap().to_owned();
@@ -163,10 +163,26 @@ async fn a_failed_delivery_is_502_naming_the_channel_and_withdraws_the_code() {
     assert_eq!(retry.status(), 429);
 }
 
+/// An event without the IAM identity API Gateway's `AWS_IAM` authorizer adds: a request that
+/// reached the function some other way.
+fn unsigned(mut request: Request) -> Request {
+    use lambda_http::RequestExt as _;
+    use lambda_http::request::RequestContext;
+    let context = match request.request_context() {
+        RequestContext::ApiGatewayV2(mut context) => {
+            context.authorizer = None;
+            RequestContext::ApiGatewayV2(context)
+        }
+        other => other,
+    };
+    request = request.with_request_context(context);
+    request
+}
+
 #[tokio::test]
 async fn enroll_read_and_remove_through_api_gateway_events() {
     let otp = otp(NoDelivery);
-    let enrolled = otp_shared::http::enroll(&otp, event("enroll.json", None))
+    let enrolled = otp_shared::http::enroll_function(&otp, event("enroll.json", None))
         .await
         .unwrap();
     assert_eq!(enrolled.status(), 201);
@@ -176,7 +192,7 @@ async fn enroll_read_and_remove_through_api_gateway_events() {
     assert_eq!(enrolled["status"], "pending");
 
     // `{user_id}` comes from the event's pathParameters, as API Gateway fills them.
-    let status = otp_shared::http::enroll(&otp, event("enrollment-get.json", None))
+    let status = otp_shared::http::enroll_function(&otp, event("enrollment-get.json", None))
         .await
         .unwrap();
     assert_eq!(status.status(), 200);
@@ -185,11 +201,11 @@ async fn enroll_read_and_remove_through_api_gateway_events() {
     assert_eq!(status["recovery_codes_remaining"], 10);
     assert!(status.get("secret").is_none());
 
-    let removed = otp_shared::http::enroll(&otp, event("enrollment-delete.json", None))
+    let removed = otp_shared::http::enroll_function(&otp, event("enrollment-delete.json", None))
         .await
         .unwrap();
     assert_eq!(removed.status(), 204);
-    let again = otp_shared::http::enroll(&otp, event("enrollment-delete.json", None))
+    let again = otp_shared::http::enroll_function(&otp, event("enrollment-delete.json", None))
         .await
         .unwrap();
     assert_eq!(again.status(), 404);
@@ -200,18 +216,147 @@ async fn enroll_read_and_remove_through_api_gateway_events() {
     );
 }
 
+/// The enroll function issues a challenge; the verify function, a separate Lambda with the same
+/// service secret, opens it for the browser's code.
+#[tokio::test]
+async fn a_challenge_from_the_enroll_function_is_verified_by_the_verify_function() {
+    let otp = otp(NoDelivery);
+    let enrolled = otp_shared::http::enroll_function(&otp, event("enroll.json", None))
+        .await
+        .unwrap();
+    assert_eq!(enrolled.status(), 201);
+    let uri = json_of(&enrolled)["otpauth_uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let authenticator = totp_rs::Totp::from_url(&uri).unwrap();
+
+    let challenge = otp_shared::http::enroll_function(&otp, event("challenge.json", None))
+        .await
+        .unwrap();
+    assert_eq!(challenge.status(), 201);
+    assert_eq!(content_type(&challenge), "application/json");
+    let challenge = json_of(&challenge);
+    assert_eq!(challenge["user_id"], "user-1");
+    let challenge_id = challenge["challenge_id"].as_str().unwrap();
+
+    // The otp's clock started at the real time: the app's current code is within its window.
+    let code = authenticator.generate_current().to_string();
+    let body = serde_json::json!({"challenge_id": challenge_id, "code": code}).to_string();
+    let verified = otp_shared::http::verify_function(&otp, event("verify.json", Some(&body)))
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+    let verified = json_of(&verified);
+    assert_eq!(verified["status"], "approved");
+    assert_eq!(verified["user_id"], "user-1");
+    assert_eq!(verified["activated"], true);
+
+    // The public verify takes no user id, for a known user or not.
+    for user in ["user-1", "nobody"] {
+        let body = serde_json::json!({"user_id": user, "code": code}).to_string();
+        let refused = otp_shared::http::verify_function(&otp, event("verify.json", Some(&body)))
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400);
+        assert_eq!(json_of(&refused)["field"], "user_id");
+    }
+    // The backend's does.
+    let body = serde_json::json!({"user_id": "user-1", "code": code}).to_string();
+    let replayed =
+        otp_shared::http::verify_function(&otp, event("server-verify.json", Some(&body)))
+            .await
+            .unwrap();
+    assert_eq!(replayed.status(), 409);
+    assert_eq!(json_of(&replayed)["status"], "consumed");
+}
+
+/// Without the identity API Gateway's `AWS_IAM` authorizer sets, every server route is 401, though
+/// the path says `/v1/server/`.
+#[tokio::test]
+async fn server_route_events_without_an_iam_identity_are_401() {
+    let recorder = Recorder::default();
+    let otp = otp(recorder.clone());
+    assert_eq!(
+        otp_shared::http::enroll_function(&otp, event("enroll.json", None))
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    for fixture in [
+        "enroll.json",
+        "enrollment-get.json",
+        "enrollment-delete.json",
+        "challenge.json",
+        "server-send.json",
+        "server-verify.json",
+    ] {
+        let request = unsigned(event(fixture, None));
+        let response = if fixture.starts_with("server-send") {
+            otp_shared::http::send(&otp, request).await.unwrap()
+        } else if fixture.starts_with("server-verify") {
+            otp_shared::http::verify_function(&otp, request)
+                .await
+                .unwrap()
+        } else {
+            otp_shared::http::enroll_function(&otp, request)
+                .await
+                .unwrap()
+        };
+        assert_eq!(response.status(), 401, "{fixture}");
+        assert_eq!(content_type(&response), "application/problem+json");
+        assert_eq!(
+            json_of(&response)["type"],
+            "urn:problem-type:otp-lambda:unauthorized",
+            "{fixture}"
+        );
+    }
+    assert!(recorder.0.lock().unwrap().is_empty(), "nothing was sent");
+    // Still enrolled: neither removed nor replaced.
+    let status = otp_shared::http::enroll_function(&otp, event("enrollment-get.json", None))
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 200);
+}
+
+/// The backend's send may carry a reference; the browser's may not.
+#[tokio::test]
+async fn a_reference_is_for_the_signed_server_send_only() {
+    let recorder = Recorder::default();
+    let otp = otp(recorder.clone());
+    let sent = otp_shared::http::send(&otp, event("server-send.json", None))
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202, "{:?}", json_of(&sent));
+    assert_eq!(json_of(&sent)["reference"], "order-42");
+
+    let body = r#"{"channel":"sms","to":"+447911123457","reference":"order-42"}"#;
+    let refused = otp_shared::http::send(&otp, event("send.json", Some(body)))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(json_of(&refused)["field"], "reference");
+    assert_eq!(recorder.0.lock().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn without_path_parameters_the_user_id_comes_from_the_path() {
     // A function URL (or `cargo lambda watch`) sets no path parameters.
     let otp = otp(NoDelivery);
-    let enrolled = otp_shared::http::enroll(&otp, event("enroll.json", None))
+    let enrolled = otp_shared::http::enroll_function(&otp, event("enroll.json", None))
         .await
         .unwrap();
     assert_eq!(enrolled.status(), 201);
-    let request = lambda_http::http::Request::get("/v1/totp/enroll/user-1")
-        .body(Body::Empty)
+    let mut request = event("enrollment-get.json", None);
+    *request.uri_mut() = "/v1/server/totp/enroll/user-1".parse().unwrap();
+    let request = {
+        use lambda_http::RequestExt as _;
+        request.with_path_parameters(std::collections::HashMap::<String, String>::new())
+    };
+    let status = otp_shared::http::enroll_function(&otp, request)
+        .await
         .unwrap();
-    let status = otp_shared::http::enroll(&otp, request).await.unwrap();
     assert_eq!(status.status(), 200);
     assert_eq!(json_of(&status)["user_id"], "user-1");
 }

@@ -47,9 +47,11 @@ fn tampered(token: &str, claim: &str, value: Value) -> String {
 #[tokio::test]
 async fn an_sms_approval_carries_a_token_the_backend_example_accepts() {
     let app = spawn_app().await;
+    // A reference is the backend's to set: the server send.
     let sent = app
-        .send(&json!({"channel": "sms", "to": "+44 7911 123456", "purpose": "login", "reference": "order-42"}))
+        .server_send(&json!({"channel": "sms", "to": "+44 7911 123456", "purpose": "login", "reference": "order-42"}))
         .await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
     let id = sent.body["id"].as_str().unwrap().to_owned();
     let code = app.last_code().await;
 
@@ -118,8 +120,9 @@ async fn an_email_approval_names_the_address_and_a_totp_one_the_user() {
         .enroll(json!({"user_id": "user-9", "issuer": "Acme", "account": "ana"}))
         .await;
     let authenticator = App::scan(&enrolled);
+    // The browser's verify, with the challenge its backend got: the token names the challenge's user.
     let approved = app
-        .verify_totp("user-9", &authenticator.code(&app, 0))
+        .verify_by_challenge("user-9", &authenticator.code(&app, 0))
         .await;
     let claims = backend_verdict(&app, approved.body["token"].as_str().unwrap())
         .await
@@ -130,11 +133,23 @@ async fn an_email_approval_names_the_address_and_a_totp_one_the_user() {
     assert_eq!(claims["jti"].as_str().unwrap().len(), 32, "a fresh id");
 
     let recovery = enrolled.body["recovery_codes"][0].as_str().unwrap();
-    let approved = app.recover("user-9", recovery).await;
+    let approved = app.recover_by_challenge("user-9", recovery).await;
     let claims = backend_verdict(&app, approved.body["token"].as_str().unwrap())
         .await
         .unwrap();
+    assert_eq!(claims["sub"], "user-9");
     assert_eq!(claims["method"], "recovery_code");
+
+    // The backend's own verify by user id gives the same proof (the next step's code: the clock
+    // stays at the backend example's time).
+    let approved = app
+        .verify_totp("user-9", &authenticator.code(&app, 1))
+        .await;
+    let claims = backend_verdict(&app, approved.body["token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(claims["sub"], "user-9");
+    assert_eq!(claims["method"], "totp");
 }
 
 #[tokio::test]

@@ -551,7 +551,9 @@ async fn an_active_enrolment_is_replaced_only_when_asked_and_the_old_secret_stop
 
     app.advance(30);
     assert_eq!(
-        app.verify_challenge(&before, &old.code(&app, 0)).await.body["status"],
+        app.verify_by_challenge("user-7", &old.code(&app, 0))
+            .await
+            .body["status"],
         "incorrect",
         "the replaced secret no longer works"
     );
@@ -560,8 +562,11 @@ async fn an_active_enrolment_is_replaced_only_when_asked_and_the_old_secret_stop
         app.recover_by_challenge("user-7", old_recovery).await.body["status"],
         "incorrect"
     );
-    // ...names the user, not the secret: it checks the new one.
-    let confirmed = app.verify_challenge(&before, &new.code(&app, 0)).await;
+    // ...was issued against the replaced enrolment: it does not carry over to the new one.
+    let stale = app.verify_challenge(&before, &new.code(&app, 0)).await;
+    assert_eq!(stale.status, 404, "{}", stale.body);
+    assert_eq!(stale.body["status"], "not_found");
+    let confirmed = app.verify_by_challenge("user-7", &new.code(&app, 0)).await;
     assert_eq!(confirmed.body["status"], "approved", "{}", confirmed.body);
     assert_eq!(confirmed.body["activated"], true);
 }

@@ -361,3 +361,71 @@ async fn an_idempotency_key_replays_only_to_its_own_caller() {
         "three requests, three messages"
     );
 }
+
+/// The claims of a proof token (its signature is checked in tests/api/proof.rs).
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(
+        &data_encoding::BASE64URL_NOPAD
+            .decode(payload.as_bytes())
+            .expect("base64url"),
+    )
+    .expect("JSON claims")
+}
+
+#[tokio::test]
+async fn a_transaction_is_shown_in_the_message_and_bound_to_the_approval() {
+    let app = spawn_app_with(with_example_profiles()).await;
+    let payment = json!({"amount": "12.50", "currency": "EUR", "payee": "Acme Ltd"});
+    let checkout = |channel: &str, to: &str| json!({"channel": channel, "to": to, "profile": "checkout", "transaction": payment});
+    // A stranger cannot name a payment; the backend only where the profile can show one.
+    assert_refused(
+        &app.send(&checkout("sms", "+447911123456")).await,
+        "transaction",
+        "a transaction on the public route",
+    );
+    assert_refused(
+        &app.server_send(&json!({"channel": "sms", "to": "+447911123456", "transaction": payment}))
+            .await,
+        "transaction",
+        "a profile without a transaction template",
+    );
+    let mut bad = checkout("sms", "+447911123456");
+    bad["transaction"]["amount"] = json!("12,50");
+    assert_refused(&app.server_send(&bad).await, "transaction", "a bad amount");
+    let mut both = checkout("sms", "+447911123456");
+    both["template"] = json!("{code}");
+    assert_refused(
+        &app.server_send(&both).await,
+        "template",
+        "own text and a transaction",
+    );
+    assert!(app.outbox().await.is_empty());
+
+    for (channel, to) in [("sms", "+447911123456"), ("email", "ana@example.com")] {
+        let sent = app.server_send(&checkout(channel, to)).await;
+        assert_eq!(sent.status, 202, "{}", sent.body);
+        let outbox = app.outbox().await;
+        let body = outbox.last().unwrap()["body"].as_str().unwrap().to_owned();
+        let code = body.split(':').next().unwrap().to_owned();
+        crate::logs::sensitive(&code);
+        assert_eq!(code.len(), 8, "{body}");
+        assert!(
+            body.contains("pay 12.50 EUR to Acme Ltd"),
+            "{channel}: {body}"
+        );
+        let approved = app.verify(sent.body["id"].as_str().unwrap(), &code).await;
+        assert_eq!(approved.status, 200, "{}", approved.body);
+        assert_eq!(approved.body["transaction"], payment);
+        let claims = claims(approved.body["token"].as_str().unwrap());
+        assert_eq!(claims["transaction"], payment, "{claims}");
+        assert_eq!(claims["aud"], "acme-payments", "the profile's audience");
+    }
+    // Codes of other profiles keep the service's audience and carry no transaction.
+    let (id, code) = app.issue("+447911123457").await;
+    let approved = app.verify(&id, &code).await;
+    let claims = claims(approved.body["token"].as_str().unwrap());
+    assert_eq!(claims["aud"], "otp-lambda-clients");
+    assert!(claims.get("transaction").is_none());
+    assert!(approved.body.get("transaction").is_none());
+}

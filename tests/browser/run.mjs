@@ -100,6 +100,26 @@ function totp(secret, { period = 30, digits = 6, now = Date.now() } = {}) {
 
 // ---- checks shared by the tests ---------------------------------------------------------------------
 
+/** Records the page's API calls from now on: [{method, path, body}] (path relative to the base). */
+function recordCalls(page) {
+  const calls = [];
+  page.on('request', (request) => {
+    if (!request.url().startsWith(base) || request.resourceType() !== 'fetch') return;
+    let body = null;
+    try { body = request.postData() ? JSON.parse(request.postData()) : null; } catch { body = request.postData(); }
+    calls.push({ method: request.method(), path: request.url().slice(base.length), body });
+  });
+  return calls;
+}
+
+/** The fields a browser may send to the public send (everything else is for the backend). */
+const PUBLIC_SEND_FIELDS = ['profile', 'channel', 'to', 'purpose', 'locale', 'origin', 'app_hash', 'fallback'];
+
+function assertFields(call, allowed) {
+  const extra = Object.keys(call.body || {}).filter((name) => !allowed.includes(name));
+  assert(extra.length === 0, `${call.method} /${call.path} sent ${extra.join(', ')}: ${JSON.stringify(call.body)}`);
+}
+
 /** The page's proof: approved, signature valid, and the claim `name` holding `value`. */
 async function expectProof(page, prefix, name, value) {
   await expectText(page.locator(`#${prefix}-proof-signature`), /^signature valid: Ed25519, key /);
@@ -149,6 +169,7 @@ test('sms', DESKTOP, async (page) => {
   }
   await expectVisible(page.locator('#outbox'));
 
+  const calls = recordCalls(page);
   const to = '+447911123401';
   await sendCode(page, to);
   const code = await codeFromOutboxPanel(page, to);
@@ -156,6 +177,13 @@ test('sms', DESKTOP, async (page) => {
   await page.getByLabel('Code', { exact: true }).fill(code);
   await page.getByRole('button', { name: 'Verify' }).click();
   await expectText(page.locator('#otp-result-status'), 'approved');
+  // The page asks only what a browser may: the public send's fields, the verify's id and code.
+  const sends = calls.filter((c) => c.method === 'POST' && c.path === 'v1/otp/send');
+  const verifies = calls.filter((c) => c.method === 'POST' && c.path === 'v1/otp/verify');
+  assert(sends.length === 1 && verifies.length === 1, `calls: ${JSON.stringify(calls)}`);
+  assertFields(sends[0], PUBLIC_SEND_FIELDS);
+  assert(sends[0].body.to === to && sends[0].body.channel === 'sms', JSON.stringify(sends[0].body));
+  assertFields(verifies[0], ['id', 'code']);
   await expectProof(page, 'otp', 'phone_number', to);
   await expectProof(page, 'otp', 'method', 'sms');
   await expectText(page.locator('#otp-status'), /^approved: .* Proof token: signature valid\.$/);
@@ -194,6 +222,7 @@ test('problem-detail', DESKTOP, async (page) => {
 });
 
 test('email', DESKTOP, async (page) => {
+  const calls = recordCalls(page);
   await page.goto(base);
   await page.getByLabel('Email', { exact: true }).check();
   const to = 'ada+browser@example.com';
@@ -207,6 +236,7 @@ test('email', DESKTOP, async (page) => {
   await expectText(page.locator('#otp-result-status'), 'approved');
   await expectProof(page, 'otp', 'email', to);
   await expectProof(page, 'otp', 'email_verified', 'true');
+  for (const call of calls.filter((c) => c.path === 'v1/otp/send')) assertFields(call, PUBLIC_SEND_FIELDS);
 });
 
 test('keyboard', DESKTOP, async (page) => {
@@ -246,6 +276,7 @@ test('keyboard', DESKTOP, async (page) => {
 });
 
 test('totp-phone', PHONE, async (page) => {
+  const calls = recordCalls(page);
   await page.goto(base);
   await page.getByRole('tab', { name: 'Authenticator app' }).tap();
   await expectVisible(page.locator('#enroll-form'));
@@ -273,6 +304,19 @@ test('totp-phone', PHONE, async (page) => {
   await expectProof(page, 'totp', 'sub', user);
   await expectProof(page, 'totp', 'method', 'totp');
   await expectText(page.locator('#enrollment-status'), 'active');
+  await expectText(page.locator('#totp-challenge'), `Challenge for ${user} from the demo backend`);
+
+  // Enrolment, status and the challenge from the demo backend; the code to the public verify with
+  // the challenge, never a user id.
+  const paths = calls.map((c) => `${c.method} /${c.path}`);
+  for (const expected of ['POST /_local/demo/totp/enroll', `GET /_local/demo/totp/enroll/${user}`,
+    'POST /_local/demo/totp/challenge', 'POST /v1/otp/verify']) {
+    assert(paths.includes(expected), `no ${expected} in ${paths.join(', ')}`);
+  }
+  const challenge = calls.find((c) => c.path === '_local/demo/totp/challenge');
+  assert(JSON.stringify(challenge.body) === JSON.stringify({ user_id: user }), JSON.stringify(challenge.body));
+  const verify = calls.find((c) => c.path === 'v1/otp/verify');
+  assert(JSON.stringify(Object.keys(verify.body).sort()) === '["challenge_id","code"]', JSON.stringify(verify.body));
 
   // Readable on a phone: nothing wider than the screen, inputs at 16px or more (no zoom on focus).
   const layout = await page.evaluate(() => ({
@@ -283,6 +327,51 @@ test('totp-phone', PHONE, async (page) => {
   }));
   assert(layout.overflow <= 0, `the page is ${layout.overflow}px wider than a 390px screen`);
   assert(layout.small.length === 0, `controls under 16px: ${layout.small.join(', ')}`);
+});
+
+test('totp-challenge', DESKTOP, async (page) => {
+  const calls = recordCalls(page);
+  await page.goto(base);
+  await page.getByRole('tab', { name: 'Authenticator app' }).click();
+  const user = 'desktop-user-2';
+  await page.getByLabel('User id').fill(user);
+  await page.getByRole('button', { name: 'Enrol' }).click();
+  await expectVisible(page.locator('#totp-verify-form'));
+  const secret = await page.locator('#totp-secret').getAttribute('data-secret');
+
+  // The first verify finds its challenge lapsed (as after five minutes): the page asks the demo
+  // backend for a new one and sends the code again.
+  let lapsed = false;
+  await page.route('**/v1/otp/verify', (route) => {
+    if (lapsed) return route.continue();
+    lapsed = true;
+    return route.fulfill({
+      status: 410,
+      contentType: 'application/problem+json',
+      body: JSON.stringify({
+        type: 'urn:problem-type:otp-lambda:challenge-expired', title: 'The challenge has expired', status: 410,
+        detail: 'the challenge has expired; ask your backend for a new one',
+      }),
+    });
+  });
+  const code = totp(secret);
+  await page.getByLabel('Code from the app').fill(wrong(code));
+  await page.getByLabel('Code from the app').press('Enter');
+  await expectText(page.locator('#totp-result-status'), 'incorrect');
+  await expectText(page.locator('#totp-status'), 'Attempts remaining: 4');
+  // The retry reuses the live challenge.
+  await page.getByLabel('Code from the app').fill(code);
+  await page.getByLabel('Code from the app').press('Enter');
+  await expectText(page.locator('#totp-result-status'), 'approved');
+  await expectProof(page, 'totp', 'sub', user);
+
+  const challenges = calls.filter((c) => c.path === '_local/demo/totp/challenge');
+  const verifies = calls.filter((c) => c.path === 'v1/otp/verify');
+  assert(challenges.length === 2, `${challenges.length} challenges asked for, expected 2`);
+  assert(verifies.length === 3, `${verifies.length} verifies, expected 3 (lapsed, wrong, right)`);
+  assert(verifies[0].body.challenge_id !== verifies[1].body.challenge_id, 'the lapsed challenge was sent again');
+  assert(verifies[1].body.challenge_id === verifies[2].body.challenge_id, 'a new challenge for each try');
+  for (const call of verifies) assertFields(call, ['challenge_id', 'code']);
 });
 
 test('outbox-hidden-when-not-local', DESKTOP, async (page) => {
@@ -321,6 +410,9 @@ try {
     page.on('request', (request) => {
       const url = request.url();
       if (!url.startsWith(base) && !url.startsWith('data:')) troubles.push(`external request: ${url}`);
+      // The page is a browser: it never calls a server route nor holds a credential.
+      if (url.includes('/v1/server/')) troubles.push(`server route from the page: ${url}`);
+      if (request.headers().authorization) troubles.push(`credentials from the page: ${url}`);
     });
     const started = Date.now();
     try {

@@ -187,7 +187,10 @@ async fn handle(
     parts.extensions.insert(PeerAddress(peer.ip()));
     // As API Gateway's AWS_IAM authorizer names the caller it verified; the handlers refuse a
     // server route without one.
-    if parts.uri.path().starts_with(otp_shared::http::SERVER_PREFIX)
+    if parts
+        .uri
+        .path()
+        .starts_with(otp_shared::http::SERVER_PREFIX)
         && server_key.admits(parts.headers.get(http::header::AUTHORIZATION))
     {
         parts
@@ -221,9 +224,7 @@ pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http
     use otp_shared::http::{CHALLENGE_PATH, ENROLLMENT_PREFIX};
     let handled = match request.uri().path() {
         "/v1/otp/send" | "/v1/server/otp/send" => otp_shared::http::send(otp, request).await,
-        "/v1/otp/verify" | "/v1/server/otp/verify" => {
-            otp_shared::http::verify(otp, request).await
-        }
+        "/v1/otp/verify" | "/v1/server/otp/verify" => otp_shared::http::verify(otp, request).await,
         otp_shared::http::JWKS_PATH => otp_shared::http::jwks(otp, request).await,
         "/v1/server/totp/enroll" => otp_shared::http::enroll(otp, request).await,
         CHALLENGE_PATH => otp_shared::http::totp_challenge(otp, request).await,
@@ -301,8 +302,20 @@ pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http
 
 /// The demo page's backend: `POST /_local/demo/totp/enroll`, `GET
 /// /_local/demo/totp/enroll/{user_id}` and `POST /_local/demo/totp/challenge`, answered by the
-/// server routes they stand for, as the demo backend's principal. Nothing else.
-async fn demo_backend(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http::Response<Body> {
+/// server routes they stand for, as the demo backend's principal, for callers on this machine only.
+/// Nothing else.
+async fn demo_backend(
+    otp: &LocalOtp,
+    request: lambda_http::Request,
+) -> lambda_http::Response<Body> {
+    // Only for a browser on this machine: the demo backend enrols anyone without a key.
+    if !request
+        .extensions()
+        .get::<PeerAddress>()
+        .is_some_and(|peer| peer.0.is_loopback())
+    {
+        return ApiError::RouteNotFound.into_response();
+    }
     let (mut parts, body) = request.into_parts();
     let rest = parts.uri.path()[DEMO_PREFIX.len()..].to_owned();
     let server_path = match rest.as_str() {

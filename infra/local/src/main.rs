@@ -90,7 +90,11 @@ fn check_profiles(mut settings: Settings, file: &Path) -> anyhow::Result<()> {
                 .unwrap_or_default(),
         );
     }
-    println!("{}: {} profiles, all valid", file.display(), settings.profiles.len());
+    println!(
+        "{}: {} profiles, all valid",
+        file.display(),
+        settings.profiles.len()
+    );
     Ok(())
 }
 

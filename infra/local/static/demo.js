@@ -94,6 +94,7 @@ function showOutcome(box, reply) {
   const details = element('dl', { class: 'claims' });
   fillList(details, [
     ['HTTP status', String(reply.status)],
+    ['user', data.user_id],
     ['method', data.method],
     ['channel', data.channel],
     ['to', data.to],
@@ -350,8 +351,42 @@ async function finishVerify(reply, form, input, status, resultBox, proofBox) {
 }
 
 // ---- tab 2: an authenticator app --------------------------------------------------------------------
+//
+// As an app does it: the page never names the user to the public API. Its backend (here otp-local's
+// demo backend, `/_local/demo/…`, which holds the server key the page never sees) enrols the user and,
+// once the user has passed the first factor, asks for a challenge for them; the page sends that
+// challenge with the app's code to the public verify.
 
 let enrolledUser = null;
+let totpChallenge = null; // {challenge_id, user_id, expires_at} from the demo backend
+
+/** A live challenge for `user` from the demo backend: the one held, or a new one. Answers
+ *  {challenge} or {reply} (the refusal, to show). */
+async function challengeFor(user, fresh = false) {
+  const margin = 5_000; // not one that lapses on the way
+  if (!fresh && totpChallenge && totpChallenge.user_id === user
+      && Date.parse(totpChallenge.expires_at) - Date.now() > margin) {
+    return { challenge: totpChallenge };
+  }
+  totpChallenge = null;
+  const reply = await api('POST', '_local/demo/totp/challenge', { user_id: user });
+  if (!reply.ok || !reply.data?.challenge_id) return { reply };
+  totpChallenge = reply.data;
+  $('totp-challenge').textContent = `Challenge for ${totpChallenge.user_id} from the demo backend, `
+    + `valid until ${new Date(totpChallenge.expires_at).toLocaleTimeString()}.`;
+  return { challenge: totpChallenge };
+}
+
+/** The public verify of the app's code under a challenge; a lapsed challenge is replaced once. */
+async function verifyTotp(user, code) {
+  for (let attempt = 0; ; attempt += 1) {
+    const { challenge, reply: refused } = await challengeFor(user, attempt > 0);
+    if (!challenge) return refused;
+    const reply = await api('POST', 'v1/otp/verify', { challenge_id: challenge.challenge_id, code });
+    if (reply.status !== 410 || !reply.problem || attempt > 0) return reply;
+    // `challenge-expired`: ask the backend for a new one, as an app would.
+  }
+}
 
 function setupTotp() {
   const form = $('enroll-form');
@@ -367,7 +402,7 @@ function setupTotp() {
     if ($('enroll-replace').checked) body.replace = true;
     busy(form, true);
     say(status, 'Enrolling…');
-    const reply = await api('POST', 'v1/totp/enroll', body);
+    const reply = await api('POST', '_local/demo/totp/enroll', body);
     busy(form, false);
     if (!reply.ok) {
       say(status, problemText(reply), 'bad');
@@ -377,6 +412,8 @@ function setupTotp() {
     markField(form, null);
     const data = reply.data;
     enrolledUser = data.user_id;
+    totpChallenge = null;
+    $('totp-challenge').textContent = '';
     const qr = $('totp-qr');
     qr.src = data.qr_png;
     qr.alt = `QR code for ${body.issuer}: ${body.account}. Scan it with an authenticator app, or type in the secret below.`;
@@ -404,7 +441,7 @@ function setupTotp() {
     if (!enrolledUser) return;
     busy(verifyForm, true);
     say(status, 'Checking…');
-    const reply = await api('POST', 'v1/otp/verify', { user_id: enrolledUser, code: $('totp-code').value });
+    const reply = await verifyTotp(enrolledUser, $('totp-code').value);
     busy(verifyForm, false);
     await finishVerify(reply, verifyForm, $('totp-code'), status, $('totp-result'), $('totp-proof'));
     await refreshEnrollment();
@@ -416,7 +453,7 @@ function setupTotp() {
 async function refreshEnrollment() {
   if (!enrolledUser) return;
   const box = $('enrollment');
-  const reply = await api('GET', `v1/totp/enroll/${encodeURIComponent(enrolledUser)}`);
+  const reply = await api('GET', `_local/demo/totp/enroll/${encodeURIComponent(enrolledUser)}`);
   box.hidden = false;
   if (!reply.ok) {
     $('enrollment-status').textContent = reply.status === 404 ? 'not enrolled' : problemText(reply);

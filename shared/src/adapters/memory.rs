@@ -257,6 +257,8 @@ impl ChallengeStore for MemoryStore {
                 approved: ApprovedChallenge {
                     purpose: challenge.purpose,
                     reference: challenge.reference,
+                    profile: challenge.profile,
+                    transaction: challenge.transaction,
                     channel: challenge.channel,
                     masked_to: challenge.masked_to,
                     sealed_to: challenge.sealed_to,
@@ -558,6 +560,8 @@ mod tests {
                 ciphertext: "c".into(),
             },
             reference: None,
+            profile: crate::domain::ProfileName::default(),
+            transaction: None,
             created_at: now,
             expires_at: now + Duration::from_secs(300),
             max_attempts: 3,

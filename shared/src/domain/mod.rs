@@ -5,6 +5,7 @@ mod code;
 mod destination;
 mod region;
 mod text;
+mod transaction;
 mod user;
 mod web_otp;
 
@@ -12,7 +13,8 @@ pub use challenge::{ChallengeId, IdempotencyKey, Purpose, Reference, Ttl};
 pub use code::{Alphabet, Code, CodeAttempt, CodeLength, CodeSpec};
 pub use destination::{Channel, Destination, EmailAddress, LineType, PhoneNumber};
 pub use region::{Money, Region};
-pub use text::{Brand, Locale};
+pub use text::{Brand, Locale, ProfileName};
+pub use transaction::Transaction;
 pub use user::UserId;
 pub use web_otp::{AndroidAppHash, SmsBinding, WebOtpOrigin};
 

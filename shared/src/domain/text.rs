@@ -1,3 +1,5 @@
+use std::fmt;
+
 use super::Invalid;
 
 /// The name of the caller's product as shown in messages ("Your Acme code…"): up to 32 characters.
@@ -98,5 +100,44 @@ mod tests {
         for bad in ["", "english", "fr_CA", "e", "en-", "123"] {
             assert!(Locale::parse(bad).is_err(), "{bad:?}");
         }
+    }
+}
+
+/// A profile name: 1–64 of `a-z`, `0-9`, `-`, `_`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProfileName(String);
+
+impl ProfileName {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(input: &str) -> Result<Self, Invalid> {
+        let ok = (1..=Self::MAX_LEN).contains(&input.len())
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'));
+        if ok {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(Invalid::new(format!(
+                "must be 1 to {} lower-case letters, digits, '-' or '_'",
+                Self::MAX_LEN
+            )))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for ProfileName {
+    fn default() -> Self {
+        Self("default".to_owned())
+    }
+}
+
+impl fmt::Display for ProfileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }

@@ -8,12 +8,12 @@ use super::body::Field;
 use crate::config::Settings;
 use crate::domain::{
     Alphabet, AndroidAppHash, Brand, ChallengeId, Channel, CodeAttempt, CodeLength, CodeSpec,
-    Destination, EmailAddress, Invalid, Locale, Purpose, Reference, SmsBinding, Ttl, UserId,
-    WebOtpOrigin,
+    Destination, EmailAddress, Invalid, Locale, Purpose, Reference, SmsBinding, Transaction, Ttl,
+    UserId, WebOtpOrigin,
 };
 use crate::messages::CustomTemplate;
-use crate::profiles::{self, FallbackPolicy, Profile, ProfileName, combinations};
 use crate::ports::VerifyOutcome;
+use crate::profiles::{self, FallbackPolicy, Profile, ProfileName, combinations};
 use crate::usecases::{
     SendReceipt, SendRequest, TotpProof, TotpVerifyRequest, Verification, VerifyRequest,
 };
@@ -77,6 +77,10 @@ pub const SEND_FIELDS: &[Field] = &[
         name: "fallback",
         expected: "an object {\"channel\": \"email\", \"to\": an email address}",
     },
+    Field {
+        name: "transaction",
+        expected: "an object {\"amount\": \"12.50\", \"currency\": \"EUR\", \"payee\": \"Acme Ltd\"}",
+    },
 ];
 
 /// The fields only the app's backend may set, on `POST /v1/server/otp/send`: each changes a code's
@@ -88,6 +92,7 @@ pub const SERVER_ONLY_SEND_FIELDS: &[&str] = &[
     "template",
     "brand",
     "reference",
+    "transaction",
 ];
 
 /// `POST /v1/otp/send` and `POST /v1/server/otp/send`. Every field is optional here so that a
@@ -108,6 +113,16 @@ pub struct SendBody {
     origin: Option<String>,
     app_hash: Option<String>,
     fallback: Option<FallbackBody>,
+    transaction: Option<TransactionBody>,
+}
+
+/// The payment a server send's code confirms.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransactionBody {
+    amount: String,
+    currency: String,
+    payee: String,
 }
 
 /// Where an SMS goes instead when it is refused or fails: email only.
@@ -159,6 +174,7 @@ impl SendBody {
                 self.template.is_some(),
                 self.brand.is_some(),
                 self.reference.is_some(),
+                self.transaction.is_some(),
             ];
             if let Some((field, _)) = SERVER_ONLY_SEND_FIELDS
                 .iter()
@@ -176,9 +192,7 @@ impl SendBody {
             Some(name) => ProfileName::parse(&name)
                 .ok()
                 .and_then(|name| settings.profiles.get(&name).cloned())
-                .ok_or_else(|| {
-                    ApiError::invalid("profile", "is not a profile of this service")
-                })?,
+                .ok_or_else(|| ApiError::invalid("profile", "is not a profile of this service"))?,
         };
         let channel = match required(self.channel, "channel")?.as_str() {
             "sms" => Channel::Sms,
@@ -282,7 +296,11 @@ impl SendBody {
         };
         let spec = CodeSpec { alphabet, length };
         if combinations(spec) < profile.combinations() {
-            let field = if self.length.is_some() { "length" } else { "alphabet" };
+            let field = if self.length.is_some() {
+                "length"
+            } else {
+                "alphabet"
+            };
             return Err(ApiError::invalid(
                 field,
                 format!(
@@ -320,21 +338,60 @@ impl SendBody {
             ));
         }
         let reference = optional(self.reference, "reference", Reference::parse)?;
+        let transaction = match self.transaction {
+            None => None,
+            Some(_) if profile.transaction_template.is_none() => {
+                return Err(ApiError::invalid(
+                    "transaction",
+                    format!(
+                        "needs a transaction_template in the profile `{}`, to show it in the message",
+                        profile.name
+                    ),
+                ));
+            }
+            Some(_) if template.is_some() => {
+                return Err(ApiError::invalid(
+                    "template",
+                    "cannot be sent with a transaction: the profile's transaction template writes the message",
+                ));
+            }
+            Some(TransactionBody {
+                amount,
+                currency,
+                payee,
+            }) => Some(
+                Transaction::parse(&amount, &currency, &payee).map_err(|(part, e)| {
+                    ApiError::invalid("transaction", format!("`{part}` {e}"))
+                })?,
+            ),
+        };
         // The backend's choices (text, brand, a longer code) are checked send by send; the
         // profile's own texts were checked at load.
         if server && channel == Channel::Sms {
-            let segments = profiles::sms_segments(
+            let text = if transaction.is_some() {
+                profile.transaction_template.as_ref()
+            } else {
                 template
                     .as_ref()
-                    .or_else(|| profile.template_for(Channel::Sms, &locale)),
+                    .or_else(|| profile.template_for(Channel::Sms, &locale))
+            };
+            let segments = profiles::sms_segments(
+                text,
                 brand.as_ref(),
                 length,
                 &purpose,
                 &locale,
                 &sms_binding,
+                transaction.as_ref(),
             );
             if segments > 1 {
-                let field = if template.is_some() { "template" } else { "brand" };
+                let field = if transaction.is_some() {
+                    "transaction"
+                } else if template.is_some() {
+                    "template"
+                } else {
+                    "brand"
+                };
                 return Err(ApiError::invalid(
                     field,
                     format!("makes an SMS of {segments} segments; it must fit one"),
@@ -351,6 +408,7 @@ impl SendBody {
             brand,
             locale,
             reference,
+            transaction,
             client,
             fallback,
             sms_binding,
@@ -470,7 +528,11 @@ impl VerifyBody {
             ));
         }
         if named.iter().filter(|(_, given)| *given).count() > 1 {
-            let (second, _) = named.iter().filter(|(_, given)| *given).nth(1).expect("two");
+            let (second, _) = named
+                .iter()
+                .filter(|(_, given)| *given)
+                .nth(1)
+                .expect("two");
             return Err(ApiError::invalid(
                 second,
                 "cannot be sent with another of id, challenge_id and user_id: send one",
@@ -484,10 +546,12 @@ impl VerifyBody {
                         "cannot be sent with code: send one or the other",
                     ));
                 }
-                (Some(code), None) => TotpProof::Code(CodeAttempt::parse(&code).map_err(at("code"))?),
-                (None, Some(code)) => TotpProof::RecoveryCode(
-                    CodeAttempt::parse(&code).map_err(at("recovery_code"))?,
-                ),
+                (Some(code), None) => {
+                    TotpProof::Code(CodeAttempt::parse(&code).map_err(at("code"))?)
+                }
+                (None, Some(code)) => {
+                    TotpProof::RecoveryCode(CodeAttempt::parse(&code).map_err(at("recovery_code"))?)
+                }
                 (None, None) => {
                     return Err(ApiError::invalid("code", "is required (or recovery_code)"));
                 }
@@ -520,7 +584,11 @@ impl VerifyBody {
         if let Some(user_id) = self.user_id {
             let user_id = UserId::parse(&user_id).map_err(at("user_id"))?;
             let proof = totp_proof(self.code, self.recovery_code)?;
-            return Ok(VerifyKind::Totp(TotpVerifyRequest { user_id, proof }));
+            return Ok(VerifyKind::Totp(TotpVerifyRequest {
+                user_id,
+                proof,
+                enrollment_id: None,
+            }));
         }
         Err(ApiError::invalid(
             "id",
@@ -548,6 +616,8 @@ pub struct VerifyReply {
     #[serde(skip_serializing_if = "Option::is_none")]
     to: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    transaction: Option<Transaction>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     attempts_remaining: Option<u32>,
     /// The signed proof of an approval.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -574,6 +644,7 @@ impl VerifyReply {
             reference: None,
             channel: None,
             to: None,
+            transaction: None,
             attempts_remaining: None,
             token: verification.token.clone(),
         };
@@ -583,6 +654,7 @@ impl VerifyReply {
                 reply.reference = approved.reference.as_ref().map(|r| r.as_str().to_owned());
                 reply.channel = Some(approved.channel);
                 reply.to = Some(approved.masked_to.clone());
+                reply.transaction = approved.transaction.clone();
             }
             VerifyOutcome::Incorrect { attempts_remaining } => {
                 reply.attempts_remaining = Some(*attempts_remaining);

@@ -112,7 +112,11 @@ pub async fn verify<S: ChallengeStore + TotpStore, N: Notifier>(
                 challenge_id,
                 proof,
             } => match otp.open_totp_challenge(&challenge_id) {
-                Ok(user_id) => TotpVerifyRequest { user_id, proof },
+                Ok(opened) => TotpVerifyRequest {
+                    user_id: opened.user_id,
+                    proof,
+                    enrollment_id: Some(opened.enrollment_id),
+                },
                 Err(ChallengeRefusal::Expired) => return Err(ApiError::ChallengeExpired),
                 Err(ChallengeRefusal::Invalid) => {
                     return Err(ApiError::invalid(

@@ -12,8 +12,8 @@ pub use body::MAX_BODY_BYTES;
 pub use client::{PeerAddress, ServerPrincipal, client_address, server_principal};
 pub use error::ApiError;
 pub use handlers::{
-    CHALLENGE_PATH, ENROLLMENT_PREFIX, JWKS_PATH, SERVER_PREFIX, enroll, enroll_function, jwks, send, totp_challenge, verify,
-    verify_function,
+    CHALLENGE_PATH, ENROLLMENT_PREFIX, JWKS_PATH, SERVER_PREFIX, enroll, enroll_function, jwks,
+    send, totp_challenge, verify, verify_function,
 };
 
 use lambda_http::{Body, Response};

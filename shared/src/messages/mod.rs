@@ -10,10 +10,13 @@ use std::fmt::Write as _;
 pub use catalog::{CATALOG, Texts};
 pub use sms::{SmsEncoding, SmsSize, sms_size};
 
-use crate::domain::{Brand, Channel, Code, Invalid, Locale, Purpose, SmsBinding, Ttl};
+use crate::domain::{Brand, Channel, Code, Invalid, Locale, Purpose, SmsBinding, Transaction, Ttl};
 
 /// The placeholders a template may use.
 const PLACEHOLDERS: [&str; 4] = ["code", "brand", "minutes", "purpose"];
+
+/// The placeholders only a transaction template may use (and must).
+const TRANSACTION_PLACEHOLDERS: [&str; 3] = ["amount", "currency", "payee"];
 
 /// A caller's message text: contains `{code}`, may use `{brand}`, `{minutes}`, `{purpose}`, and
 /// nothing else in braces.
@@ -24,6 +27,20 @@ impl CustomTemplate {
     pub const MAX_CHARS: usize = 1000;
 
     pub fn parse(input: &str) -> Result<Self, Invalid> {
+        Self::parse_with(input, &[], &["code"])
+    }
+
+    /// A profile's transaction template: also `{amount}`, `{currency}` and `{payee}`, each of them
+    /// required, so the message always names what the code confirms.
+    pub fn parse_transaction(input: &str) -> Result<Self, Invalid> {
+        Self::parse_with(
+            input,
+            &TRANSACTION_PLACEHOLDERS,
+            &["code", "amount", "currency", "payee"],
+        )
+    }
+
+    fn parse_with(input: &str, extra: &[&str], required: &[&str]) -> Result<Self, Invalid> {
         if input.chars().count() > Self::MAX_CHARS {
             return Err(Invalid::new(format!(
                 "must be at most {} characters",
@@ -35,14 +52,23 @@ impl CustomTemplate {
                 "must not contain control characters other than newlines",
             ));
         }
-        let mut has_code = false;
+        let mut used = Vec::new();
         for piece in pieces(input) {
             match piece {
-                Piece::Placeholder("code") => has_code = true,
-                Piece::Placeholder(name) if PLACEHOLDERS.contains(&name) => {}
+                Piece::Placeholder(name)
+                    if PLACEHOLDERS.contains(&name) || extra.contains(&name) =>
+                {
+                    used.push(name);
+                }
                 Piece::Placeholder(name) => {
+                    let known: Vec<String> = PLACEHOLDERS
+                        .iter()
+                        .chain(extra)
+                        .map(|p| format!("{{{p}}}"))
+                        .collect();
                     return Err(Invalid::new(format!(
-                        "has an unknown placeholder {{{name}}}; use {{code}}, {{brand}}, {{minutes}} or {{purpose}}"
+                        "has an unknown placeholder {{{name}}}; use {}",
+                        known.join(", ")
                     )));
                 }
                 Piece::Unclosed => {
@@ -54,8 +80,8 @@ impl CustomTemplate {
                 Piece::Text(_) => {}
             }
         }
-        if !has_code {
-            return Err(Invalid::new("must contain {code}"));
+        if let Some(missing) = required.iter().find(|r| !used.contains(r)) {
+            return Err(Invalid::new(format!("must contain {{{missing}}}")));
         }
         Ok(Self(input.to_owned()))
     }
@@ -123,6 +149,8 @@ pub struct MessageInput<'a> {
     /// The site and app an SMS is for, named at its end so the phone can offer the code there.
     /// Email ignores it.
     pub sms_binding: Option<&'a SmsBinding>,
+    /// The payment the code confirms, for a transaction template's placeholders.
+    pub transaction: Option<&'a Transaction>,
 }
 
 /// A rendered message. Its `Debug` hides the bodies: they carry the code.
@@ -260,6 +288,15 @@ fn fill(template: &str, input: &MessageInput<'_>) -> String {
                 let _ = write!(out, "{}", input.ttl.minutes());
             }
             Piece::Placeholder("purpose") => out.push_str(input.purpose.as_str()),
+            Piece::Placeholder("amount") => {
+                out.push_str(input.transaction.map_or("", Transaction::amount));
+            }
+            Piece::Placeholder("currency") => {
+                out.push_str(input.transaction.map_or("", Transaction::currency));
+            }
+            Piece::Placeholder("payee") => {
+                out.push_str(input.transaction.map_or("", Transaction::payee));
+            }
             // Templates are validated before they get here; built-in ones by the tests.
             Piece::Placeholder(_) | Piece::Unclosed => {}
         }
@@ -312,6 +349,7 @@ mod tests {
             locale,
             template,
             sms_binding: None,
+            transaction: None,
         }
     }
 

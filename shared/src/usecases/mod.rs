@@ -7,12 +7,12 @@ mod verify;
 use std::sync::Arc;
 
 pub use send::{
-    Caller, FallbackReason, IDEMPOTENCY_LEASE, IDEMPOTENCY_WINDOW, Idempotency, SendError, SendReceipt,
-    SendRequest,
+    Caller, FallbackReason, IDEMPOTENCY_LEASE, IDEMPOTENCY_WINDOW, Idempotency, SendError,
+    SendReceipt, SendRequest,
 };
 pub use totp::{
-    CHALLENGE_FOR, ChallengeRefusal, TotpChallenge, EnrollRequest, EnrollmentStatus, NewEnrollment, PENDING_FOR, TotpError, TotpOutcome, TotpProof,
-    TotpVerifyRequest,
+    CHALLENGE_FOR, ChallengeRefusal, EnrollRequest, EnrollmentStatus, NewEnrollment, PENDING_FOR,
+    TotpChallenge, TotpError, TotpOutcome, TotpProof, TotpVerifyRequest,
 };
 pub use verify::{Verification, VerifyError, VerifyRequest};
 

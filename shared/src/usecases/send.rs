@@ -7,16 +7,16 @@ use time::OffsetDateTime;
 use super::{Otp, until};
 use crate::domain::{
     Brand, ChallengeId, Channel, Code, CodeAttempt, CodeSpec, Destination, EmailAddress,
-    IdempotencyKey, Locale, Purpose, Reference, SmsBinding, Ttl,
+    IdempotencyKey, Locale, Purpose, Reference, SmsBinding, Transaction, Ttl,
 };
 use crate::guard::{self, SmsRefusal};
 use crate::messages::{self, CustomTemplate, MessageInput};
 use crate::metrics::MetricEvent;
-use crate::profiles::Profile;
 use crate::ports::{
     ChallengeStore, DeliveryError, IdempotencyClaim, NewChallenge, Notifier, OutgoingMessage,
     QuotaKind, SendAdmission, SendPolicy,
 };
+use crate::profiles::Profile;
 
 /// A send, fully parsed.
 #[derive(Debug, Clone)]
@@ -32,6 +32,9 @@ pub struct SendRequest {
     pub brand: Option<Brand>,
     pub locale: Locale,
     pub reference: Option<Reference>,
+    /// The payment the code confirms (a server send only): the profile's transaction template
+    /// shows it and the proof token carries it.
+    pub transaction: Option<Transaction>,
     /// Where the request came from, as the platform saw it: what per-client limits key on.
     pub client: Option<std::net::IpAddr>,
     /// Where the code goes instead when an SMS is refused by an SMS rule or fails at the provider.
@@ -40,6 +43,20 @@ pub struct SendRequest {
     pub sms_binding: SmsBinding,
     /// Set when the caller made the send idempotent.
     pub idempotency: Option<Idempotency>,
+}
+
+impl SendRequest {
+    /// The text a message on `channel` is made from: the profile's transaction template for a
+    /// transaction, else the backend's own text, else the profile's for the channel and locale
+    /// (`None`: the built-in one).
+    pub fn message_template(&self, channel: Channel) -> Option<&CustomTemplate> {
+        if self.transaction.is_some() {
+            return self.profile.transaction_template.as_ref();
+        }
+        self.template
+            .as_ref()
+            .or_else(|| self.profile.template_for(channel, &self.locale))
+    }
 }
 
 /// A caller's `Idempotency-Key` and the request it is bound to.
@@ -316,7 +333,10 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         let scope = [
             caller.as_bytes(),
             &[0],
-            self.keys.destination_key(&request.destination).as_str().as_bytes(),
+            self.keys
+                .destination_key(&request.destination)
+                .as_str()
+                .as_bytes(),
         ]
         .concat();
         let record = self
@@ -453,6 +473,8 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                         self.randomness.as_ref(),
                     ),
                     reference: request.reference.clone(),
+                    profile: request.profile.name.clone(),
+                    transaction: request.transaction.clone(),
                     created_at: now,
                     expires_at,
                     max_attempts: request.profile.max_attempts,
@@ -521,11 +543,9 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                 ttl: request.ttl,
                 purpose: &request.purpose,
                 locale: &request.locale,
-                template: request
-                    .template
-                    .as_ref()
-                    .or_else(|| request.profile.template_for(channel, &request.locale)),
+                template: request.message_template(channel),
                 sms_binding: Some(&request.sms_binding).filter(|b| !b.is_empty()),
+                transaction: request.transaction.as_ref(),
             },
         );
         let message = OutgoingMessage {

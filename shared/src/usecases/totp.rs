@@ -82,6 +82,16 @@ impl TotpProof {
 pub struct TotpVerifyRequest {
     pub user_id: UserId,
     pub proof: TotpProof,
+    /// Set for a verify under a challenge: the enrolment it was issued against. A challenge does
+    /// not carry over to an enrolment that replaced that one.
+    pub enrollment_id: Option<String>,
+}
+
+/// What an opened challenge names.
+#[derive(Debug, Clone)]
+pub struct OpenedChallenge {
+    pub user_id: UserId,
+    pub enrollment_id: String,
 }
 
 /// The outcome of a TOTP or recovery-code verify, in the core verify vocabulary.
@@ -157,8 +167,12 @@ pub struct EnrollmentStatus {
 }
 
 impl<S, N> Otp<S, N> {
-    /// The user a challenge was issued for, if it is one of ours and still live. No store access.
-    pub fn open_totp_challenge(&self, challenge_id: &str) -> Result<UserId, ChallengeRefusal> {
+    /// The user a challenge was issued for and the enrolment it was issued against, if it is one of
+    /// ours and still live. No store access.
+    pub fn open_totp_challenge(
+        &self,
+        challenge_id: &str,
+    ) -> Result<OpenedChallenge, ChallengeRefusal> {
         let bytes = data_encoding::BASE64URL_NOPAD
             .decode(challenge_id.as_bytes())
             .map_err(|_| ChallengeRefusal::Invalid)?;
@@ -167,7 +181,11 @@ impl<S, N> Otp<S, N> {
         }
         let (nonce, ciphertext) = bytes.split_at(12);
         let sealed = crate::totp::SealedSecret {
-            key_id: self.keys.totp_challenge_sealer().current_key_id().to_owned(),
+            key_id: self
+                .keys
+                .totp_challenge_sealer()
+                .current_key_id()
+                .to_owned(),
             nonce: data_encoding::BASE64.encode(nonce),
             ciphertext: data_encoding::BASE64.encode(ciphertext),
         };
@@ -176,16 +194,28 @@ impl<S, N> Otp<S, N> {
             .totp_challenge_sealer()
             .open_bytes(CHALLENGE_AAD, &sealed)
             .map_err(|_| ChallengeRefusal::Invalid)?;
-        let (expiry, user) = plain.split_at(8);
+        // expiry (8 bytes) ‖ enrolment id length (1) ‖ enrolment id ‖ user id
+        let (expiry, rest) = plain.split_at(8);
         let expires_at = i64::from_be_bytes(expiry.try_into().expect("8 bytes"));
-        let user = std::str::from_utf8(user)
+        let (&id_len, rest) = rest.split_first().ok_or(ChallengeRefusal::Invalid)?;
+        if rest.len() < usize::from(id_len) {
+            return Err(ChallengeRefusal::Invalid);
+        }
+        let (enrollment_id, user) = rest.split_at(usize::from(id_len));
+        let enrollment_id = std::str::from_utf8(enrollment_id)
+            .map_err(|_| ChallengeRefusal::Invalid)?
+            .to_owned();
+        let user_id = std::str::from_utf8(user)
             .ok()
             .and_then(|u| UserId::parse(u).ok())
             .ok_or(ChallengeRefusal::Invalid)?;
         if self.clock.now().unix_timestamp() >= expires_at {
             return Err(ChallengeRefusal::Expired);
         }
-        Ok(user)
+        Ok(OpenedChallenge {
+            user_id,
+            enrollment_id,
+        })
     }
 }
 
@@ -195,17 +225,20 @@ impl<S: TotpStore, N> Otp<S, N> {
     #[tracing::instrument(name = "totp_challenge", skip_all)]
     pub async fn issue_totp_challenge(&self, user_id: UserId) -> Result<TotpChallenge, TotpError> {
         let now = self.clock.now();
-        if self
+        let Some(enrollment) = self
             .store
             .enrollment(&user_id, now)
             .await
             .context("reading the enrolment")?
-            .is_none()
-        {
+        else {
             return Err(TotpError::NotEnrolled);
-        }
+        };
         let expires_at = now + CHALLENGE_FOR;
+        let enrollment_id = enrollment.enrollment_id.as_bytes();
+        let id_len = u8::try_from(enrollment_id.len()).context("an enrolment id's length")?;
         let mut plain = expires_at.unix_timestamp().to_be_bytes().to_vec();
+        plain.push(id_len);
+        plain.extend_from_slice(enrollment_id);
         plain.extend_from_slice(user_id.as_str().as_bytes());
         let sealed = self.keys.totp_challenge_sealer().seal_bytes(
             CHALLENGE_AAD,
@@ -305,6 +338,14 @@ impl<S: TotpStore, N> Otp<S, N> {
             .context("reading the enrolment")?;
         let outcome = match enrollment {
             None => TotpOutcome::NotFound,
+            Some(enrollment)
+                if request
+                    .enrollment_id
+                    .as_ref()
+                    .is_some_and(|id| *id != enrollment.enrollment_id) =>
+            {
+                TotpOutcome::NotFound
+            }
             Some(enrollment) => {
                 span.record("enrollment", enrollment.enrollment_id.as_str());
                 match &request.proof {
@@ -412,6 +453,8 @@ impl<S: TotpStore, N> Otp<S, N> {
                 method,
                 purpose: None,
                 reference: None,
+                transaction: None,
+                audience: None,
             },
             now,
         )

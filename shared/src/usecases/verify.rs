@@ -84,6 +84,12 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                 method,
                 purpose: Some(approved.purpose.as_str()),
                 reference: approved.reference.as_ref().map(|r| r.as_str()),
+                transaction: approved.transaction.as_ref(),
+                audience: self
+                    .settings
+                    .profiles
+                    .get(&approved.profile)
+                    .and_then(|profile| profile.token_audience.as_deref()),
             },
             now,
         ))

@@ -1,8 +1,11 @@
 //! Any request to any function: arbitrary JSON, bodies that use each route's real field names with
 //! values of every JSON type, and bodies that are not JSON at all, with any method, path and media
-//! type, through the real handlers on a fresh in-memory service per case. Every answer must be a
-//! 2xx or 4xx with a well-formed body, no handler may panic, and no body or log line may carry a
-//! code that was sent or a full destination.
+//! type, on the public routes and the server routes (`/v1/server/…`), with and without the server
+//! principal the platform gives the app's backend, through the real handlers on a fresh in-memory
+//! service per case. Every answer must be a 2xx or 4xx with a well-formed body, no handler may
+//! panic, no body or log line may carry a code that was sent or a full destination, a server route
+//! without a principal is refused (`401`) before it does anything, and a public request never gets
+//! what only the backend may ask for (a server-only send field, a verify by `user_id`).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -13,6 +16,7 @@ use lambda_http::{Body, Request, RequestExt as _, Response};
 use otp_shared::adapters::{ManualClock, MemoryStore, OsRandomness};
 use otp_shared::domain::Channel;
 use otp_shared::hashing::Keys;
+use otp_shared::http::ServerPrincipal;
 use otp_shared::ports::{Delivered, DeliveryError, Notifier, OutgoingMessage};
 use otp_shared::{Otp, ServiceSecret, Settings};
 use proptest::prelude::*;
@@ -21,6 +25,7 @@ use serde_json::{Value, json};
 /// The fields each route accepts, as `shared/src/http/dto.rs` and `totp_dto.rs` list them;
 /// `the_field_lists_match_what_the_service_says` holds these to the service's own lists.
 const SEND_FIELDS: &[&str] = &[
+    "profile",
     "channel",
     "to",
     "purpose",
@@ -34,8 +39,9 @@ const SEND_FIELDS: &[&str] = &[
     "origin",
     "app_hash",
     "fallback",
+    "transaction",
 ];
-const VERIFY_FIELDS: &[&str] = &["id", "code", "user_id", "recovery_code"];
+const VERIFY_FIELDS: &[&str] = &["id", "code", "challenge_id", "user_id", "recovery_code"];
 const ENROLL_FIELDS: &[&str] = &[
     "user_id",
     "issuer",
@@ -45,13 +51,30 @@ const ENROLL_FIELDS: &[&str] = &[
     "period",
     "replace",
 ];
+const CHALLENGE_FIELDS: &[&str] = &["user_id"];
+
+/// The send fields only the app's backend may set (README: `POST /v1/server/otp/send`); on the
+/// public send each is a `400`.
+const SERVER_ONLY_SEND_FIELDS: &[&str] = &[
+    "length",
+    "alphabet",
+    "ttl_seconds",
+    "template",
+    "brand",
+    "reference",
+    "transaction",
+];
+
+/// Where the routes for the app's backend live.
+const SERVER_PREFIX: &str = "/v1/server/";
 
 /// Stand-ins for values only known once a case runs: the live code's id and code, an enrolled
-/// user and one of its recovery codes.
+/// user, one of its recovery codes and a challenge for it.
 const LIVE_ID: &str = "$ID";
 const LIVE_CODE: &str = "$CODE";
 const USER: &str = "user-1";
 const LIVE_RECOVERY: &str = "$RECOVERY";
+const LIVE_CHALLENGE: &str = "$CHALLENGE";
 
 /// Messages as the provider would have received them.
 #[derive(Clone, Default)]
@@ -112,6 +135,9 @@ struct Call {
     function: Function,
     method: Method,
     path: String,
+    /// Whether the platform names the app's backend as the caller (otp-local after its server key,
+    /// API Gateway after a SigV4 signature).
+    principal: bool,
     /// API Gateway's `{user_id}`, when set.
     path_user_id: Option<String>,
     content_type: Option<Vec<u8>>,
@@ -158,6 +184,9 @@ fn strings() -> impl Strategy<Value = String> {
             LIVE_CODE,
             USER,
             LIVE_RECOVERY,
+            LIVE_CHALLENGE,
+            "checkout",
+            "default",
             "Code ⟦{code}⟧ for {brand}",
             "⟦{code}⟧ {minutes} min, {purpose}",
             "{code",
@@ -271,6 +300,7 @@ fn payloads() -> impl Strategy<Value = Payload> {
         3 => almost_valid(SEND_FIELDS).prop_map(Payload::Json),
         3 => almost_valid(VERIFY_FIELDS).prop_map(Payload::Json),
         2 => almost_valid(ENROLL_FIELDS).prop_map(Payload::Json),
+        1 => almost_valid(CHALLENGE_FIELDS).prop_map(Payload::Json),
         2 => raw_text().prop_map(Payload::Text),
         1 => prop::collection::vec(any::<u8>(), 0..64).prop_map(Payload::Bytes),
         1 => Just(Payload::Empty),
@@ -289,6 +319,7 @@ fn good_values(field: &str) -> Vec<Value> {
             "Ana.Lima@Example.COM"
         ]),
         "purpose" => json!(["login", "change-payment", "signup"]),
+        "profile" => json!(["default", "checkout", "nope"]),
         "length" => json!([4, 6, 8, 10]),
         "alphabet" => json!(["digits", "letters", "alphanumeric"]),
         "ttl_seconds" => json!([30, 300, 3600]),
@@ -302,9 +333,14 @@ fn good_values(field: &str) -> Vec<Value> {
         "origin" => json!(["example.com"]),
         "app_hash" => json!(["FA+9qCX9VSu"]),
         "fallback" => json!([{"channel": "email", "to": "bob@example.org"}]),
+        "transaction" => json!([
+            {"amount": "12.50", "currency": "EUR", "payee": "Acme Ltd"},
+            {"amount": "12.5.0", "currency": "eur", "payee": ""},
+        ]),
         "id" => json!([LIVE_ID]),
         "code" => json!([LIVE_CODE, "123456"]),
         "recovery_code" => json!([LIVE_RECOVERY]),
+        "challenge_id" => json!([LIVE_CHALLENGE, "bm90LWEtY2hhbGxlbmdl"]),
         "user_id" => json!([USER, "user-2"]),
         "issuer" => json!(["Acme", "Ünïcode Co"]),
         "account" => json!(["ada@example.com"]),
@@ -361,16 +397,20 @@ fn near_valid(bases: Value, fields: &'static [&'static str]) -> impl Strategy<Va
         })
 }
 
-/// Calls as API Gateway would route them: the right function, method and path, near-valid bodies.
+/// Calls as API Gateway would route them: the right function, method and path, near-valid bodies;
+/// a server route mostly with the backend's principal, now and then without.
 fn routed_calls() -> impl Strategy<Value = Call> {
-    let post = |function, path: &str, body: Value| Call {
+    let post = |function, path: &str, body: Value, principal| Call {
         function,
         method: Method::POST,
         path: path.to_owned(),
+        principal,
         path_user_id: None,
         content_type: Some(b"application/json".to_vec()),
         payload: Payload::Json(body),
     };
+    // Whether a call to a server route comes with the principal.
+    let principal = || prop::bool::weighted(0.85);
     let sends = near_valid(
         json!([
             {"channel": "sms", "to": "+447911123456", "purpose": "signup"},
@@ -379,12 +419,30 @@ fn routed_calls() -> impl Strategy<Value = Call> {
         ]),
         SEND_FIELDS,
     );
+    let server_sends = near_valid(
+        json!([
+            {"channel": "sms", "to": "+447911123456", "purpose": "signup", "reference": "order-42"},
+            {"channel": "email", "to": "ana@example.com", "length": 8, "alphabet": "letters"},
+            {"channel": "sms", "to": "+14155552671", "ttl_seconds": 60, "template": "Code ⟦{code}⟧ for {brand}", "brand": "Acme"},
+        ]),
+        SEND_FIELDS,
+    );
     let verifies = near_valid(
         json!([
             {"id": LIVE_ID, "code": LIVE_CODE},
             {"id": LIVE_ID, "code": "000000"},
+            {"challenge_id": LIVE_CHALLENGE, "recovery_code": LIVE_RECOVERY},
+            {"challenge_id": LIVE_CHALLENGE, "code": "123456"},
+            {"user_id": USER, "code": "123456"},
+        ]),
+        VERIFY_FIELDS,
+    );
+    let server_verifies = near_valid(
+        json!([
+            {"id": LIVE_ID, "code": LIVE_CODE},
             {"user_id": USER, "recovery_code": LIVE_RECOVERY},
             {"user_id": USER, "code": "123456"},
+            {"challenge_id": LIVE_CHALLENGE, "code": "123456"},
         ]),
         VERIFY_FIELDS,
     );
@@ -395,27 +453,45 @@ fn routed_calls() -> impl Strategy<Value = Call> {
         ]),
         ENROLL_FIELDS,
     );
+    let challenges = near_valid(
+        json!([{"user_id": USER}, {"user_id": "user-2"}]),
+        CHALLENGE_FIELDS,
+    );
     let enrollment = (
         prop::sample::select(vec![Method::GET, Method::DELETE]),
         prop::sample::select(vec![USER, "user-2", "nobody"]),
+        principal(),
     )
-        .prop_map(|(method, user)| Call {
+        .prop_map(|(method, user, principal)| Call {
             function: Function::Enroll,
             method,
-            path: format!("/v1/totp/enroll/{user}"),
+            path: format!("/v1/server/totp/enroll/{user}"),
+            principal,
             path_user_id: Some(user.to_owned()),
             content_type: None,
             payload: Payload::Empty,
         });
     prop_oneof![
-        3 => sends.prop_map(move |body| post(Function::Send, "/v1/otp/send", body)),
-        3 => verifies.prop_map(move |body| post(Function::Verify, "/v1/otp/verify", body)),
-        1 => enrolls.prop_map(move |body| post(Function::Enroll, "/v1/totp/enroll", body)),
+        3 => sends.prop_map(move |body| post(Function::Send, "/v1/otp/send", body, false)),
+        2 => (server_sends, principal()).prop_map(move |(body, principal)| {
+            post(Function::Send, "/v1/server/otp/send", body, principal)
+        }),
+        3 => verifies.prop_map(move |body| post(Function::Verify, "/v1/otp/verify", body, false)),
+        2 => (server_verifies, principal()).prop_map(move |(body, principal)| {
+            post(Function::Verify, "/v1/server/otp/verify", body, principal)
+        }),
+        1 => (enrolls, principal()).prop_map(move |(body, principal)| {
+            post(Function::Enroll, "/v1/server/totp/enroll", body, principal)
+        }),
+        1 => (challenges, principal()).prop_map(move |(body, principal)| {
+            post(Function::Enroll, "/v1/server/totp/challenge", body, principal)
+        }),
         1 => enrollment,
         1 => Just(Call {
             function: Function::Verify,
             method: Method::GET,
             path: "/.well-known/jwks.json".to_owned(),
+            principal: false,
             path_user_id: None,
             content_type: None,
             payload: Payload::Empty,
@@ -446,13 +522,19 @@ fn paths() -> impl Strategy<Value = String> {
             "/v1/otp/send",
             "/v1/otp/verify",
             "/.well-known/jwks.json",
+            "/v1/server/otp/send",
+            "/v1/server/otp/verify",
+            "/v1/server/totp/enroll",
+            "/v1/server/totp/enroll/",
+            "/v1/server/totp/challenge",
+            "/stage/v1/server/otp/send",
+            "/v1/server/.well-known/jwks.json",
             "/v1/totp/enroll",
-            "/v1/totp/enroll/",
             "/",
             "/nope",
         ])
         .prop_map(str::to_owned),
-        3 => segment.prop_map(|s| format!("/v1/totp/enroll/{s}")),
+        3 => segment.prop_map(|s| format!("/v1/server/totp/enroll/{s}")),
     ]
 }
 
@@ -493,15 +575,17 @@ fn any_calls() -> impl Strategy<Value = Call> {
             Method::OPTIONS,
         ]),
         paths(),
+        any::<bool>(),
         prop::option::weighted(0.2, strings()),
         content_types(),
         payloads(),
     )
         .prop_map(
-            |(function, method, path, path_user_id, content_type, payload)| Call {
+            |(function, method, path, principal, path_user_id, content_type, payload)| Call {
                 function,
                 method,
                 path,
+                principal,
                 path_user_id,
                 content_type,
                 payload,
@@ -514,6 +598,7 @@ struct Live {
     id: String,
     code: String,
     recovery: String,
+    challenge: String,
     /// The bodies of the replies that made them.
     replies: Vec<String>,
 }
@@ -525,6 +610,7 @@ fn fill(value: &mut Value, live: &Live) {
                 LIVE_ID => &live.id,
                 LIVE_CODE => &live.code,
                 LIVE_RECOVERY => &live.recovery,
+                LIVE_CHALLENGE => &live.challenge,
                 _ => return,
             };
             *s = replacement.clone();
@@ -556,7 +642,12 @@ fn request(call: &Call, live: &Live) -> Request {
         Payload::Bytes(bytes) => Body::Binary(bytes.clone()),
         Payload::Empty => Body::Empty,
     };
-    let request = builder.body(body).unwrap();
+    let mut request = builder.body(body).unwrap();
+    if call.principal {
+        request
+            .extensions_mut()
+            .insert(ServerPrincipal(BACKEND.to_owned()));
+    }
     match &call.path_user_id {
         Some(user) => {
             request.with_path_parameters(HashMap::from([("user_id".to_owned(), user.clone())]))
@@ -567,11 +658,14 @@ fn request(call: &Call, live: &Live) -> Request {
 
 pub(crate) type Service = Otp<MemoryStore, Recorder>;
 
+/// The principal the platform names for the app's backend.
+pub(crate) const BACKEND: &str = "the app's backend";
+
 pub(crate) async fn handle(otp: &Service, function: Function, request: Request) -> Response<Body> {
     let handled = match function {
         Function::Send => otp_shared::http::send(otp, request).await,
         Function::Verify => otp_shared::http::verify_function(otp, request).await,
-        Function::Enroll => otp_shared::http::enroll(otp, request).await,
+        Function::Enroll => otp_shared::http::enroll_function(otp, request).await,
     };
     handled.expect("the handlers answer every request themselves")
 }
@@ -599,7 +693,17 @@ pub(crate) fn json_call(path: &str, body: Value) -> Request {
         .unwrap()
 }
 
-/// A live code and an enrolled user with recovery codes, so generated verifies can reach them.
+/// [`json_call`] by the app's backend: the platform has named it the caller.
+pub(crate) fn server_call(path: &str, body: Value) -> Request {
+    let mut request = json_call(path, body);
+    request
+        .extensions_mut()
+        .insert(ServerPrincipal(BACKEND.to_owned()));
+    request
+}
+
+/// A live code, an enrolled user with recovery codes and a challenge for it, so generated
+/// verifies can reach them.
 async fn live(otp: &Service, recorder: &Recorder) -> Live {
     let sent = handle(
         otp,
@@ -616,8 +720,8 @@ async fn live(otp: &Service, recorder: &Recorder) -> Live {
     let enrolled = handle(
         otp,
         Function::Enroll,
-        json_call(
-            "/v1/totp/enroll",
+        server_call(
+            "/v1/server/totp/enroll",
             json!({"user_id": USER, "issuer": "Acme", "account": "ada@example.com"}),
         ),
     )
@@ -625,10 +729,20 @@ async fn live(otp: &Service, recorder: &Recorder) -> Live {
     assert_eq!(enrolled.status(), 201);
     replies.push(String::from_utf8_lossy(enrolled.body().as_ref()).into_owned());
     let enrolled: Value = serde_json::from_slice(enrolled.body().as_ref()).unwrap();
+    let challenge = handle(
+        otp,
+        Function::Enroll,
+        server_call("/v1/server/totp/challenge", json!({"user_id": USER})),
+    )
+    .await;
+    assert_eq!(challenge.status(), 201);
+    replies.push(String::from_utf8_lossy(challenge.body().as_ref()).into_owned());
+    let challenge: Value = serde_json::from_slice(challenge.body().as_ref()).unwrap();
     Live {
         id: sent["id"].as_str().unwrap().to_owned(),
         code: code_in(&recorder.0.lock().unwrap()[0]),
         recovery: enrolled["recovery_codes"][0].as_str().unwrap().to_owned(),
+        challenge: challenge["challenge_id"].as_str().unwrap().to_owned(),
         replies,
     }
 }
@@ -685,6 +799,77 @@ fn check(call: &Call, response: &Response<Body>) -> Result<(), TestCaseError> {
         }
         Some("application/json") => {}
         other => prop_assert!(false, "content type {:?} with {}", other, status),
+    }
+    check_trust_boundary(call, status, &parsed)
+}
+
+/// Whether the handler treats `call` as a server route: every route of the enroll function, and
+/// the send and verify functions' `/v1/server/…` paths (after a stage name, say), JWKS aside.
+fn is_server(call: &Call) -> bool {
+    match call.function {
+        Function::Enroll => true,
+        Function::Send => call.path.contains(SERVER_PREFIX),
+        Function::Verify => {
+            call.path.contains(SERVER_PREFIX) && !call.path.ends_with("/.well-known/jwks.json")
+        }
+    }
+}
+
+/// The body's `field`, when it is there and not `null`.
+fn sets(call: &Call, field: &str) -> bool {
+    matches!(&call.payload, Payload::Json(Value::Object(body)) if body.get(field).is_some_and(|v| !v.is_null()))
+}
+
+/// A server route without the principal does nothing but refuse: `401` `unauthorized` with
+/// `WWW-Authenticate`, unless refused before credentials are looked at (a method the route does not
+/// take; an enrolment path's `{user_id}` that is none). With the principal, never `401`. A public
+/// send that sets a server-only field, and a public verify that names a `user_id`, are refused.
+fn check_trust_boundary(
+    call: &Call,
+    status: http::StatusCode,
+    body: &Value,
+) -> Result<(), TestCaseError> {
+    let status = status.as_u16();
+    if is_server(call) {
+        if call.principal {
+            prop_assert_ne!(status, 401, "the backend refused: {} for {:?}", body, call);
+        } else {
+            let early = status == 405
+                || (matches!(call.function, Function::Enroll)
+                    && status == 400
+                    && body["field"] == "user_id");
+            prop_assert!(
+                early || status == 401,
+                "{} without a principal for {:?}: {}",
+                status,
+                call,
+                body
+            );
+            if status == 401 {
+                prop_assert_eq!(&body["type"], "urn:problem-type:otp-lambda:unauthorized");
+            }
+        }
+        return Ok(());
+    }
+    let refused = matches!(status, 400 | 405 | 415);
+    if matches!(call.function, Function::Send) {
+        for field in SERVER_ONLY_SEND_FIELDS.iter().filter(|f| sets(call, f)) {
+            prop_assert!(
+                refused,
+                "a public send with `{}` got {}: {}",
+                field,
+                status,
+                body
+            );
+        }
+    }
+    if matches!(call.function, Function::Verify) && !call.path.ends_with("/.well-known/jwks.json") {
+        prop_assert!(
+            refused || !sets(call, "user_id"),
+            "a public verify with `user_id` got {}: {}",
+            status,
+            body
+        );
     }
     Ok(())
 }
@@ -763,8 +948,10 @@ fn an_unknown_field_named_like_a_destination_is_neither_repeated_nor_logged() {
         function: Function::Send,
         method: Method::POST,
         path: "/v1/otp/send".to_owned(),
+        principal: false,
         path_user_id: None,
-        content_type: None,
+        // (It was found without a media type; that is now refused before the body is read.)
+        content_type: Some(b"application/json".to_vec()),
         payload: Payload::Json(json!({"+447911123456": null})),
     };
     super::runtime()
@@ -779,10 +966,17 @@ fn the_field_lists_match_what_the_service_says() {
     let (otp, _) = service();
     for (function, path, fields) in [
         (Function::Send, "/v1/otp/send", SEND_FIELDS),
+        (Function::Send, "/v1/server/otp/send", SEND_FIELDS),
         (Function::Verify, "/v1/otp/verify", VERIFY_FIELDS),
-        (Function::Enroll, "/v1/totp/enroll", ENROLL_FIELDS),
+        (Function::Verify, "/v1/server/otp/verify", VERIFY_FIELDS),
+        (Function::Enroll, "/v1/server/totp/enroll", ENROLL_FIELDS),
+        (
+            Function::Enroll,
+            "/v1/server/totp/challenge",
+            CHALLENGE_FIELDS,
+        ),
     ] {
-        let call = json_call(path, json!({"unknown": 1}));
+        let call = server_call(path, json!({"unknown": 1}));
         let response = runtime.block_on(handle(&otp, function, call));
         let problem: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
         let detail = problem["detail"].as_str().unwrap();

@@ -1,13 +1,14 @@
 //! Generated codes: for every length and alphabet a send can ask for, exactly that many symbols,
-//! only that alphabet's, and what the user types back parses to the same code; through the send
-//! handler too, where the recorded message's code approves.
+//! only that alphabet's, and what the user types back parses to the same code; through the server
+//! send too (only the app's backend may choose them), where the recorded message's code approves,
+//! a choice weaker than the profile's code is refused, and the public send refuses any choice.
 
 use otp_shared::adapters::{OsRandomness, SeededRandomness};
 use otp_shared::domain::{Alphabet, Code, CodeAttempt, CodeLength, CodeSpec};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use super::any_json::{Function, code_in, handle, json_call, service};
+use super::any_json::{Function, code_in, handle, json_call, server_call, service};
 
 const ALPHABETS: [(Alphabet, &str); 3] = [
     (Alphabet::Digits, "digits"),
@@ -52,6 +53,12 @@ fn generated_codes_have_their_length_and_alphabet_and_parse_back() {
     });
 }
 
+/// Whether a code of `length` symbols of `alphabet` has at least the combinations of the default
+/// profile's code (6 digits), as a server send's choice must.
+fn as_strong_as_the_default(alphabet: Alphabet, length: u64) -> bool {
+    (alphabet.symbols().len() as u128).pow(length as u32) >= 10u128.pow(6)
+}
+
 #[test]
 fn a_send_delivers_a_code_of_the_length_and_alphabet_it_asked_for() {
     let runtime = super::runtime();
@@ -65,7 +72,21 @@ fn a_send_delivers_a_code_of_the_length_and_alphabet_it_asked_for() {
                 "length": length,
                 "alphabet": name,
             });
-            let sent = handle(&otp, Function::Send, json_call("/v1/otp/send", body)).await;
+            // A browser may not choose: the public send refuses the first server-only field.
+            let public = handle(&otp, Function::Send, json_call("/v1/otp/send", body.clone())).await;
+            prop_assert_eq!(public.status(), 400);
+            let problem: Value = serde_json::from_slice(public.body().as_ref()).unwrap();
+            prop_assert_eq!(&problem["field"], "length");
+            prop_assert!(recorder.0.lock().unwrap().is_empty());
+            let sent =
+                handle(&otp, Function::Send, server_call("/v1/server/otp/send", body)).await;
+            if !as_strong_as_the_default(alphabet, length) {
+                prop_assert_eq!(sent.status(), 400);
+                let problem: Value = serde_json::from_slice(sent.body().as_ref()).unwrap();
+                prop_assert_eq!(&problem["field"], "length");
+                prop_assert!(recorder.0.lock().unwrap().is_empty());
+                return Ok(());
+            }
             prop_assert_eq!(sent.status(), 202);
             let sent: Value = serde_json::from_slice(sent.body().as_ref()).unwrap();
             let code = code_in(&recorder.0.lock().unwrap()[0]);

@@ -182,6 +182,8 @@ fn approved_placeholder() -> otp_shared::ports::ApprovedChallenge {
     otp_shared::ports::ApprovedChallenge {
         purpose: Purpose::default(),
         reference: None,
+        profile: otp_shared::domain::ProfileName::default(),
+        transaction: None,
         channel: Channel::Email,
         masked_to: String::new(),
         sealed_to: sealed(),
@@ -256,6 +258,8 @@ async fn run(policy: SendPolicy, max_attempts: u32, ops: &[Op]) -> Result<(), Te
                     masked_to: format!("u•••@example.com#{n}"),
                     sealed_to: sealed(),
                     reference: Some(Reference::parse(&format!("code-{n}")).unwrap()),
+                    profile: otp_shared::domain::ProfileName::default(),
+                    transaction: None,
                     created_at: now,
                     expires_at: now + Duration::from_secs(ttl),
                     max_attempts,

@@ -50,7 +50,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::adapters::OsRandomness;
-use crate::domain::{ChallengeId, Channel, Purpose, Reference};
+use crate::domain::{ChallengeId, Channel, ProfileName, Purpose, Reference, Transaction};
 use crate::hashing::CodeHash;
 use crate::ports::{
     ApprovedChallenge, ChallengeStore, IdempotencyClaim, IdempotentSend, NewChallenge, Quota,
@@ -171,6 +171,11 @@ struct CodeItem {
     purpose: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reference: Option<String>,
+    /// Absent on codes stored before profiles: they were sent under `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    transaction: Option<Transaction>,
     channel: Channel,
     masked_to: String,
     sealed_to: SealedSecret,
@@ -191,6 +196,8 @@ impl CodeItem {
             expires_at_ms: millis(challenge.expires_at),
             purpose: challenge.purpose.as_str().to_owned(),
             reference: challenge.reference.as_ref().map(|r| r.as_str().to_owned()),
+            profile: Some(challenge.profile.as_str().to_owned()),
+            transaction: challenge.transaction.clone(),
             channel: challenge.channel,
             masked_to: challenge.masked_to.clone(),
             sealed_to: challenge.sealed_to.clone(),
@@ -215,6 +222,11 @@ impl CodeItem {
                 .map(Reference::parse)
                 .transpose()
                 .map_err(|_| corrupt("reference"))?,
+            profile: match &self.profile {
+                Some(name) => ProfileName::parse(name).map_err(|_| corrupt("profile"))?,
+                None => ProfileName::default(),
+            },
+            transaction: self.transaction.clone(),
             channel: self.channel,
             masked_to: self.masked_to.clone(),
             sealed_to: self.sealed_to.clone(),
@@ -895,6 +907,8 @@ mod tests {
             expires_at_ms: 10_000,
             purpose: "login".into(),
             reference: Some("order-1".into()),
+            profile: None,
+            transaction: None,
             channel: Channel::Sms,
             masked_to: "+44•••••••456".into(),
             sealed_to: SealedSecret {
