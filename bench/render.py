@@ -69,6 +69,7 @@ MICRO = [
     ("proof_token/sign_eddsa_jwt", "sign the approval's EdDSA JWT"),
     ("init/keys_derive", "derive every key from the service secret (HKDF), once per cold start"),
     ("init/proof_signer_new", "build the proof signer (Ed25519 keys, kids, header), once per cold start"),
+    ("init/profiles_parse_10", "parse and check a 10-profile file (examples/profiles.json, every SMS text rendered at its longest), once per cold start"),
 ]
 
 

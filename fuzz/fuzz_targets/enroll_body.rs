@@ -37,10 +37,14 @@ fuzz_target!(|input: &[u8]| {
             let challenge = reply["challenge_id"]
                 .as_str()
                 .expect("a challenge has an id");
-            let user_id = otp
+            let opened = otp
                 .open_totp_challenge(challenge)
                 .expect("the service opens its own challenge");
-            assert_eq!(reply["user_id"], user_id.as_str(), "the challenge's user");
+            assert_eq!(
+                reply["user_id"],
+                opened.user_id.as_str(),
+                "the challenge's user"
+            );
         }
     }
 });

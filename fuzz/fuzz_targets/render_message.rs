@@ -1,7 +1,8 @@
-//! Message rendering (SMS and email, built-in texts in every locale and callers' templates) from
-//! any template, brand, locale, purpose, expiry and WebOTP binding that pass their own parsers (a
-//! value that does not is replaced by its default, so that nearly every input renders): never a
-//! panic, and the code is always in the message.
+//! Message rendering (SMS and email, built-in texts in every locale, callers' templates and
+//! profiles' transaction templates) from any template, brand, locale, purpose, expiry, WebOTP
+//! binding and transaction that pass their own parsers (a value that does not is replaced by its
+//! default, so that nearly every input renders): never a panic, the code is always in the message,
+//! and a transaction template's message names the transaction's amount, currency and payee.
 
 #![no_main]
 
@@ -10,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use otp_shared::adapters::SeededRandomness;
 use otp_shared::domain::{
     Alphabet, AndroidAppHash, Brand, Channel, Code, CodeLength, CodeSpec, Locale, Purpose,
-    SmsBinding, Ttl, WebOtpOrigin,
+    SmsBinding, Transaction, Ttl, WebOtpOrigin,
 };
 use otp_shared::messages::{CustomTemplate, MessageInput, render, sms_size};
 
@@ -26,12 +27,25 @@ struct Input<'a> {
     seed: u64,
     origin: Option<&'a str>,
     app_hash: Option<&'a str>,
+    /// Read `template` as a profile's transaction template.
+    transaction_template: bool,
+    /// Amount, currency and payee.
+    transaction: Option<(&'a str, &'a str, &'a str)>,
 }
 
 fuzz_target!(|input: Input<'_>| {
     // Sizing takes any text, not only rendered ones.
     sms_size(input.template.unwrap_or_default());
-    let template = input.template.and_then(|t| CustomTemplate::parse(t).ok());
+    let template = input.template.and_then(|t| {
+        if input.transaction_template {
+            CustomTemplate::parse_transaction(t).ok()
+        } else {
+            CustomTemplate::parse(t).ok()
+        }
+    });
+    let transaction = input
+        .transaction
+        .and_then(|(amount, currency, payee)| Transaction::parse(amount, currency, payee).ok());
     let brand = input.brand.and_then(|b| Brand::parse(b).ok());
     let locale = Locale::parse(input.locale).unwrap_or_default();
     let purpose = Purpose::parse(input.purpose).unwrap_or_default();
@@ -58,11 +72,23 @@ fuzz_target!(|input: Input<'_>| {
         locale: &locale,
         template: template.as_ref(),
         sms_binding: Some(&binding),
+        transaction: transaction.as_ref(),
+    };
+    // A transaction template names the transaction in the text, whatever else it says.
+    let names_the_transaction = |text: &str| match (&transaction, input.transaction_template) {
+        (Some(t), true) if template.is_some() => {
+            text.contains(t.amount()) && text.contains(t.currency()) && text.contains(t.payee())
+        }
+        _ => true,
     };
     let code = code.expose();
 
     let sms = render(Channel::Sms, message);
     assert!(sms.text.contains(code), "the SMS lacks the code");
+    assert!(
+        names_the_transaction(&sms.text),
+        "the SMS lacks the transaction"
+    );
     assert!(sms.subject.is_none() && sms.html.is_none());
     if let Some(origin) = &binding.origin {
         let last_line = sms.text.lines().last().unwrap_or_default();
@@ -77,6 +103,10 @@ fuzz_target!(|input: Input<'_>| {
 
     let email = render(Channel::Email, message);
     assert!(email.text.contains(code), "the email text lacks the code");
+    assert!(
+        names_the_transaction(&email.text),
+        "the email text lacks the transaction"
+    );
     let html = email.html.expect("an email has HTML");
     assert!(html.contains(code), "the email HTML lacks the code");
     let subject = email.subject.expect("an email has a subject");

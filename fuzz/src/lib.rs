@@ -452,6 +452,7 @@ fn active_authenticator(otp: &FuzzOtp) -> (String, String) {
     let confirmed = block_on(otp.verify_totp(TotpVerifyRequest {
         user_id,
         proof: TotpProof::Code(confirm),
+        enrollment_id: None,
     }))
     .expect("a verify answers");
     assert_eq!(

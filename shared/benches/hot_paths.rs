@@ -82,6 +82,7 @@ fn rendering(c: &mut Criterion) {
         locale,
         template,
         sms_binding: None,
+        transaction: None,
     };
     group.bench_function("sms_built_in_en", |b| {
         b.iter(|| render(Channel::Sms, black_box(input(&english, Some(&brand), None))))
@@ -124,6 +125,8 @@ fn proof_signing(c: &mut Criterion) {
         method: "sms",
         purpose: Some("login"),
         reference: Some("order-1234"),
+        transaction: None,
+        audience: None,
     };
     let now = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
     group.bench_function("sign_eddsa_jwt", |b| {
@@ -142,6 +145,20 @@ fn init(c: &mut Criterion) {
     let keys = keys();
     group.bench_function("proof_signer_new", |b| {
         b.iter(|| ProofSigner::new(black_box(&keys), ProofSettings::default()))
+    });
+    // The ten example profiles: parsed and checked (every SMS text rendered at its longest) once
+    // per cold start when a deployment compiles in such a file.
+    let builtin = otp_shared::Settings::default()
+        .profiles
+        .default_profile()
+        .as_ref()
+        .clone();
+    let ten = include_str!("../../examples/profiles.json");
+    group.bench_function("profiles_parse_10", |b| {
+        b.iter(|| {
+            otp_shared::profiles::Profiles::parse(black_box(ten), builtin.clone())
+                .expect("the example profiles load")
+        })
     });
     group.finish();
 }

@@ -119,7 +119,7 @@ impl Settings {
         (
             "OTP_TOTP_LOCKOUT_SECONDS",
             "900",
-            "how long that lock lasts after the last wrong code, in seconds (60–86400)",
+            "how long the first such lock lasts after the last wrong code, in seconds (60–86400); each later one until a success lasts twice the one before, at most 24 hours",
         ),
         (
             "OTP_TOKEN_ISSUER",

@@ -195,7 +195,8 @@ pub struct ApprovedChallenge {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyOutcome {
     /// The code matched; it is now consumed.
-    Approved(ApprovedChallenge),
+    /// Boxed: the other outcomes are a few bytes, and an approval happens once per code.
+    Approved(Box<ApprovedChallenge>),
     /// The code did not match; the failure was counted.
     Incorrect { attempts_remaining: u32 },
     /// Past its expiry, replaced by a newer code, or withdrawn after a failed delivery.
@@ -347,24 +348,89 @@ pub trait Notifier: Send + Sync {
     ) -> impl Future<Output = Result<Delivered, DeliveryError>> + Send;
 }
 
-/// When wrong TOTP codes (or recovery codes) lock a user out: after `max_failures` in a row, for
-/// `lock_for` from the last of them. A success resets the count.
+/// When wrong TOTP codes (or recovery codes) lock a user out. Every `max_failures` wrong codes in a
+/// row start a lock at the last of them: the first lasts `lock_for`, each later one twice the one
+/// before it, up to [`Self::MAX_LOCK`]. The count starts again with each lock; a success resets the
+/// count and the escalation.
+///
+/// The rule is stated here only: both stores apply these methods (DynamoDB's conditions compare
+/// against values they computed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockPolicy {
     pub max_failures: u32,
+    /// The first lock's length.
     pub lock_for: Duration,
 }
 
 impl LockPolicy {
-    /// Until when `failures`, the last at `last_failure`, lock the user out, if they do at `now`.
+    /// The longest lock: 24 hours.
+    pub const MAX_LOCK: Duration = Duration::from_secs(24 * 60 * 60);
+
+    /// How long the lock that follows `lockouts` earlier ones (since the last success) lasts: the
+    /// first lock's length, doubled once per earlier lock, at most [`Self::MAX_LOCK`].
+    pub fn lock_for(&self, lockouts: u32) -> Duration {
+        1u32.checked_shl(lockouts)
+            .and_then(|factor| self.lock_for.checked_mul(factor))
+            .unwrap_or(Self::MAX_LOCK)
+            .min(Self::MAX_LOCK)
+    }
+
+    /// Until when `enrollment`'s user is locked out, if they are at `now`.
+    ///
+    /// An enrolment stored before locks were escalated has no lock end: there, as then, `failures`
+    /// at the limit lock for `lock_for` from the last of them.
     pub fn locked_until(
         &self,
-        failures: u32,
-        last_failure: Option<OffsetDateTime>,
+        enrollment: &Enrollment,
         now: OffsetDateTime,
     ) -> Option<OffsetDateTime> {
-        let until = last_failure? + self.lock_for;
-        (failures >= self.max_failures && now < until).then_some(until)
+        let stored = enrollment.locked_until;
+        let legacy = enrollment
+            .last_failure_at
+            .filter(|_| enrollment.failures >= self.max_failures)
+            .map(|last| last + self.lock_for);
+        stored.max(legacy).filter(|until| now < *until)
+    }
+
+    /// How many more wrong codes the user may make before the next lock, after `failures` in a row.
+    pub fn attempts_remaining(&self, failures: u32) -> u32 {
+        self.max_failures.saturating_sub(failures)
+    }
+
+    /// Counts one more wrong code at `now` on `enrollment`, unless its user is locked out. The one
+    /// that reaches `max_failures` starts the next lock (its length [`Self::lock_for`] the locks
+    /// since the last success) and the count starts again.
+    pub fn fail(&self, enrollment: &mut Enrollment, now: OffsetDateTime) -> FailureOutcome {
+        if let Some(until) = self.locked_until(enrollment, now) {
+            return FailureOutcome::Locked { until };
+        }
+        // A count left at the limit (an enrolment stored before locks were escalated) whose lock has
+        // run out starts again.
+        let before = if enrollment.failures >= self.max_failures {
+            0
+        } else {
+            enrollment.failures
+        };
+        enrollment.last_failure_at = Some(now);
+        if before + 1 < self.max_failures {
+            enrollment.failures = before + 1;
+            return FailureOutcome::Counted {
+                attempts_remaining: self.attempts_remaining(enrollment.failures),
+            };
+        }
+        let until = now + self.lock_for(enrollment.lockouts);
+        enrollment.failures = 0;
+        enrollment.lockouts = enrollment.lockouts.saturating_add(1);
+        enrollment.locked_until = Some(until);
+        FailureOutcome::Locked { until }
+    }
+
+    /// A success (a right code, a recovery code): no failures, no escalation.
+    pub fn reset(enrollment: &mut Enrollment) {
+        enrollment.failures = 0;
+        enrollment.last_failure_at = None;
+        enrollment.lockouts = 0;
+        enrollment.locked_until = None;
     }
 }
 
@@ -382,9 +448,13 @@ pub struct Enrollment {
     pub last_used_at: Option<OffsetDateTime>,
     /// The last time step accepted; only a later one is accepted next.
     pub last_step: Option<u64>,
-    /// Failures in a row, and when the last one was.
+    /// Wrong codes in a row since the last success or the last lock, and when the last one was.
     pub failures: u32,
     pub last_failure_at: Option<OffsetDateTime>,
+    /// Locks since the last success: the next lasts [`LockPolicy::lock_for`] this many.
+    pub lockouts: u32,
+    /// The end of the latest lock (past once it has run out).
+    pub locked_until: Option<OffsetDateTime>,
     pub recovery_hashes: Vec<CodeHash>,
 }
 
@@ -566,17 +636,165 @@ mod tests {
         assert_eq!(source.0.lock().unwrap().0, 1);
     }
 
+    const LOCK: LockPolicy = LockPolicy {
+        max_failures: 5,
+        lock_for: Duration::from_secs(900),
+    };
+
+    fn enrolment() -> Enrollment {
+        Enrollment {
+            user_id: UserId::parse("user-1").unwrap(),
+            enrollment_id: "e1".into(),
+            sealed_secret: SealedSecret {
+                key_id: "k".into(),
+                nonce: "n".into(),
+                ciphertext: "c".into(),
+            },
+            params: TotpParams::default(),
+            created_at: at(0),
+            pending_until: None,
+            last_used_at: None,
+            last_step: None,
+            failures: 0,
+            last_failure_at: None,
+            lockouts: 0,
+            locked_until: None,
+            recovery_hashes: Vec::new(),
+        }
+    }
+
+    /// `max_failures` wrong codes at `now`: the last one's outcome.
+    fn fail_all(e: &mut Enrollment, now: OffsetDateTime) -> FailureOutcome {
+        (1..LOCK.max_failures).for_each(|_| {
+            assert!(matches!(LOCK.fail(e, now), FailureOutcome::Counted { .. }));
+        });
+        LOCK.fail(e, now)
+    }
+
     #[test]
-    fn a_lockout_starts_at_the_limit_and_ends_a_lock_period_after_the_last_failure() {
-        let policy = LockPolicy {
-            max_failures: 5,
-            lock_for: Duration::from_secs(900),
+    fn each_lock_is_twice_the_one_before_and_none_is_longer_than_a_day() {
+        let minutes = |n: u64| Duration::from_secs(n * 60);
+        let ladder: Vec<_> = (0..9).map(|lockouts| LOCK.lock_for(lockouts)).collect();
+        assert_eq!(
+            ladder,
+            [15, 30, 60, 120, 240, 480, 960, 1440, 1440].map(minutes)
+        );
+        assert_eq!(LOCK.lock_for(31), LockPolicy::MAX_LOCK);
+        assert_eq!(LOCK.lock_for(32), LockPolicy::MAX_LOCK);
+        assert_eq!(LOCK.lock_for(u32::MAX), LockPolicy::MAX_LOCK);
+        // A first lock that does not divide the day reaches the cap between two doublings.
+        let long = LockPolicy {
+            max_failures: 1,
+            lock_for: Duration::from_secs(50_000),
         };
-        assert_eq!(policy.locked_until(4, Some(at(0)), at(1)), None);
-        assert_eq!(policy.locked_until(5, Some(at(0)), at(1)), Some(at(900)));
-        assert_eq!(policy.locked_until(5, Some(at(0)), at(899)), Some(at(900)));
-        assert_eq!(policy.locked_until(5, Some(at(0)), at(900)), None);
-        assert_eq!(policy.locked_until(5, None, at(1)), None);
+        assert_eq!(long.lock_for(0), Duration::from_secs(50_000));
+        assert_eq!(long.lock_for(1), LockPolicy::MAX_LOCK);
+    }
+
+    #[test]
+    fn locks_escalate_from_the_failure_that_reaches_the_limit_and_a_success_resets() {
+        let mut e = enrolment();
+        for (remaining, t) in [(4, 0), (3, 1), (2, 2), (1, 3)] {
+            assert_eq!(
+                LOCK.fail(&mut e, at(t)),
+                FailureOutcome::Counted {
+                    attempts_remaining: remaining
+                }
+            );
+            assert_eq!(LOCK.locked_until(&e, at(t)), None);
+        }
+        assert_eq!(
+            LOCK.fail(&mut e, at(4)),
+            FailureOutcome::Locked { until: at(904) }
+        );
+        assert_eq!((e.failures, e.lockouts), (0, 1), "the count starts again");
+        assert_eq!(LOCK.locked_until(&e, at(903)), Some(at(904)));
+        // Wrong codes while locked are not counted.
+        assert_eq!(
+            LOCK.fail(&mut e, at(903)),
+            FailureOutcome::Locked { until: at(904) }
+        );
+        assert_eq!((e.failures, e.lockouts), (0, 1));
+        assert_eq!(LOCK.locked_until(&e, at(904)), None);
+
+        // The next lock is twice as long, the one after twice that.
+        assert_eq!(
+            fail_all(&mut e, at(1000)),
+            FailureOutcome::Locked {
+                until: at(1000 + 1800)
+            }
+        );
+        assert_eq!(
+            fail_all(&mut e, at(3000)),
+            FailureOutcome::Locked {
+                until: at(3000 + 3600)
+            }
+        );
+        // Up to a day, and no further.
+        let mut now = 7000;
+        for expected in [7200, 14_400, 28_800, 57_600, 86_400, 86_400] {
+            assert_eq!(
+                fail_all(&mut e, at(now)),
+                FailureOutcome::Locked {
+                    until: at(now + expected)
+                }
+            );
+            now += expected;
+        }
+
+        // A success resets the count and the escalation.
+        e.failures = 3;
+        LockPolicy::reset(&mut e);
+        assert_eq!(
+            (e.failures, e.last_failure_at, e.lockouts, e.locked_until),
+            (0, None, 0, None)
+        );
+        assert_eq!(
+            fail_all(&mut e, at(now)),
+            FailureOutcome::Locked {
+                until: at(now + 900)
+            }
+        );
+    }
+
+    #[test]
+    fn an_enrolment_stored_before_escalation_keeps_its_lock() {
+        // Five failures, the last at 0, and no lock end: locked for the first lock's length.
+        let mut e = enrolment();
+        e.failures = 5;
+        e.last_failure_at = Some(at(0));
+        assert_eq!(LOCK.locked_until(&e, at(1)), Some(at(900)));
+        assert_eq!(LOCK.locked_until(&e, at(900)), None);
+        assert_eq!(
+            LOCK.fail(&mut e, at(899)),
+            FailureOutcome::Locked { until: at(900) }
+        );
+        // Once over, the count starts again; that lock was the first.
+        assert_eq!(
+            LOCK.fail(&mut e, at(900)),
+            FailureOutcome::Counted {
+                attempts_remaining: 4
+            }
+        );
+        for remaining in [3, 2, 1] {
+            assert_eq!(
+                LOCK.fail(&mut e, at(1000)),
+                FailureOutcome::Counted {
+                    attempts_remaining: remaining
+                }
+            );
+        }
+        assert_eq!(
+            LOCK.fail(&mut e, at(1000)),
+            FailureOutcome::Locked {
+                until: at(1000 + 900)
+            }
+        );
+        // Fewer than the limit with no lock end: not locked.
+        let mut e = enrolment();
+        e.failures = 4;
+        e.last_failure_at = Some(at(0));
+        assert_eq!(LOCK.locked_until(&e, at(1)), None);
     }
 
     #[test]

@@ -16,8 +16,9 @@ use crate::domain::{
 };
 use crate::messages::{self, CustomTemplate, MessageInput};
 
-/// The repository's profile file, compiled in: deploying is how profiles change.
-pub const EMBEDDED: &str = include_str!("../../profiles.json");
+/// The profile file compiled in (the repository's `profiles.json`, or `OTP_PROFILES_FILE` at build
+/// time; see build.rs): deploying is how profiles change, and nothing is read at run time.
+pub const EMBEDDED: &str = include_str!(env!("OTP_EMBEDDED_PROFILES"));
 
 /// The name of the built-in profile, and of the profile a send without `profile` uses.
 pub const DEFAULT_PROFILE: &str = "default";
@@ -597,6 +598,8 @@ mod tests {
     fn the_repository_file_and_the_examples_load() {
         let embedded = parse(EMBEDDED).unwrap();
         assert!(embedded.get(&ProfileName::default()).is_some());
+        let repository = parse(include_str!("../../profiles.json")).unwrap();
+        assert!(repository.get(&ProfileName::default()).is_some());
         let examples = parse(include_str!("../../examples/profiles.json")).unwrap();
         assert_eq!(
             examples.len(),

@@ -383,7 +383,7 @@ async fn concurrent_uses_of_one_code_give_exactly_one_approval() {
 }
 
 #[tokio::test]
-async fn five_wrong_codes_lock_for_fifteen_minutes_and_a_success_resets_the_count() {
+async fn five_wrong_codes_lock_for_fifteen_minutes_then_twice_as_long_and_a_success_resets() {
     let app = spawn_app().await;
     let (_, authenticator) = app.activate("user-5").await;
     let challenge = app.challenge_id("user-5").await;
@@ -441,8 +441,41 @@ async fn five_wrong_codes_lock_for_fifteen_minutes_and_a_success_resets_the_coun
         locked_at + 900
     );
 
-    // The lock ends by itself (a fresh challenge: the first one has lapsed by now).
+    // The lock ends by itself; five more wrong codes lock again, for twice as long.
     app.advance(870);
+    for remaining in [4, 3, 2, 1] {
+        let reply = app.verify_totp("user-5", "000000").await;
+        assert_eq!(
+            reply.body["attempts_remaining"], remaining,
+            "{}",
+            reply.body
+        );
+    }
+    let locked = app.verify_totp("user-5", "000000").await;
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    assert_eq!(locked.retry_after(), 1800);
+    let locked_at = app.clock_unix();
+    assert_eq!(
+        time_of(&locked.body["locked_until"]).unix_timestamp() as u64,
+        locked_at + 1800,
+        "{}",
+        locked.body
+    );
+    app.advance(1799);
+    let right = app
+        .verify_by_challenge("user-5", &authenticator.code(&app, 0))
+        .await;
+    assert_eq!(right.status, 429, "{}", right.body);
+    assert_eq!(right.retry_after(), 1);
+    let status = app.enrollment("user-5").await;
+    assert_eq!(
+        time_of(&status.body["locked_until"]).unix_timestamp() as u64,
+        locked_at + 1800
+    );
+
+    // Once it ends, the right code is accepted (a fresh challenge: the first one has lapsed by
+    // now), and the success resets the escalation: the next lock is fifteen minutes again.
+    app.advance(1);
     let after = app
         .verify_by_challenge("user-5", &authenticator.code(&app, 0))
         .await;
@@ -454,6 +487,15 @@ async fn five_wrong_codes_lock_for_fifteen_minutes_and_a_success_resets_the_coun
             .get("locked_until")
             .is_none()
     );
+    for _ in 0..4 {
+        assert_eq!(
+            app.verify_totp("user-5", "000000").await.body["status"],
+            "incorrect"
+        );
+    }
+    let locked = app.verify_totp("user-5", "000000").await;
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    assert_eq!(locked.retry_after(), 900);
 }
 
 #[tokio::test]

@@ -44,6 +44,8 @@ fn enrollment(user: &str, id: &str, now: OffsetDateTime) -> Enrollment {
         last_step: None,
         failures: 0,
         last_failure_at: None,
+        lockouts: 0,
+        locked_until: None,
         recovery_hashes: ["AAAAA11111", "BBBBB22222"]
             .iter()
             .map(|code| keys.recovery_code_hash(user, code))
@@ -123,24 +125,10 @@ async fn contract(store: &impl TotpStore) {
         StepOutcome::Accepted
     );
 
-    // Five failures in a row lock; the lock ends 15 minutes after the last; a success resets.
-    for remaining in [4, 3, 2, 1] {
-        assert_eq!(
-            store
-                .count_failure(&ana, "e2", at(40), POLICY)
-                .await
-                .unwrap(),
-            FailureOutcome::Counted {
-                attempts_remaining: remaining
-            }
-        );
-    }
+    // Five failures in a row lock; the lock ends 15 minutes after the last.
     let until = at(41) + POLICY.lock_for;
     assert_eq!(
-        store
-            .count_failure(&ana, "e2", at(41), POLICY)
-            .await
-            .unwrap(),
+        five_failures(store, &ana, at(40), at(41)).await,
         FailureOutcome::Locked { until }
     );
     assert_eq!(
@@ -169,14 +157,38 @@ async fn contract(store: &impl TotpStore) {
             .count_failure(&ana, "e2", at(60), POLICY)
             .await
             .unwrap(),
-        FailureOutcome::Locked { until }
+        FailureOutcome::Locked { until },
+        "a wrong code while locked is not counted"
     );
-    let after = at(41 + 15 * 60);
+    let locked = store.enrollment(&ana, at(60)).await.unwrap().unwrap();
     assert_eq!(
-        store
-            .count_failure(&ana, "e2", after, POLICY)
-            .await
-            .unwrap(),
+        (locked.failures, locked.lockouts, locked.locked_until),
+        (0, 1, Some(until))
+    );
+
+    // Each lock after it is twice the one before, up to a day; the count starts again after each.
+    let mut now = until;
+    for minutes in [30, 60, 120, 240, 480, 960, 1440, 1440] {
+        let until = now + Duration::from_secs(minutes * 60);
+        assert_eq!(
+            five_failures(store, &ana, now, now).await,
+            FailureOutcome::Locked { until },
+            "the {minutes}-minute lock"
+        );
+        assert_eq!(
+            store
+                .accept_step(&ana, "e2", 102, until - Duration::from_secs(1), POLICY)
+                .await
+                .unwrap(),
+            StepOutcome::Locked { until },
+            "the right code, a second before the {minutes}-minute lock ends"
+        );
+        now = until;
+    }
+
+    // A success resets the count and the escalation.
+    assert_eq!(
+        store.count_failure(&ana, "e2", now, POLICY).await.unwrap(),
         FailureOutcome::Counted {
             attempts_remaining: 4
         },
@@ -184,30 +196,56 @@ async fn contract(store: &impl TotpStore) {
     );
     assert_eq!(
         store
-            .accept_step(&ana, "e2", 200, after, POLICY)
+            .accept_step(&ana, "e2", 200, now, POLICY)
             .await
             .unwrap(),
         StepOutcome::Accepted
     );
+    let reset = store.enrollment(&ana, now).await.unwrap().unwrap();
     assert_eq!(
-        store
-            .enrollment(&ana, after)
-            .await
-            .unwrap()
-            .unwrap()
-            .failures,
-        0
+        (
+            reset.failures,
+            reset.last_failure_at,
+            reset.lockouts,
+            reset.locked_until
+        ),
+        (0, None, 0, None)
     );
-
-    // Recovery codes: each once.
+    let until = now + POLICY.lock_for;
+    assert_eq!(
+        five_failures(store, &ana, now, now).await,
+        FailureOutcome::Locked { until },
+        "after a success, fifteen minutes again"
+    );
+    now = until;
+    let until = now + 2 * POLICY.lock_for;
+    assert_eq!(
+        five_failures(store, &ana, now, now).await,
+        FailureOutcome::Locked { until }
+    );
+    now = until;
+    // So does a recovery code: each once.
     let a = keys().recovery_code_hash("ana", "AAAAA11111");
     assert_eq!(
         store
-            .use_recovery_code(&ana, "e2", &a, after, POLICY)
+            .use_recovery_code(&ana, "e2", &a, now, POLICY)
             .await
             .unwrap(),
         RecoveryOutcome::Accepted { remaining: 1 }
     );
+    let reset = store.enrollment(&ana, now).await.unwrap().unwrap();
+    assert_eq!(
+        (reset.failures, reset.lockouts, reset.locked_until),
+        (0, 0, None)
+    );
+    assert_eq!(
+        five_failures(store, &ana, now, now).await,
+        FailureOutcome::Locked {
+            until: now + POLICY.lock_for
+        },
+        "after a recovery code, fifteen minutes again"
+    );
+    let after = now + POLICY.lock_for;
     assert_eq!(
         store
             .use_recovery_code(&ana, "e2", &a, after, POLICY)
@@ -301,6 +339,85 @@ async fn contract(store: &impl TotpStore) {
         .filter(|o| matches!(o, Ok(StepOutcome::Replayed)))
         .count();
     assert_eq!((accepted, replayed), (1, 19));
+
+    // Twenty concurrent wrong codes: four counted, one lock, every other one refused by it.
+    let outcomes = join_all((0..20).map(|_| store.count_failure(&cy, "c1", at(2), POLICY))).await;
+    let mut counted: Vec<u32> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Ok(FailureOutcome::Counted { attempts_remaining }) => Some(*attempts_remaining),
+            _ => None,
+        })
+        .collect();
+    counted.sort_unstable();
+    assert_eq!(counted, [1, 2, 3, 4], "{outcomes:?}");
+    let until = at(2) + POLICY.lock_for;
+    assert!(
+        outcomes
+            .iter()
+            .filter(|o| !matches!(o, Ok(FailureOutcome::Counted { .. })))
+            .all(|o| matches!(o, Ok(FailureOutcome::Locked { until: u }) if *u == until)),
+        "{outcomes:?}"
+    );
+    let locked = store.enrollment(&cy, at(3)).await.unwrap().unwrap();
+    assert_eq!(
+        (locked.failures, locked.lockouts, locked.locked_until),
+        (0, 1, Some(until))
+    );
+
+    // An enrolment stored before locks escalated (failures at the limit, no lock end) stays
+    // locked for the first lock's length after its last failure, then counts afresh.
+    let di = UserId::parse("di").unwrap();
+    let mut legacy = enrollment("di", "d1", at(0));
+    legacy.pending_until = None;
+    legacy.failures = 5;
+    legacy.last_failure_at = Some(at(10));
+    store.enroll(legacy, true, at(10)).await.unwrap();
+    let until = at(10) + POLICY.lock_for;
+    assert_eq!(
+        store
+            .accept_step(&di, "d1", 1, at(11), POLICY)
+            .await
+            .unwrap(),
+        StepOutcome::Locked { until }
+    );
+    assert_eq!(
+        store
+            .count_failure(&di, "d1", at(11), POLICY)
+            .await
+            .unwrap(),
+        FailureOutcome::Locked { until }
+    );
+    assert_eq!(
+        store.count_failure(&di, "d1", until, POLICY).await.unwrap(),
+        FailureOutcome::Counted {
+            attempts_remaining: 4
+        }
+    );
+    let restarted = store.enrollment(&di, until).await.unwrap().unwrap();
+    assert_eq!((restarted.failures, restarted.lockouts), (1, 0));
+}
+
+/// Five wrong codes for `user`'s enrolment "e2": four at `first` (each counted), the last at `last`;
+/// the last one's outcome.
+async fn five_failures(
+    store: &impl TotpStore,
+    user: &UserId,
+    first: OffsetDateTime,
+    last: OffsetDateTime,
+) -> FailureOutcome {
+    for remaining in [4, 3, 2, 1] {
+        assert_eq!(
+            store
+                .count_failure(user, "e2", first, POLICY)
+                .await
+                .unwrap(),
+            FailureOutcome::Counted {
+                attempts_remaining: remaining
+            }
+        );
+    }
+    store.count_failure(user, "e2", last, POLICY).await.unwrap()
 }
 
 #[tokio::test]

@@ -373,7 +373,7 @@ impl ChallengeStore for MemoryStore {
             }
             State::Pending if stored.code_hash == *candidate => {
                 stored.state = State::Consumed;
-                VerifyOutcome::Approved(stored.approved.clone())
+                VerifyOutcome::Approved(Box::new(stored.approved.clone()))
             }
             State::Pending => {
                 stored.failed_attempts += 1;
@@ -450,14 +450,14 @@ impl TotpStore for MemoryStore {
         let Some(e) = inner.live_enrollment(user, enrollment_id, now) else {
             return Ok(StepOutcome::Gone);
         };
-        if let Some(until) = policy.locked_until(e.failures, e.last_failure_at, now) {
+        if let Some(until) = policy.locked_until(e, now) {
             return Ok(StepOutcome::Locked { until });
         }
         if e.last_step.is_some_and(|last| step <= last) {
             return Ok(StepOutcome::Replayed);
         }
         e.last_step = Some(step);
-        e.failures = 0;
+        LockPolicy::reset(e);
         e.pending_until = None;
         e.last_used_at = Some(now);
         Ok(StepOutcome::Accepted)
@@ -474,24 +474,7 @@ impl TotpStore for MemoryStore {
         let Some(e) = inner.live_enrollment(user, enrollment_id, now) else {
             return Ok(FailureOutcome::Gone);
         };
-        if let Some(until) = policy.locked_until(e.failures, e.last_failure_at, now) {
-            return Ok(FailureOutcome::Locked { until });
-        }
-        // A lockout that has run out starts the count again.
-        e.failures = if e.failures >= policy.max_failures {
-            1
-        } else {
-            e.failures + 1
-        };
-        e.last_failure_at = Some(now);
-        Ok(
-            match policy.locked_until(e.failures, e.last_failure_at, now) {
-                Some(until) => FailureOutcome::Locked { until },
-                None => FailureOutcome::Counted {
-                    attempts_remaining: policy.max_failures - e.failures,
-                },
-            },
-        )
+        Ok(policy.fail(e, now))
     }
 
     async fn use_recovery_code(
@@ -506,14 +489,14 @@ impl TotpStore for MemoryStore {
         let Some(e) = inner.live_enrollment(user, enrollment_id, now) else {
             return Ok(RecoveryOutcome::Gone);
         };
-        if let Some(until) = policy.locked_until(e.failures, e.last_failure_at, now) {
+        if let Some(until) = policy.locked_until(e, now) {
             return Ok(RecoveryOutcome::Locked { until });
         }
         let position = e.recovery_hashes.iter().position(|h| h == hash);
         match position {
             Some(i) if e.is_active() => {
                 e.recovery_hashes.swap_remove(i);
-                e.failures = 0;
+                LockPolicy::reset(e);
                 e.last_used_at = Some(now);
                 Ok(RecoveryOutcome::Accepted {
                     remaining: e.recovery_hashes.len() as u32,

@@ -298,6 +298,8 @@ impl<S: TotpStore, N> Otp<S, N> {
             last_step: None,
             failures: 0,
             last_failure_at: None,
+            lockouts: 0,
+            locked_until: None,
             recovery_hashes,
         };
         match self
@@ -503,11 +505,7 @@ impl<S: TotpStore, N> Otp<S, N> {
             expires_at: enrollment.pending_until,
             last_used_at: enrollment.last_used_at,
             recovery_codes_remaining: enrollment.recovery_hashes.len() as u32,
-            locked_until: self.settings.totp_lock.locked_until(
-                enrollment.failures,
-                enrollment.last_failure_at,
-                now,
-            ),
+            locked_until: self.settings.totp_lock.locked_until(&enrollment, now),
         })
     }
 

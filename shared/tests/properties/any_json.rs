@@ -18,6 +18,7 @@ use otp_shared::domain::Channel;
 use otp_shared::hashing::Keys;
 use otp_shared::http::ServerPrincipal;
 use otp_shared::ports::{Delivered, DeliveryError, Notifier, OutgoingMessage};
+use otp_shared::profiles::Profiles;
 use otp_shared::{Otp, ServiceSecret, Settings};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -88,13 +89,21 @@ impl Notifier for Recorder {
 }
 
 /// The code a recorded message carries: templates from `values_for` mark it with ⟦ ⟧; the
-/// built-in SMS starts with it, the built-in email has it alone after the first paragraph.
+/// built-in SMS (and the example profiles') starts with it, the built-in email has it alone after
+/// the first paragraph.
 pub(crate) fn code_in(message: &OutgoingMessage) -> String {
     if let Some((_, rest)) = message.text.split_once('⟦') {
         return rest.split_once('⟧').unwrap().0.to_owned();
     }
     match message.channel {
-        Channel::Sms => message.text.split_whitespace().next().unwrap().to_owned(),
+        // (A transaction template may follow it with a colon: `{code}: pay …`.)
+        Channel::Sms => message
+            .text
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches(':')
+            .to_owned(),
         Channel::Email => message.text.split("\n\n").nth(1).unwrap().trim().to_owned(),
     }
 }
@@ -318,8 +327,8 @@ fn good_values(field: &str) -> Vec<Value> {
             "ana@example.com",
             "Ana.Lima@Example.COM"
         ]),
-        "purpose" => json!(["login", "change-payment", "signup"]),
-        "profile" => json!(["default", "checkout", "nope"]),
+        "purpose" => json!(["login", "change-payment", "signup", "confirm-payment"]),
+        "profile" => json!(["default", "checkout", "login", "europe", "nope"]),
         "length" => json!([4, 6, 8, 10]),
         "alphabet" => json!(["digits", "letters", "alphanumeric"]),
         "ttl_seconds" => json!([30, 300, 3600]),
@@ -330,7 +339,7 @@ fn good_values(field: &str) -> Vec<Value> {
         "brand" => json!(["Acme"]),
         "locale" => json!(["fr-CA", "de", "pt-BR", "en"]),
         "reference" => json!(["order-42"]),
-        "origin" => json!(["example.com"]),
+        "origin" => json!(["example.com", "acme.example", "pay.acme.example"]),
         "app_hash" => json!(["FA+9qCX9VSu"]),
         "fallback" => json!([{"channel": "email", "to": "bob@example.org"}]),
         "transaction" => json!([
@@ -424,6 +433,8 @@ fn routed_calls() -> impl Strategy<Value = Call> {
             {"channel": "sms", "to": "+447911123456", "purpose": "signup", "reference": "order-42"},
             {"channel": "email", "to": "ana@example.com", "length": 8, "alphabet": "letters"},
             {"channel": "sms", "to": "+14155552671", "ttl_seconds": 60, "template": "Code ⟦{code}⟧ for {brand}", "brand": "Acme"},
+            {"profile": "checkout", "channel": "sms", "to": "+447911123456", "purpose": "confirm-payment",
+             "transaction": {"amount": "12.50", "currency": "EUR", "payee": "Acme Ltd"}},
         ]),
         SEND_FIELDS,
     );
@@ -670,16 +681,22 @@ pub(crate) async fn handle(otp: &Service, function: Function, request: Request) 
     handled.expect("the handlers answer every request themselves")
 }
 
+/// A fresh service with the built-in `default` profile and the example profiles
+/// (`examples/profiles.json`), which generated sends name.
 pub(crate) fn service() -> (Service, Recorder) {
     let recorder = Recorder::default();
     let secret = ServiceSecret::parse("the any-json property test's secret, 32+ bytes").unwrap();
+    let mut settings = Settings::default();
+    let builtin = settings.profiles.default_profile().as_ref().clone();
+    settings.profiles =
+        Profiles::parse(include_str!("../../../examples/profiles.json"), builtin).unwrap();
     let otp = Otp::new(
         MemoryStore::new(),
         recorder.clone(),
         Arc::new(ManualClock::default()),
         Arc::new(OsRandomness),
         Keys::derive(&secret),
-        Settings::default(),
+        settings,
     );
     (otp, recorder)
 }

@@ -159,7 +159,7 @@ impl Model {
             State::Pending if right => {
                 code.state = State::Consumed;
                 // The approval's details are compared apart: the model does not hold them.
-                VerifyOutcome::Approved(approved_placeholder())
+                VerifyOutcome::Approved(Box::new(approved_placeholder()))
             }
             State::Pending => {
                 code.failed += 1;

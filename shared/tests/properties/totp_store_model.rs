@@ -1,8 +1,9 @@
 //! `MemoryStore` as a `TotpStore`, against a plain reference model: enrolments (pending or
 //! active, replacing or not), accepted time steps, wrong codes, recovery codes, removals and clock
-//! moves across the lockout and the pending window. Every answer must match the model's, and, on
-//! the store's answers alone, no time step is ever accepted twice for an enrolment, nor one older
-//! than a step it already accepted, nor a recovery code used twice.
+//! moves across the escalating locks (up to their one-day cap) and the pending window, under a few
+//! lock policies. Every answer must match the model's, and, on the store's answers alone, no time
+//! step is ever accepted twice for an enrolment, nor one older than a step it already accepted, nor
+//! a recovery code used twice.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -18,10 +19,8 @@ use otp_shared::totp::{SealedSecret, TotpParams};
 use proptest::prelude::*;
 use time::OffsetDateTime;
 
-const POLICY: LockPolicy = LockPolicy {
-    max_failures: 3,
-    lock_for: Duration::from_secs(300),
-};
+/// The longest lock, as the model knows it.
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 const PENDING_FOR: Duration = Duration::from_secs(600);
 const RECOVERY_CODES: u8 = 3;
 
@@ -61,7 +60,23 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Read),
         2 => prop::sample::select(vec![1u64, 30, 299, 300, 301, 599, 600, 601])
             .prop_map(|seconds| Op::Advance { seconds }),
+        // Across the longer locks and the cap.
+        1 => prop::sample::select(vec![21_599u64, 21_600, 43_200, 50_000, 86_399, 86_400])
+            .prop_map(|seconds| Op::Advance { seconds }),
     ]
+}
+
+/// Wrong codes in a row that lock, and the first lock's length: short locks that take many doublings
+/// to reach a day, and long ones that reach it at once or between two doublings.
+fn policy() -> impl Strategy<Value = LockPolicy> {
+    (
+        prop::sample::select(vec![1u32, 3]),
+        prop::sample::select(vec![300u64, 21_600, 50_000]),
+    )
+        .prop_map(|(max_failures, first)| LockPolicy {
+            max_failures,
+            lock_for: Duration::from_secs(first),
+        })
 }
 
 /// The model's enrolment.
@@ -70,8 +85,11 @@ struct Model {
     id: String,
     pending_until: Option<OffsetDateTime>,
     last_step: Option<u64>,
+    /// Wrong codes since the last success or lock.
     failures: u32,
-    last_failure_at: Option<OffsetDateTime>,
+    /// Locks since the last success, and the end of the latest.
+    lockouts: u32,
+    locked_until: Option<OffsetDateTime>,
     recovery: BTreeSet<u8>,
 }
 
@@ -85,8 +103,34 @@ impl Model {
     }
 
     fn locked_until(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
-        let until = self.last_failure_at? + POLICY.lock_for;
-        (self.failures >= POLICY.max_failures && now < until).then_some(until)
+        self.locked_until.filter(|until| now < *until)
+    }
+
+    /// A right code or a recovery code.
+    fn succeed(&mut self) {
+        self.failures = 0;
+        self.lockouts = 0;
+        self.locked_until = None;
+    }
+
+    /// A wrong code while not locked.
+    fn fail(&mut self, policy: LockPolicy, now: OffsetDateTime) -> FailureOutcome {
+        self.failures += 1;
+        if self.failures < policy.max_failures {
+            return FailureOutcome::Counted {
+                attempts_remaining: policy.max_failures - self.failures,
+            };
+        }
+        // The first lock, doubled once per lock before it since the last success, at most a day.
+        let mut length = policy.lock_for.min(DAY);
+        for _ in 0..self.lockouts {
+            length = (length * 2).min(DAY);
+        }
+        let until = now + length;
+        self.failures = 0;
+        self.lockouts += 1;
+        self.locked_until = Some(until);
+        FailureOutcome::Locked { until }
     }
 }
 
@@ -110,11 +154,13 @@ fn enrollment(user: &UserId, id: &str, pending: bool, now: OffsetDateTime) -> En
         last_step: None,
         failures: 0,
         last_failure_at: None,
+        lockouts: 0,
+        locked_until: None,
         recovery_hashes: (0..RECOVERY_CODES).map(recovery_hash).collect(),
     }
 }
 
-async fn run(ops: &[Op]) -> Result<(), TestCaseError> {
+async fn run(policy: LockPolicy, ops: &[Op]) -> Result<(), TestCaseError> {
     let store = MemoryStore::new();
     let user = UserId::parse("user-1").unwrap();
     let mut now = OffsetDateTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
@@ -153,7 +199,8 @@ async fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                         pending_until: pending.then_some(now + PENDING_FOR),
                         last_step: None,
                         failures: 0,
-                        last_failure_at: None,
+                        lockouts: 0,
+                        locked_until: None,
                         recovery: (0..RECOVERY_CODES).collect(),
                     });
                     EnrollAdmission::Enrolled
@@ -163,7 +210,7 @@ async fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Step { step, stale } => {
                 let id = target(stale);
                 let got = store
-                    .accept_step(&user, &id, step, now, POLICY)
+                    .accept_step(&user, &id, step, now, policy)
                     .await
                     .unwrap();
                 let expected = match model.as_mut().filter(|m| m.live(&id, now)) {
@@ -175,7 +222,7 @@ async fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                         }
                         None => {
                             m.last_step = Some(step);
-                            m.failures = 0;
+                            m.succeed();
                             m.pending_until = None;
                             StepOutcome::Accepted
                         }
@@ -195,26 +242,12 @@ async fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             }
             Op::Fail { stale } => {
                 let id = target(stale);
-                let got = store.count_failure(&user, &id, now, POLICY).await.unwrap();
+                let got = store.count_failure(&user, &id, now, policy).await.unwrap();
                 let expected = match model.as_mut().filter(|m| m.live(&id, now)) {
                     None => FailureOutcome::Gone,
                     Some(m) => match m.locked_until(now) {
                         Some(until) => FailureOutcome::Locked { until },
-                        None => {
-                            // A lockout that has run out starts the count again.
-                            m.failures = if m.failures >= POLICY.max_failures {
-                                1
-                            } else {
-                                m.failures + 1
-                            };
-                            m.last_failure_at = Some(now);
-                            match m.locked_until(now) {
-                                Some(until) => FailureOutcome::Locked { until },
-                                None => FailureOutcome::Counted {
-                                    attempts_remaining: POLICY.max_failures - m.failures,
-                                },
-                            }
-                        }
+                        None => m.fail(policy, now),
                     },
                 };
                 prop_assert_eq!(got, expected, "step {}: {:?}", at, op);
@@ -222,7 +255,7 @@ async fn run(ops: &[Op]) -> Result<(), TestCaseError> {
             Op::Recovery { code, stale } => {
                 let id = target(stale);
                 let got = store
-                    .use_recovery_code(&user, &id, &recovery_hash(code), now, POLICY)
+                    .use_recovery_code(&user, &id, &recovery_hash(code), now, policy)
                     .await
                     .unwrap();
                 let expected = match model.as_mut().filter(|m| m.live(&id, now)) {
@@ -230,7 +263,7 @@ async fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                     Some(m) => match m.locked_until(now) {
                         Some(until) => RecoveryOutcome::Locked { until },
                         None if m.pending_until.is_none() && m.recovery.remove(&code) => {
-                            m.failures = 0;
+                            m.succeed();
                             RecoveryOutcome::Accepted {
                                 remaining: m.recovery.len() as u32,
                             }
@@ -260,6 +293,8 @@ async fn run(ops: &[Op]) -> Result<(), TestCaseError> {
                     prop_assert_eq!(&got.enrollment_id, &expected.id);
                     prop_assert_eq!(got.last_step, expected.last_step);
                     prop_assert_eq!(got.failures, expected.failures);
+                    prop_assert_eq!(got.lockouts, expected.lockouts);
+                    prop_assert_eq!(got.locked_until, expected.locked_until);
                     prop_assert_eq!(got.recovery_hashes.len(), expected.recovery.len());
                 }
             }
@@ -272,7 +307,7 @@ async fn run(ops: &[Op]) -> Result<(), TestCaseError> {
 #[test]
 fn the_memory_totp_store_agrees_with_the_model_and_never_accepts_a_step_twice() {
     let runtime = super::runtime();
-    proptest!(super::config(256), |(ops in prop::collection::vec(op(), 1..60))| {
-        runtime.block_on(run(&ops))?;
+    proptest!(super::config(256), |(policy in policy(), ops in prop::collection::vec(op(), 1..60))| {
+        runtime.block_on(run(policy, &ops))?;
     });
 }

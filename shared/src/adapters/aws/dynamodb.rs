@@ -237,7 +237,7 @@ impl CodeItem {
     /// attempt.
     fn outcome_of_attempt(&self, candidate: &CodeHash) -> Result<VerifyOutcome, StoreError> {
         Ok(if self.code_hash()? == *candidate {
-            VerifyOutcome::Approved(self.approved()?)
+            VerifyOutcome::Approved(Box::new(self.approved()?))
         } else {
             VerifyOutcome::Incorrect {
                 attempts_remaining: self.max_attempts.saturating_sub(self.attempts),

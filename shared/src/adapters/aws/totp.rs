@@ -1,10 +1,15 @@
 //! Authenticator enrolments on the DynamoDB table, one item per user: `totp#<user id>`.
 //!
 //! Every change is one conditional write on that item. A write names the enrolment it was decided
-//! on (`enrollment_id`), so nothing meant for a replaced enrolment lands on its successor. Lockout is
-//! derived, not stored: `failures` in a row and the time of the last; a user is locked while
-//! `failures >= max` and the last failure is within the lock period. Recovery codes are a string set
-//! of keyed hashes; using one is a `DELETE` from the set conditional on `contains`.
+//! on (`enrollment_id`), so nothing meant for a replaced enrolment lands on its successor. The lock
+//! is [`LockPolicy`]'s: `failures` in a row (and the time of the last), `lockouts` since the last
+//! success and `locked_until_ms`, the end of the latest lock; a user is locked while it is ahead.
+//! The wrong code that starts a lock is the one change that takes two writes: the end depends on
+//! `lockouts`, so the policy computes it from the item the first, refused, write hands back, and the
+//! second is conditional on the count and `lockouts` it was computed from. (An item written before
+//! locks escalated has no lock end: `failures` at the limit lock it for the first lock's length.)
+//! Recovery codes are a string set of keyed hashes; using one is a `DELETE` from the set
+//! conditional on `contains`.
 //!
 //! A pending enrolment carries `purge_at` (its confirmation deadline plus a day) for TTL; an active
 //! one has none and stays until deleted.
@@ -58,8 +63,17 @@ struct EnrollmentItem {
     failures: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_failure_ms: Option<i64>,
+    /// Locks since the last success; absent means none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    lockouts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    locked_until_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     purge_at: Option<i64>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn to_item(e: &Enrollment) -> Result<HashMap<String, AttributeValue>, StoreError> {
@@ -74,6 +88,8 @@ fn to_item(e: &Enrollment) -> Result<HashMap<String, AttributeValue>, StoreError
         last_step: e.last_step,
         failures: e.failures,
         last_failure_ms: e.last_failure_at.map(millis),
+        lockouts: e.lockouts,
+        locked_until_ms: e.locked_until.map(millis),
         purge_at: e
             .pending_until
             .map(|until| purge_seconds(until + PENDING_RETENTION)),
@@ -126,6 +142,8 @@ fn from_item(
         last_step: item.last_step,
         failures: item.failures,
         last_failure_at: time(item.last_failure_ms)?,
+        lockouts: item.lockouts,
+        locked_until: time(item.locked_until_ms)?,
         recovery_hashes,
     })
 }
@@ -135,9 +153,18 @@ fn from_item(
 const LIVE: &str = "attribute_exists(#pk) AND enrollment_id = :eid \
                     AND (attribute_not_exists(pending_until_ms) OR pending_until_ms > :now)";
 
-/// ... and the user is not locked out.
-const UNLOCKED: &str = "(failures < :max OR attribute_not_exists(last_failure_ms) \
+/// ... and the user is not locked out ([`LockPolicy::locked_until`]): the latest lock has ended, and
+/// an item from before locks escalated is not at the limit within the first lock's length.
+const UNLOCKED: &str = "(attribute_not_exists(locked_until_ms) OR locked_until_ms <= :now) \
+                        AND (failures < :max OR attribute_not_exists(last_failure_ms) \
                         OR last_failure_ms <= :lock_start)";
+
+/// What a success clears: the count, the escalation, the lock.
+const RESET: &str = "last_failure_ms, lockouts, locked_until_ms";
+
+/// Rounds of [`TotpStore::count_failure`]'s compare-and-set before it gives up: each refusal means
+/// another request changed the count meanwhile.
+const FAILURE_ROUNDS: usize = 8;
 
 /// The attribute naming the latest write on an enrolment (see [`DynamoStore::update_enrollment`]).
 const LAST_WRITE_ID: &str = "last_write_id";
@@ -218,7 +245,7 @@ fn guard_values(
         (":eid", AttributeValue::S(enrollment_id.to_owned())),
         (":now", n(millis(now))),
         (":max", n(policy.max_failures)),
-        (":lock_start", n(millis(now - policy.lock_for))),
+        (":lock_start", n(millis(now - policy.lock_for(0)))),
     ]
 }
 
@@ -229,10 +256,9 @@ enum Refusal {
     Locked {
         until: OffsetDateTime,
     },
-    /// The same live, unlocked enrolment: its own condition (step, recovery code, count) refused.
-    Live {
-        failures: u32,
-    },
+    /// The same live, unlocked enrolment, as it stands: its own condition (step, recovery code,
+    /// count) refused.
+    Live(Box<Enrollment>),
 }
 
 fn refusal(
@@ -242,14 +268,10 @@ fn refusal(
     policy: LockPolicy,
 ) -> Refusal {
     match old {
-        Some(e) if e.is_live(enrollment_id, now) => {
-            match policy.locked_until(e.failures, e.last_failure_at, now) {
-                Some(until) => Refusal::Locked { until },
-                None => Refusal::Live {
-                    failures: e.failures,
-                },
-            }
-        }
+        Some(e) if e.is_live(enrollment_id, now) => match policy.locked_until(&e, now) {
+            Some(until) => Refusal::Locked { until },
+            None => Refusal::Live(Box::new(e)),
+        },
         _ => Refusal::Gone,
     }
 }
@@ -335,8 +357,10 @@ impl TotpStore for DynamoStore {
             .update_enrollment(
                 user,
                 format!("{LIVE} AND {UNLOCKED} AND (attribute_not_exists(last_step) OR last_step < :step)"),
-                "SET last_step = :step, failures = :zero, last_used_ms = :now \
-                 REMOVE pending_until_ms, purge_at, last_failure_ms",
+                &format!(
+                    "SET last_step = :step, failures = :zero, last_used_ms = :now \
+                     REMOVE pending_until_ms, purge_at, {RESET}"
+                ),
                 values,
             )
             .await?;
@@ -344,7 +368,7 @@ impl TotpStore for DynamoStore {
             Ok(_) => StepOutcome::Accepted,
             Err(old) => match refusal(old, enrollment_id, now, policy) {
                 Refusal::Locked { until } => StepOutcome::Locked { until },
-                Refusal::Live { .. } => StepOutcome::Replayed,
+                Refusal::Live(_) => StepOutcome::Replayed,
                 Refusal::Gone => StepOutcome::Gone,
             },
         })
@@ -357,60 +381,87 @@ impl TotpStore for DynamoStore {
         now: OffsetDateTime,
         policy: LockPolicy,
     ) -> Result<FailureOutcome, StoreError> {
-        let counted = |failures: u32| match policy.locked_until(failures, Some(now), now) {
-            Some(until) => FailureOutcome::Locked { until },
-            None => FailureOutcome::Counted {
-                attempts_remaining: policy.max_failures.saturating_sub(failures),
-            },
-        };
-        // Below the limit: one more.
+        // Most wrong codes start no lock: one more on the count, on condition that it stays below
+        // the limit (where `LockPolicy::fail` only counts). One write.
         let mut values = guard_values(enrollment_id, now, policy);
-        values.retain(|(name, _)| *name != ":lock_start");
-        values.push((":one", n(1)));
+        values.extend([
+            (":one", n(1)),
+            (":below", n(policy.max_failures.saturating_sub(1))),
+        ]);
         let result = self
             .update_enrollment(
                 user,
-                format!("{LIVE} AND failures < :max"),
+                format!("{LIVE} AND {UNLOCKED} AND failures < :below"),
                 "SET failures = failures + :one, last_failure_ms = :now",
                 values,
             )
             .await?;
-        let old = match result {
+        let mut known = match result {
             Ok(output) => {
                 let failures = output
                     .attributes
                     .and_then(|a| a.get("failures").cloned())
                     .and_then(|v| v.as_n().ok().and_then(|n| n.parse().ok()))
                     .unwrap_or(policy.max_failures);
-                return Ok(counted(failures));
+                return Ok(FailureOutcome::Counted {
+                    attempts_remaining: policy.attempts_remaining(failures),
+                });
             }
-            Err(old) => old,
-        };
-        match refusal(old, enrollment_id, now, policy) {
-            Refusal::Locked { until } => return Ok(FailureOutcome::Locked { until }),
-            Refusal::Gone => return Ok(FailureOutcome::Gone),
-            Refusal::Live { .. } => {}
-        }
-        // At the limit with the lockout run out: the count starts again.
-        let mut values = guard_values(enrollment_id, now, policy);
-        values.push((":one", n(1)));
-        let result = self
-            .update_enrollment(
-                user,
-                format!("{LIVE} AND failures >= :max AND last_failure_ms <= :lock_start"),
-                "SET failures = :one, last_failure_ms = :now",
-                values,
-            )
-            .await?;
-        Ok(match result {
-            Ok(_) => counted(1),
             Err(old) => match refusal(old, enrollment_id, now, policy) {
-                Refusal::Locked { until } => FailureOutcome::Locked { until },
-                // Another request restarted the count meanwhile; report it as it stands.
-                Refusal::Live { failures } => counted(failures),
-                Refusal::Gone => FailureOutcome::Gone,
+                Refusal::Locked { until } => return Ok(FailureOutcome::Locked { until }),
+                Refusal::Gone => return Ok(FailureOutcome::Gone),
+                Refusal::Live(old) => old,
             },
-        })
+        };
+        // This failure starts a lock (or restarts a count left at the limit): the refusal handed
+        // back the item, the policy decides from it, and the write is conditional on the count and
+        // the escalation it was decided on.
+        for _ in 0..FAILURE_ROUNDS {
+            let mut next = (*known).clone();
+            let outcome = policy.fail(&mut next, now);
+            let mut values = guard_values(enrollment_id, now, policy);
+            values.extend([
+                (":failures", n(known.failures)),
+                (":lockouts", n(known.lockouts)),
+                (":next_failures", n(next.failures)),
+            ]);
+            let escalation = if known.lockouts == 0 {
+                "(attribute_not_exists(lockouts) OR lockouts = :lockouts)"
+            } else {
+                "lockouts = :lockouts"
+            };
+            let mut update = "SET failures = :next_failures, last_failure_ms = :now".to_owned();
+            if let Some(until) = next
+                .locked_until
+                .filter(|_| next.lockouts != known.lockouts)
+            {
+                update.push_str(", lockouts = :next_lockouts, locked_until_ms = :until");
+                values.extend([
+                    (":next_lockouts", n(next.lockouts)),
+                    (":until", n(millis(until))),
+                ]);
+            }
+            let result = self
+                .update_enrollment(
+                    user,
+                    format!("{LIVE} AND {UNLOCKED} AND failures = :failures AND {escalation}"),
+                    &update,
+                    values,
+                )
+                .await?;
+            known = match result {
+                Ok(_) => return Ok(outcome),
+                Err(old) => match refusal(old, enrollment_id, now, policy) {
+                    Refusal::Locked { until } => return Ok(FailureOutcome::Locked { until }),
+                    Refusal::Gone => return Ok(FailureOutcome::Gone),
+                    // Another request changed the count meanwhile: decide again on what it left.
+                    Refusal::Live(old) => old,
+                },
+            };
+        }
+        Err(StoreError::Unavailable(anyhow::anyhow!(
+            "the failure count kept changing under concurrent wrong codes"
+        )))
     }
 
     async fn use_recovery_code(
@@ -437,7 +488,7 @@ impl TotpStore for DynamoStore {
                 ),
                 &format!(
                     "DELETE {RECOVERY} :hashes SET failures = :zero, last_used_ms = :now \
-                     REMOVE last_failure_ms"
+                     REMOVE {RESET}"
                 ),
                 values,
             )
@@ -452,7 +503,7 @@ impl TotpStore for DynamoStore {
             },
             Err(old) => match refusal(old, enrollment_id, now, policy) {
                 Refusal::Locked { until } => RecoveryOutcome::Locked { until },
-                Refusal::Live { .. } => RecoveryOutcome::Unknown,
+                Refusal::Live(_) => RecoveryOutcome::Unknown,
                 Refusal::Gone => RecoveryOutcome::Gone,
             },
         })

@@ -1,0 +1,30 @@
+//! Chooses the profile file compiled into every binary: `OTP_PROFILES_FILE` at build time (a path
+//! relative to the workspace root, or absolute), else the repository's `profiles.json`. Profiles are
+//! configuration as code: a build (`sam build`, `cargo lambda build`) ships them, and a change of
+//! the file or of the variable rebuilds.
+
+use std::path::{Path, PathBuf};
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=OTP_PROFILES_FILE");
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let workspace = manifest.parent().expect("shared/ sits in the workspace");
+    let file = match std::env::var("OTP_PROFILES_FILE") {
+        Ok(path) if !path.trim().is_empty() => {
+            let path = Path::new(path.trim());
+            if path.is_absolute() {
+                path.to_path_buf()
+            } else {
+                workspace.join(path)
+            }
+        }
+        _ => workspace.join("profiles.json"),
+    };
+    assert!(
+        file.is_file(),
+        "the profile file {} does not exist (OTP_PROFILES_FILE)",
+        file.display()
+    );
+    println!("cargo:rerun-if-changed={}", file.display());
+    println!("cargo:rustc-env=OTP_EMBEDDED_PROFILES={}", file.display());
+}
