@@ -672,7 +672,10 @@ async fn real_replies_match_their_documented_schemas() {
     app.advance(5 * 60 + 1);
     let expired = app.post("/v1/otp/verify", &against(&right)).await;
     assert_eq!(expired.status, 410, "{}", expired.body);
-    assert_eq!(expired.body["status"], "expired");
+    assert_eq!(
+        expired.body["type"],
+        "urn:problem-type:otp-lambda:challenge-expired"
+    );
     verify(&expired);
     let forged = app
         .post(

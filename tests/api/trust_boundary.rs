@@ -429,3 +429,57 @@ async fn a_transaction_is_shown_in_the_message_and_bound_to_the_approval() {
     assert!(claims.get("transaction").is_none());
     assert!(approved.body.get("transaction").is_none());
 }
+
+#[tokio::test]
+async fn a_backend_only_field_is_refused_even_when_null() {
+    let app = spawn_app().await;
+    for field in [
+        "length",
+        "alphabet",
+        "ttl_seconds",
+        "template",
+        "brand",
+        "reference",
+        "transaction",
+    ] {
+        let reply = app
+            .send(&json!({"channel": "sms", "to": "+447911123456", field: null}))
+            .await;
+        assert_refused(&reply, field, "null is still setting it");
+    }
+    assert!(app.outbox().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_backend_is_not_held_to_one_browsers_hourly_limit() {
+    let app = spawn_app_with(Settings {
+        limits: otp_shared::guard::VelocityLimits {
+            client_sends_per_hour: 2,
+            ..Default::default()
+        },
+        ..Settings::default()
+    })
+    .await;
+    // The backend sends for all its users from one address: only its destinations' limits apply.
+    for n in 0..4 {
+        let to = format!("+44791112345{n}");
+        let reply = app.server_send(&json!({"channel": "sms", "to": to})).await;
+        assert_eq!(reply.status, 202, "{n}: {}", reply.body);
+    }
+    // A browser at that address is still held to its own.
+    for n in 0..2 {
+        let to = format!("+44791112346{n}");
+        assert_eq!(
+            app.send(&json!({"channel": "sms", "to": to})).await.status,
+            202
+        );
+    }
+    let over = app
+        .send(&json!({"channel": "sms", "to": "+447911123470"}))
+        .await;
+    assert_eq!(over.status, 429, "{}", over.body);
+    assert_eq!(
+        over.body["type"],
+        "urn:problem-type:otp-lambda:client-send-limit"
+    );
+}

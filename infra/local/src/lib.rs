@@ -320,7 +320,14 @@ async fn demo_backend(
     let rest = parts.uri.path()[DEMO_PREFIX.len()..].to_owned();
     let server_path = match rest.as_str() {
         "totp/enroll" | "totp/challenge" => format!("/v1/server/{rest}"),
-        _ if rest.starts_with("totp/enroll/") && parts.method == http::Method::GET => {
+        // One path segment, as for the server route; only reading it, not removing it.
+        _ if rest
+            .strip_prefix("totp/enroll/")
+            .is_some_and(|user| !user.is_empty() && !user.contains('/')) =>
+        {
+            if parts.method != http::Method::GET {
+                return ApiError::MethodNotAllowed { allow: "GET" }.into_response();
+            }
             format!("/v1/server/{rest}")
         }
         _ => return ApiError::RouteNotFound.into_response(),

@@ -59,6 +59,18 @@ pub fn parse<T: DeserializeOwned>(request: &Request, fields: &[Field]) -> Result
     deserialize(object, fields)
 }
 
+/// The first of `names` the body (a JSON object [`parse`] accepted) has as a key, whatever its
+/// value: `null` included, so a field a caller may not set is refused, never silently ignored.
+pub fn first_present(request: &Request, names: &[&'static str]) -> Option<&'static str> {
+    let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(bytes(request)) else {
+        return None;
+    };
+    names
+        .iter()
+        .copied()
+        .find(|name| object.contains_key(*name))
+}
+
 /// The body of a request [`parse`] accepted, as JSON with sorted keys and no insignificant
 /// whitespace: the same request however a client spaced or ordered it.
 pub fn canonical(request: &Request) -> Vec<u8> {

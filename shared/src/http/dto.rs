@@ -158,35 +158,14 @@ fn not_allowed(field: &str, profile: &Profile) -> ApiError {
 }
 
 impl SendBody {
-    /// The send this body asks for. On the public route (`server` false) the caller chooses only
-    /// the profile, the destination and values from the profile's lists.
+    /// The send this body asks for, within its profile's lists and bounds. On the public route
+    /// (`server` false) the handler has already refused every [`SERVER_ONLY_SEND_FIELDS`] field.
     pub fn into_request(
         self,
         settings: &Settings,
         client: Option<std::net::IpAddr>,
         server: bool,
     ) -> Result<SendRequest, ApiError> {
-        if !server {
-            let present = [
-                self.length.is_some(),
-                self.alphabet.is_some(),
-                self.ttl_seconds.is_some(),
-                self.template.is_some(),
-                self.brand.is_some(),
-                self.reference.is_some(),
-                self.transaction.is_some(),
-            ];
-            if let Some((field, _)) = SERVER_ONLY_SEND_FIELDS
-                .iter()
-                .zip(present)
-                .find(|(_, present)| *present)
-            {
-                return Err(ApiError::invalid(
-                    field,
-                    "may be set only by your backend, on POST /v1/server/otp/send",
-                ));
-            }
-        }
         let profile = match self.profile {
             None => settings.profiles.default_profile().clone(),
             Some(name) => ProfileName::parse(&name)

@@ -6,7 +6,8 @@ use lambda_http::{Body, Error, Request, Response};
 use lambda_http::RequestExt as _;
 
 use super::dto::{
-    SEND_FIELDS, SendBody, SendReply, VERIFY_FIELDS, VerifyBody, VerifyKind, VerifyReply,
+    SEND_FIELDS, SERVER_ONLY_SEND_FIELDS, SendBody, SendReply, VERIFY_FIELDS, VerifyBody,
+    VerifyKind, VerifyReply,
 };
 use super::totp_dto::{
     CHALLENGE_FIELDS, ChallengeBody, ChallengeReply, ENROLL_FIELDS, EnrollBody, EnrollReply,
@@ -48,8 +49,20 @@ pub async fn send<S: ChallengeStore, N: Notifier>(
             Caller::Public
         };
         let body: SendBody = body::parse(&request, SEND_FIELDS)?;
-        let client = super::client_address(&request);
         let server = matches!(caller, Caller::Server(_));
+        if !server && let Some(field) = body::first_present(&request, SERVER_ONLY_SEND_FIELDS) {
+            return Err(ApiError::invalid(
+                field,
+                "may be set only by your backend, on POST /v1/server/otp/send",
+            ));
+        }
+        // The per-client quota is for browsers: on a server route the address is the backend's,
+        // which sends for all its users.
+        let client = if server {
+            None
+        } else {
+            super::client_address(&request)
+        };
         let mut send = body.into_request(otp.settings(), client, server)?;
         send.idempotency = idempotency(&request, caller)?;
         let receipt = otp.send(send).await?;
