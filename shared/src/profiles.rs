@@ -548,6 +548,28 @@ impl RawProfile {
                 "uses {brand}, but the profile has no brand",
             )));
         }
+        // A public send names its purpose: a text that shows it must show only the operator's words.
+        if purposes.is_none() {
+            let shows_purpose = templates
+                .iter()
+                .map(|(channel, locale, t)| {
+                    (
+                        format!("templates.{}.{}", channel.as_str(), locale.as_str()),
+                        t,
+                    )
+                })
+                .chain(
+                    transaction_template
+                        .iter()
+                        .map(|t| ("transaction_template".to_owned(), t)),
+                )
+                .find(|(_, t)| t.uses_purpose());
+            if let Some((field, _)) = shows_purpose {
+                return Err(at(&field)(Invalid::new(
+                    "uses {purpose}, which a public send chooses: list the profile's purposes",
+                )));
+            }
+        }
         Ok(Profile {
             name,
             channels,
@@ -690,6 +712,13 @@ mod tests {
         assert_eq!(error.field, "default_locale");
         let error = parse(r#"{"profiles": {"Shop!": {}}}"#).unwrap_err();
         assert_eq!(error.field, "(name)");
+        // A stranger chooses the purpose; a text may show it only from the profile's own list.
+        let error =
+            refusal(serde_json::json!({"templates": {"sms": {"en": "{code} for {purpose}"}}}));
+        assert_eq!(error.field, "templates.sms.en");
+        let file = serde_json::json!({"profiles": {"shop": {"purposes": ["login"],
+            "templates": {"sms": {"en": "{code} for {purpose}"}}}}});
+        parse(&file.to_string()).unwrap();
     }
 
     #[test]

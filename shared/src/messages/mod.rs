@@ -89,6 +89,10 @@ impl CustomTemplate {
     pub fn uses_brand(&self) -> bool {
         self.0.contains("{brand}")
     }
+
+    pub fn uses_purpose(&self) -> bool {
+        self.0.contains("{purpose}")
+    }
 }
 
 impl std::fmt::Debug for CustomTemplate {
