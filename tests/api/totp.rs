@@ -1155,7 +1155,7 @@ async fn the_demo_backend_enrols_reads_and_challenges_and_nothing_more() {
         .send()
         .await
         .unwrap();
-    assert_eq!(delete.status(), 404);
+    assert_eq!(delete.status(), 405, "only reading, as the demo page does");
     for (path, body) in [
         (
             "/_local/demo/otp/verify",
@@ -1165,10 +1165,14 @@ async fn the_demo_backend_enrols_reads_and_challenges_and_nothing_more() {
             "/_local/demo/otp/send",
             json!({"channel": "sms", "to": "+447911123456", "reference": "x"}),
         ),
-        ("/_local/demo/totp/enroll/demo-15", json!({})),
     ] {
         assert_eq!(app.post(path, &body).await.status, 404, "{path}");
     }
+    let post = app
+        .post("/_local/demo/totp/enroll/demo-15", &json!({}))
+        .await;
+    assert_eq!(post.status, 405, "{}", post.body);
+    assert_eq!(post.headers["allow"], "GET");
     assert_eq!(app.enrollment("demo-15").await.body["status"], "active");
     assert!(app.outbox().await.is_empty());
 }
