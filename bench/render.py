@@ -234,6 +234,7 @@ HOW_TO_RUN = """## How to run
 | heap allocations | `bash bench/allocations.sh` (asserted in `cargo test`) | < 1 min |
 | requests per operation | `bash bench/requests.sh` (asserted in the test command) | ~1 min |
 | cold start beside Node.js and Python | `bash bench/coldstart/run.sh` | ~5 min |
+| cold start with ten profiles compiled in, beside none | `bash bench/coldstart-profiles.sh` | ~12 min |
 | load on otp-local | `bash bench/load/run.sh` | ~6–10 min |
 | binary size | `bash bench/size.sh` (= `bash infra/build-lambdas.sh`, run by CI) | ~8 min |
 
