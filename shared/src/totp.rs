@@ -353,11 +353,6 @@ impl SecretSealer {
         self
     }
 
-    /// The id of the key that seals.
-    pub fn current_key_id(&self) -> &str {
-        &self.current.0
-    }
-
     fn key(&self, key_id: &str) -> Option<&Zeroizing<[u8; 32]>> {
         std::iter::once(&self.current)
             .chain(&self.retired)
@@ -387,18 +382,43 @@ impl SecretSealer {
         plain: &[u8],
         randomness: &dyn Randomness,
     ) -> SealedSecret {
-        let (key_id, key) = &self.current;
-        let cipher = Aes256Gcm::new_from_slice(key.as_ref()).expect("a 256-bit key");
-        let mut nonce = [0u8; 12];
+        let (nonce, ciphertext) = self.encrypt(aad, plain, randomness);
+        SealedSecret {
+            key_id: self.current.0.clone(),
+            nonce: BASE64.encode(&nonce),
+            ciphertext: BASE64.encode(&ciphertext),
+        }
+    }
+
+    /// [`Self::seal_bytes`] as one byte string, nonce ‖ ciphertext, under the current key only: for
+    /// a short-lived token that names no key id.
+    pub fn seal_compact(&self, aad: &[u8], plain: &[u8], randomness: &dyn Randomness) -> Vec<u8> {
+        let (nonce, ciphertext) = self.encrypt(aad, plain, randomness);
+        [nonce.as_slice(), &ciphertext].concat()
+    }
+
+    /// Opens what [`Self::seal_compact`] sealed.
+    pub fn open_compact(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        if sealed.len() < NONCE_LEN {
+            return Err(SealError);
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        decrypt(&self.current.1, nonce, ciphertext, aad)
+    }
+
+    fn encrypt(
+        &self,
+        aad: &[u8],
+        plain: &[u8],
+        randomness: &dyn Randomness,
+    ) -> ([u8; NONCE_LEN], Vec<u8>) {
+        let cipher = Aes256Gcm::new_from_slice(self.current.1.as_ref()).expect("a 256-bit key");
+        let mut nonce = [0u8; NONCE_LEN];
         randomness.fill(&mut nonce);
         let ciphertext = cipher
             .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
             .expect("AES-GCM encrypts any short message");
-        SealedSecret {
-            key_id: key_id.clone(),
-            nonce: BASE64.encode(&nonce),
-            ciphertext: BASE64.encode(&ciphertext),
-        }
+        (nonce, ciphertext)
     }
 
     pub fn open_bytes(
@@ -409,24 +429,37 @@ impl SecretSealer {
         let key = self.key(&sealed.key_id).ok_or(SealError)?;
         let nonce = BASE64
             .decode(sealed.nonce.as_bytes())
-            .ok()
-            .filter(|n| n.len() == 12)
-            .ok_or(SealError)?;
+            .map_err(|_| SealError)?;
         let ciphertext = BASE64
             .decode(sealed.ciphertext.as_bytes())
             .map_err(|_| SealError)?;
-        let cipher = Aes256Gcm::new_from_slice(key.as_ref()).expect("a 256-bit key");
-        cipher
-            .decrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &ciphertext,
-                    aad,
-                },
-            )
-            .map(Zeroizing::new)
-            .map_err(|_| SealError)
+        decrypt(key, &nonce, &ciphertext, aad)
     }
+}
+
+/// The length of an AES-GCM nonce.
+const NONCE_LEN: usize = 12;
+
+fn decrypt(
+    key: &Zeroizing<[u8; 32]>,
+    nonce: &[u8],
+    ciphertext: &[u8],
+    aad: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, SealError> {
+    if nonce.len() != NONCE_LEN {
+        return Err(SealError);
+    }
+    let cipher = Aes256Gcm::new_from_slice(key.as_ref()).expect("a 256-bit key");
+    cipher
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .map(Zeroizing::new)
+        .map_err(|_| SealError)
 }
 
 #[cfg(test)]

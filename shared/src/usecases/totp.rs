@@ -176,24 +176,14 @@ impl<S, N> Otp<S, N> {
         let bytes = data_encoding::BASE64URL_NOPAD
             .decode(challenge_id.as_bytes())
             .map_err(|_| ChallengeRefusal::Invalid)?;
-        if bytes.len() < 12 + 16 + 8 {
-            return Err(ChallengeRefusal::Invalid);
-        }
-        let (nonce, ciphertext) = bytes.split_at(12);
-        let sealed = crate::totp::SealedSecret {
-            key_id: self
-                .keys
-                .totp_challenge_sealer()
-                .current_key_id()
-                .to_owned(),
-            nonce: data_encoding::BASE64.encode(nonce),
-            ciphertext: data_encoding::BASE64.encode(ciphertext),
-        };
         let plain = self
             .keys
             .totp_challenge_sealer()
-            .open_bytes(CHALLENGE_AAD, &sealed)
+            .open_compact(CHALLENGE_AAD, &bytes)
             .map_err(|_| ChallengeRefusal::Invalid)?;
+        if plain.len() < 8 {
+            return Err(ChallengeRefusal::Invalid);
+        }
         // expiry (8 bytes) ‖ enrolment id length (1) ‖ enrolment id ‖ user id
         let (expiry, rest) = plain.split_at(8);
         let expires_at = i64::from_be_bytes(expiry.try_into().expect("8 bytes"));
@@ -240,22 +230,14 @@ impl<S: TotpStore, N> Otp<S, N> {
         plain.push(id_len);
         plain.extend_from_slice(enrollment_id);
         plain.extend_from_slice(user_id.as_str().as_bytes());
-        let sealed = self.keys.totp_challenge_sealer().seal_bytes(
+        let sealed = self.keys.totp_challenge_sealer().seal_compact(
             CHALLENGE_AAD,
             &plain,
             self.randomness.as_ref(),
         );
-        let mut bytes = data_encoding::BASE64
-            .decode(sealed.nonce.as_bytes())
-            .context("a sealed challenge's nonce")?;
-        bytes.extend(
-            data_encoding::BASE64
-                .decode(sealed.ciphertext.as_bytes())
-                .context("a sealed challenge")?,
-        );
         tracing::info!("challenge issued");
         Ok(TotpChallenge {
-            challenge_id: data_encoding::BASE64URL_NOPAD.encode(&bytes),
+            challenge_id: data_encoding::BASE64URL_NOPAD.encode(&sealed),
             user_id,
             expires_at,
         })
