@@ -159,6 +159,16 @@ impl Keys {
         mac.update(crate::guard::client_network(address).as_bytes());
         data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes()[..16])
     }
+
+    /// A stable pseudonym of an app backend's principal, counted like a client network (by the
+    /// guess budget). `""`: a caller whose address the platform did not give.
+    pub fn server_key(&self, principal: &str) -> String {
+        let mut mac = HmacSha256::new_from_slice(self.destination.as_ref())
+            .expect("HMAC takes any key length");
+        mac.update(b"server-principal:");
+        mac.update(principal.as_bytes());
+        data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes()[..16])
+    }
 }
 
 impl fmt::Debug for Keys {

@@ -25,6 +25,8 @@ pub const METRIC_NAMES: &[&str] = &[
     "CodesIncorrect",
     "CodesExpired",
     "CodesLocked",
+    "NetworkGuessLocks",
+    "DestinationGuessLocks",
     "SendsRefused",
     "FallbacksUsed",
     "SmsSpend",
@@ -59,8 +61,11 @@ pub enum MetricEvent {
     CodeIncorrect,
     /// `CodesExpired`.
     CodeExpired,
-    /// `CodesLocked`.
+    /// `CodesLocked`: a code refused for its own attempts or a guess lock.
     CodeLocked,
+    /// `DestinationGuessLocks` when the destination's daily guess budget is spent (locked for
+    /// everyone; alarmed), else `NetworkGuessLocks` (one network locked out of one destination).
+    GuessLock { everyone: bool },
     /// `SendsRefused` by reason.
     SendRefused { reason: &'static str },
     /// `FallbacksUsed` by reason.
@@ -171,6 +176,8 @@ impl MetricEvent {
             E::CodeIncorrect => Shape::plain("CodesIncorrect"),
             E::CodeExpired => Shape::plain("CodesExpired"),
             E::CodeLocked => Shape::plain("CodesLocked"),
+            E::GuessLock { everyone: true } => Shape::plain("DestinationGuessLocks"),
+            E::GuessLock { everyone: false } => Shape::plain("NetworkGuessLocks"),
             E::SendRefused { reason } => Shape::by_reason("SendsRefused", reason),
             E::FallbackUsed { reason } => Shape::by_reason("FallbacksUsed", reason),
             E::SmsSpend { amount, budget } => Shape {
@@ -460,6 +467,8 @@ mod tests {
             E::CodeIncorrect,
             E::CodeExpired,
             E::CodeLocked,
+            E::GuessLock { everyone: false },
+            E::GuessLock { everyone: true },
             E::SendRefused { reason: "cooldown" },
             E::FallbackUsed { reason: "sms_down" },
             E::SmsSpend {

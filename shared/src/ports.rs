@@ -8,7 +8,10 @@ use rand::RngCore;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::domain::{ChallengeId, Channel, ProfileName, Purpose, Reference, Transaction, UserId};
+use crate::domain::{
+    ChallengeId, Channel, GuessBudget, GuessLock, NetworkKey, ProfileName, Purpose, Reference,
+    Transaction, UserId,
+};
 use crate::hashing::{CodeHash, DestinationKey};
 use crate::totp::{SealedSecret, TotpParams};
 
@@ -90,6 +93,10 @@ pub struct NewChallenge {
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub max_attempts: u32,
+    /// The guess budget of its profile: wrong codes for it count against the destination's.
+    pub guess_budget: GuessBudget,
+    /// The network asking for it: refused while that network is locked out of the destination.
+    pub network: NetworkKey,
 }
 
 /// How often one destination may be sent a code.
@@ -177,6 +184,8 @@ pub enum SendAdmission {
         kind: QuotaKind,
         retry_at: OffsetDateTime,
     },
+    /// The asking network (or everyone) guessed wrong too often at this destination.
+    LockedOut { until: OffsetDateTime },
 }
 
 /// What an approved code was for, as the verify reply reports it.
@@ -197,12 +206,19 @@ pub enum VerifyOutcome {
     /// The code matched; it is now consumed.
     /// Boxed: the other outcomes are a few bytes, and an approval happens once per code.
     Approved(Box<ApprovedChallenge>),
-    /// The code did not match; the failure was counted.
-    Incorrect { attempts_remaining: u32 },
+    /// The code did not match; the failure was counted, against the code and the destination's
+    /// guess budget, and may have started a lock (the next guess is refused).
+    Incorrect {
+        attempts_remaining: u32,
+        lock: Option<GuessLock>,
+    },
     /// Past its expiry, replaced by a newer code, or withdrawn after a failed delivery.
     Expired,
-    /// Too many wrong attempts; not even the right code is accepted now.
+    /// Too many wrong attempts on this code; not even the right code is accepted now.
     Locked,
+    /// The asking network (or everyone) guessed wrong too often at this code's destination: no
+    /// code of it is checked until the lock ends.
+    LockedOut { until: OffsetDateTime },
     /// Already approved once.
     Consumed,
     /// No such id.
@@ -293,12 +309,17 @@ pub trait ChallengeStore: Send + Sync {
         keep_until: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// In one step: checks the code is not consumed, not expired and not locked, compares `candidate`
-    /// with the stored hash in constant time, and either consumes the code or counts a failure.
+    /// In one step: checks the code is not consumed, not expired, not locked and that `network` is
+    /// not locked out of its destination, compares `candidate` with the stored hash in constant
+    /// time, and either consumes the code or counts a failure. A failure is then counted against
+    /// the destination's guess budget (see [`crate::domain::GuessRecord`]), which may lock
+    /// `network` or everyone out of every live code of the destination; an approval from a network
+    /// with failures counted resets its count.
     fn verify(
         &self,
         id: &ChallengeId,
         candidate: &CodeHash,
+        network: &NetworkKey,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<VerifyOutcome, StoreError>> + Send;
 }

@@ -6,13 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 pub use crate::domain::ProfileName;
 use crate::domain::{
-    Alphabet, AndroidAppHash, Brand, Channel, Code, CodeAttempt, CodeLength, CodeSpec, Invalid,
-    Locale, Purpose, SmsBinding, Transaction, Ttl, WebOtpOrigin,
+    Alphabet, AndroidAppHash, Brand, Channel, Code, CodeAttempt, CodeLength, CodeSpec, GuessBudget,
+    Invalid, Locale, Purpose, SmsBinding, Transaction, Ttl, WebOtpOrigin,
 };
 use crate::messages::{self, CustomTemplate, MessageInput};
 
@@ -65,6 +66,8 @@ pub struct Profile {
     /// The message of a server send with a `transaction` (its amount, currency and payee shown);
     /// without it such a send is refused.
     pub transaction_template: Option<CustomTemplate>,
+    /// How many wrong codes a destination takes, per network and in all, before guessing stops.
+    pub guess_budget: GuessBudget,
 }
 
 impl Profile {
@@ -94,6 +97,7 @@ impl Profile {
             templates: Vec::new(),
             token_audience: None,
             transaction_template: None,
+            guess_budget: GuessBudget::default(),
         }
     }
 
@@ -410,6 +414,16 @@ struct RawProfile {
     templates: BTreeMap<Channel, BTreeMap<String, String>>,
     token_audience: Option<String>,
     transaction_template: Option<String>,
+    guess_budget: Option<RawGuessBudget>,
+}
+
+/// A guess budget as written: every number optional (the defaults are the bounds' safest end).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGuessBudget {
+    per_network: Option<u32>,
+    lock_minutes: Option<u64>,
+    per_destination: Option<u32>,
 }
 
 impl RawProfile {
@@ -589,6 +603,20 @@ impl RawProfile {
             templates,
             token_audience,
             transaction_template,
+            guess_budget: match self.guess_budget {
+                None => GuessBudget::default(),
+                Some(raw) => {
+                    let default = GuessBudget::default();
+                    GuessBudget::new(
+                        raw.per_network.unwrap_or(default.per_network),
+                        raw.lock_minutes.map_or(default.lock_for, |m| {
+                            Duration::from_secs(m.saturating_mul(60))
+                        }),
+                        raw.per_destination.unwrap_or(default.per_destination),
+                    )
+                    .map_err(at("guess_budget"))?
+                }
+            },
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use otp_shared::adapters::MemoryStore;
 use otp_shared::adapters::aws::{AwsDelivery, DynamoStore};
-use otp_shared::domain::{ChallengeId, UserId};
+use otp_shared::domain::{ChallengeId, NetworkKey, UserId};
 use otp_shared::hashing::CodeHash;
 use otp_shared::ports::{
     ChallengeStore, Delivered, DeliveryError, EnrollAdmission, Enrollment, FailureOutcome,
@@ -76,9 +76,10 @@ impl ChallengeStore for LocalStore {
         &self,
         id: &ChallengeId,
         candidate: &CodeHash,
+        network: &NetworkKey,
         now: OffsetDateTime,
     ) -> Result<VerifyOutcome, StoreError> {
-        delegate!(self.verify(id, candidate, now))
+        delegate!(self.verify(id, candidate, network, now))
     }
 }
 

@@ -1,11 +1,11 @@
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::domain::{ChallengeId, Purpose, UserId};
+use crate::domain::{ChallengeId, GuessBudget, GuessRecord, NetworkKey, Purpose, UserId};
 use crate::hashing::{CodeHash, DestinationKey};
 use crate::ports::{
     ApprovedChallenge, ChallengeStore, EnrollAdmission, Enrollment, FailureOutcome,
@@ -87,6 +87,12 @@ struct Stored {
     max_attempts: u32,
     failed_attempts: u32,
     state: State,
+    destination: DestinationKey,
+    guess_budget: GuessBudget,
+    /// The networks that had failures counted at the destination when it was sent, or tried this
+    /// code since: an approval from one of them resets its count (the rule DynamoDB can apply
+    /// without reading the destination's item).
+    guessed_from: BTreeSet<NetworkKey>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +110,7 @@ struct Sends {
     /// How long a send to this destination matters to its rules (window, cooldown or the lifetime
     /// of its code, whichever is longest), under the longest policy and code it was sent with.
     remembered_for: Duration,
+    guesses: GuessRecord,
 }
 
 impl MemoryStore {
@@ -138,7 +145,11 @@ impl Inner {
                         let keep_after = now - sends.remembered_for;
                         sends.recent.retain(|t| *t > keep_after);
                         sends.last_by_purpose.retain(|_, (t, _)| *t > keep_after);
-                        if sends.recent.is_empty() && sends.last_by_purpose.is_empty() {
+                        sends.guesses.prune(now);
+                        if sends.recent.is_empty()
+                            && sends.last_by_purpose.is_empty()
+                            && sends.guesses.is_empty()
+                        {
                             self.destinations.remove(&key);
                         }
                     }
@@ -192,6 +203,9 @@ impl ChallengeStore for MemoryStore {
             .destinations
             .entry(challenge.destination.clone())
             .or_default();
+        if let Some(until) = sends.guesses.locked_until(&challenge.network, now) {
+            return Ok(SendAdmission::LockedOut { until });
+        }
         while sends
             .recent
             .front()
@@ -233,6 +247,7 @@ impl ChallengeStore for MemoryStore {
         let lifetime = (challenge.expires_at - now).try_into().unwrap_or_default();
         sends.remembered_for = sends.remembered_for.max(remembered_for.max(lifetime));
         let destination_kept_for = sends.remembered_for;
+        let guessed_from = sends.guesses.guessing_networks().into_iter().collect();
         let replaced = sends
             .last_by_purpose
             .insert(challenge.purpose.clone(), (now, challenge.id.clone()))
@@ -244,13 +259,14 @@ impl ChallengeStore for MemoryStore {
         }
         inner.forget_at(
             now + destination_kept_for,
-            Entry::Destination(challenge.destination),
+            Entry::Destination(challenge.destination.clone()),
         );
         // Kept past its expiry as long as the send counts, so a late verify still reads "expired".
         inner.forget_at(
             challenge.expires_at + remembered_for,
             Entry::Challenge(challenge.id.clone()),
         );
+        let destination = challenge.destination.clone();
         inner.challenges.insert(
             challenge.id,
             Stored {
@@ -268,6 +284,9 @@ impl ChallengeStore for MemoryStore {
                 max_attempts: challenge.max_attempts,
                 failed_attempts: 0,
                 state: State::Pending,
+                destination,
+                guess_budget: challenge.guess_budget,
+                guessed_from,
             },
         );
         Ok(admission)
@@ -358,12 +377,22 @@ impl ChallengeStore for MemoryStore {
         &self,
         id: &ChallengeId,
         candidate: &CodeHash,
+        network: &NetworkKey,
         now: OffsetDateTime,
     ) -> Result<VerifyOutcome, StoreError> {
         let mut inner = self.lock()?;
-        let Some(stored) = inner.challenges.get_mut(id) else {
+        let Inner {
+            challenges,
+            destinations,
+            ..
+        } = &mut *inner;
+        let Some(stored) = challenges.get_mut(id) else {
             return Ok(VerifyOutcome::NotFound);
         };
+        let guesses = &mut destinations
+            .entry(stored.destination.clone())
+            .or_default()
+            .guesses;
         let outcome = match stored.state {
             State::Consumed => VerifyOutcome::Consumed,
             State::Revoked => VerifyOutcome::Expired,
@@ -371,14 +400,34 @@ impl ChallengeStore for MemoryStore {
             State::Pending if stored.failed_attempts >= stored.max_attempts => {
                 VerifyOutcome::Locked
             }
-            State::Pending if stored.code_hash == *candidate => {
-                stored.state = State::Consumed;
-                VerifyOutcome::Approved(Box::new(stored.approved.clone()))
-            }
             State::Pending => {
-                stored.failed_attempts += 1;
-                VerifyOutcome::Incorrect {
-                    attempts_remaining: stored.max_attempts - stored.failed_attempts,
+                if let Some(until) = guesses.locked_until(network, now) {
+                    return Ok(VerifyOutcome::LockedOut { until });
+                }
+                let tried_before = !stored.guessed_from.insert(network.clone());
+                if stored.code_hash == *candidate {
+                    stored.state = State::Consumed;
+                    if tried_before {
+                        guesses.succeed(network);
+                    }
+                    VerifyOutcome::Approved(Box::new(stored.approved.clone()))
+                } else {
+                    stored.failed_attempts += 1;
+                    guesses.count_failure(network, now);
+                    let lock = guesses.lock_due(&stored.guess_budget, network, now);
+                    if let Some(lock) = lock {
+                        guesses.apply(lock, network);
+                    }
+                    let keep_until = guesses.keep_until();
+                    let outcome = VerifyOutcome::Incorrect {
+                        attempts_remaining: stored.max_attempts - stored.failed_attempts,
+                        lock,
+                    };
+                    let destination = stored.destination.clone();
+                    if let Some(at) = keep_until {
+                        inner.forget_at(at, Entry::Destination(destination));
+                    }
+                    return Ok(outcome);
                 }
             }
         };
@@ -548,7 +597,13 @@ mod tests {
             created_at: now,
             expires_at: now + Duration::from_secs(300),
             max_attempts: 3,
+            guess_budget: crate::domain::GuessBudget::default(),
+            network: net(),
         }
+    }
+
+    fn net() -> NetworkKey {
+        NetworkKey::parse("0a0b").unwrap()
     }
 
     fn fake_destination(name: &str) -> DestinationKey {
@@ -570,11 +625,11 @@ mod tests {
         store.begin(c, POLICY, &[]).await.unwrap();
         let right = CodeHash::from_bytes([1; 32]);
         assert!(matches!(
-            store.verify(&id, &right, t(1)).await.unwrap(),
+            store.verify(&id, &right, &net(), t(1)).await.unwrap(),
             VerifyOutcome::Approved(_)
         ));
         assert_eq!(
-            store.verify(&id, &right, t(2)).await.unwrap(),
+            store.verify(&id, &right, &net(), t(2)).await.unwrap(),
             VerifyOutcome::Consumed
         );
     }
@@ -588,15 +643,16 @@ mod tests {
         let wrong = CodeHash::from_bytes([2; 32]);
         for remaining in [2, 1, 0] {
             assert_eq!(
-                store.verify(&id, &wrong, t(1)).await.unwrap(),
+                store.verify(&id, &wrong, &net(), t(1)).await.unwrap(),
                 VerifyOutcome::Incorrect {
-                    attempts_remaining: remaining
+                    attempts_remaining: remaining,
+                    lock: None,
                 }
             );
         }
         let right = CodeHash::from_bytes([1; 32]);
         assert_eq!(
-            store.verify(&id, &right, t(2)).await.unwrap(),
+            store.verify(&id, &right, &net(), t(2)).await.unwrap(),
             VerifyOutcome::Locked
         );
     }
@@ -609,7 +665,7 @@ mod tests {
         store.begin(c, POLICY, &[]).await.unwrap();
         let right = CodeHash::from_bytes([1; 32]);
         assert_eq!(
-            store.verify(&id, &right, t(300)).await.unwrap(),
+            store.verify(&id, &right, &net(), t(300)).await.unwrap(),
             VerifyOutcome::Expired
         );
     }
@@ -628,11 +684,17 @@ mod tests {
         ));
         let right = CodeHash::from_bytes([1; 32]);
         assert_eq!(
-            store.verify(&first_id, &right, t(32)).await.unwrap(),
+            store
+                .verify(&first_id, &right, &net(), t(32))
+                .await
+                .unwrap(),
             VerifyOutcome::Expired
         );
         assert!(matches!(
-            store.verify(&second_id, &right, t(32)).await.unwrap(),
+            store
+                .verify(&second_id, &right, &net(), t(32))
+                .await
+                .unwrap(),
             VerifyOutcome::Approved(_)
         ));
     }
@@ -650,7 +712,7 @@ mod tests {
         store.withdraw(&id, t(1)).await.unwrap();
         let right = CodeHash::from_bytes([1; 32]);
         assert_eq!(
-            store.verify(&id, &right, t(2)).await.unwrap(),
+            store.verify(&id, &right, &net(), t(2)).await.unwrap(),
             VerifyOutcome::Expired
         );
         assert!(matches!(
@@ -668,7 +730,7 @@ mod tests {
         let id = ChallengeId::generate(&random);
         let hash = CodeHash::from_bytes([1; 32]);
         assert_eq!(
-            store.verify(&id, &hash, t(0)).await.unwrap(),
+            store.verify(&id, &hash, &net(), t(0)).await.unwrap(),
             VerifyOutcome::NotFound
         );
     }

@@ -3,6 +3,7 @@
 mod challenge;
 mod code;
 mod destination;
+mod guesses;
 mod region;
 mod text;
 mod transaction;
@@ -12,6 +13,7 @@ mod web_otp;
 pub use challenge::{ChallengeId, IdempotencyKey, Purpose, Reference, Ttl};
 pub use code::{Alphabet, Code, CodeAttempt, CodeLength, CodeSpec};
 pub use destination::{Channel, Destination, EmailAddress, LineType, PhoneNumber};
+pub use guesses::{GuessBudget, GuessLock, GuessRecord, NetworkGuesses, NetworkKey, hour_of};
 pub use region::{Money, Region};
 pub use text::{Brand, Locale, ProfileName};
 pub use transaction::Transaction;

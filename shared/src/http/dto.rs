@@ -15,7 +15,7 @@ use crate::messages::CustomTemplate;
 use crate::ports::VerifyOutcome;
 use crate::profiles::{self, FallbackPolicy, Profile, ProfileName, combinations};
 use crate::usecases::{
-    SendReceipt, SendRequest, TotpProof, TotpVerifyRequest, Verification, VerifyRequest,
+    Requester, SendReceipt, SendRequest, TotpProof, TotpVerifyRequest, Verification, VerifyRequest,
 };
 
 pub(super) const STRING: &str = "a string";
@@ -389,6 +389,7 @@ impl SendBody {
             reference,
             transaction,
             client,
+            requester: Requester::Browser(client),
             fallback,
             sms_binding,
             idempotency: None,
@@ -545,7 +546,12 @@ impl VerifyBody {
             }
             let id = ChallengeId::parse(&id).map_err(at("id"))?;
             let code = CodeAttempt::parse(&required(self.code, "code")?).map_err(at("code"))?;
-            return Ok(VerifyKind::Challenge(VerifyRequest { id, code }));
+            return Ok(VerifyKind::Challenge(VerifyRequest {
+                id,
+                code,
+                // The handler names the caller.
+                requester: Requester::Browser(None),
+            }));
         }
         if let Some(challenge_id) = self.challenge_id {
             if challenge_id.is_empty() || challenge_id.len() > 512 {
@@ -598,6 +604,12 @@ pub struct VerifyReply {
     transaction: Option<Transaction>,
     #[serde(skip_serializing_if = "Option::is_none")]
     attempts_remaining: Option<u32>,
+    /// The end of a lock on guessing, rounded up to a whole second.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    locked_until: Option<OffsetDateTime>,
     /// The signed proof of an approval.
     #[serde(skip_serializing_if = "Option::is_none")]
     token: Option<String>,
@@ -616,6 +628,9 @@ impl VerifyReply {
                     "The code is no longer valid: it expired, a newer code was sent, or it could not be delivered."
                 }
                 VerifyOutcome::Locked => "Too many wrong attempts; ask for a new code.",
+                VerifyOutcome::LockedOut { .. } => {
+                    "Too many wrong codes were tried for this destination from here; try again after the time in Retry-After."
+                }
                 VerifyOutcome::Consumed => "The code has already been used.",
                 VerifyOutcome::NotFound => "There is no code with this id.",
             },
@@ -625,6 +640,7 @@ impl VerifyReply {
             to: None,
             transaction: None,
             attempts_remaining: None,
+            locked_until: None,
             token: verification.token.clone(),
         };
         match outcome {
@@ -635,7 +651,12 @@ impl VerifyReply {
                 reply.to = Some(approved.masked_to.clone());
                 reply.transaction = approved.transaction.clone();
             }
-            VerifyOutcome::Incorrect { attempts_remaining } => {
+            VerifyOutcome::LockedOut { until } => {
+                reply.locked_until = Some(super::totp_dto::round_up(*until));
+            }
+            VerifyOutcome::Incorrect {
+                attempts_remaining, ..
+            } => {
                 reply.attempts_remaining = Some(*attempts_remaining);
             }
             _ => {}

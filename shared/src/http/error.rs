@@ -60,9 +60,11 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::ChallengeExpired => StatusCode::GONE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Send(SendError::CoolingDown { .. } | SendError::CapReached { .. }) => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            ApiError::Send(
+                SendError::CoolingDown { .. }
+                | SendError::CapReached { .. }
+                | SendError::LockedOut { .. },
+            ) => StatusCode::TOO_MANY_REQUESTS,
             // The budget is the operator's, not the client's: the service is unavailable for SMS.
             ApiError::Send(SendError::OverQuota {
                 kind: QuotaKind::SmsBudget,
@@ -99,6 +101,7 @@ impl ApiError {
             ApiError::Send(
                 refusal @ (SendError::CoolingDown { .. }
                 | SendError::CapReached { .. }
+                | SendError::LockedOut { .. }
                 | SendError::OverQuota { .. }
                 | SendError::SmsRefused(_)),
             ) => (
@@ -160,6 +163,10 @@ impl ApiError {
                 ApiError::Send(SendError::Delivery(e)) => Some(e.channel),
                 _ => None,
             },
+            locked_until: match self {
+                ApiError::Send(SendError::LockedOut { until, .. }) => Some(*until),
+                _ => None,
+            },
         }
     }
 
@@ -168,6 +175,7 @@ impl ApiError {
             ApiError::Send(
                 SendError::CoolingDown { retry_after }
                 | SendError::CapReached { retry_after }
+                | SendError::LockedOut { retry_after, .. }
                 | SendError::OverQuota { retry_after, .. }
                 | SendError::IdempotencyKeyInUse { retry_after },
             ) => Some(retry_after.as_secs()),
@@ -236,6 +244,7 @@ fn send_refusal_title(refusal: &SendError) -> &'static str {
     match refusal {
         SendError::CoolingDown { .. } => "Too soon to resend",
         SendError::CapReached { .. } => "Too many codes sent to this destination",
+        SendError::LockedOut { .. } => "Too many wrong codes tried for this destination",
         SendError::OverQuota { kind, .. } => match kind {
             QuotaKind::ClientAddress => "Too many codes requested from this address",
             QuotaKind::Country => "Too many SMS sent to this country for now",
@@ -266,6 +275,11 @@ struct Problem {
     retry_after: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     channel: Option<Channel>,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    locked_until: Option<time::OffsetDateTime>,
 }
 
 /// The HTTP status of each verify outcome. Only `approved` is a success.
@@ -275,6 +289,8 @@ pub fn verify_status(outcome: &VerifyOutcome) -> StatusCode {
         VerifyOutcome::Incorrect { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         VerifyOutcome::Expired => StatusCode::GONE,
         VerifyOutcome::Locked => StatusCode::LOCKED,
+        // Unlike a locked code, it ends by itself: `429` with `Retry-After`, as a TOTP lockout.
+        VerifyOutcome::LockedOut { .. } => StatusCode::TOO_MANY_REQUESTS,
         VerifyOutcome::Consumed => StatusCode::CONFLICT,
         VerifyOutcome::NotFound => StatusCode::NOT_FOUND,
     }

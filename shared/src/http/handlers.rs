@@ -16,7 +16,7 @@ use super::totp_dto::{
 use super::{ApiError, body, error, json_response};
 use crate::domain::{IdempotencyKey, Invalid, UserId};
 use crate::ports::{ChallengeStore, Notifier, TotpStore};
-use crate::usecases::{Caller, ChallengeRefusal, Idempotency, Otp, TotpVerifyRequest};
+use crate::usecases::{Caller, ChallengeRefusal, Idempotency, Otp, Requester, TotpVerifyRequest};
 
 /// Where the routes for the app's backend live: `AWS_IAM` on API Gateway, a bearer key in otp-local.
 pub const SERVER_PREFIX: &str = "/v1/server/";
@@ -64,6 +64,7 @@ pub async fn send<S: ChallengeStore, N: Notifier>(
             super::client_address(&request)
         };
         let mut send = body.into_request(otp.settings(), client, server)?;
+        send.requester = requester(&request, &caller);
         send.idempotency = idempotency(&request, caller)?;
         let receipt = otp.send(send).await?;
         let replayed = receipt.replayed;
@@ -76,6 +77,14 @@ pub async fn send<S: ChallengeStore, N: Notifier>(
         Ok(response)
     })
     .await)
+}
+
+/// Whom the guess budget counts a request under: the browser's network, or the backend.
+fn requester(request: &Request, caller: &Caller) -> Requester {
+    match caller {
+        Caller::Server(principal) => Requester::Server(principal.clone()),
+        Caller::Public => Requester::Browser(super::client_address(request)),
+    }
 }
 
 /// Marks a reply that repeats the first reply to the same `Idempotency-Key` (as Stripe does).
@@ -107,18 +116,27 @@ pub async fn verify<S: ChallengeStore + TotpStore, N: Notifier>(
     Ok(respond(async {
         require_method(&request, &Method::POST, "POST")?;
         let server = is_server_route(&request);
-        if server {
-            require_server(&request)?;
-        }
+        let caller = if server {
+            Caller::Server(require_server(&request)?)
+        } else {
+            Caller::Public
+        };
         let body: VerifyBody = body::parse(&request, VERIFY_FIELDS)?;
         let verify = match body.into_request(server)? {
-            VerifyKind::Challenge(verify) => {
+            VerifyKind::Challenge(mut verify) => {
+                verify.requester = requester(&request, &caller);
                 let id = verify.id.clone();
                 let verification = otp.verify(verify).await?;
-                return Ok(json_response(
+                let mut response = json_response(
                     error::verify_status(&verification.outcome),
                     &VerifyReply::new(&id, &verification),
-                ));
+                );
+                if let Some(wait) = verification.retry_after {
+                    response
+                        .headers_mut()
+                        .insert(http::header::RETRY_AFTER, wait.as_secs().into());
+                }
+                return Ok(response);
             }
             VerifyKind::Totp(verify) => verify,
             VerifyKind::TotpChallenge {

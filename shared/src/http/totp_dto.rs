@@ -229,7 +229,7 @@ impl<'a> TotpVerifyReply<'a> {
 }
 
 /// Rounds up to the next whole second: a lock shown as ending never ends later than shown.
-fn round_up(t: OffsetDateTime) -> OffsetDateTime {
+pub(super) fn round_up(t: OffsetDateTime) -> OffsetDateTime {
     if t.nanosecond() == 0 {
         t
     } else {

@@ -16,6 +16,8 @@ pub use totp::{
 };
 pub use verify::{Verification, VerifyError, VerifyRequest};
 
+use crate::domain::NetworkKey;
+
 use crate::config::Settings;
 use crate::hashing::Keys;
 use crate::metrics::{Metrics, NoMetrics};
@@ -79,6 +81,27 @@ impl<S, N> Otp<S, N> {
     /// The signer of proof tokens, and the keys it publishes.
     pub fn proof(&self) -> &ProofSigner {
         &self.proof
+    }
+}
+
+/// Who is asking, as far as per-network limits (the guess budget) are concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requester {
+    /// A browser on a public route, from its client address (when the platform gave one).
+    Browser(Option<std::net::IpAddr>),
+    /// The app's backend on a server route: its principal stands for its network.
+    Server(String),
+}
+
+impl<S, N> Otp<S, N> {
+    /// The pseudonym the guess budget counts `requester` under.
+    fn network_of(&self, requester: &Requester) -> NetworkKey {
+        let key = match requester {
+            Requester::Browser(Some(address)) => self.keys.client_key(*address),
+            Requester::Browser(None) => self.keys.server_key(""),
+            Requester::Server(principal) => self.keys.server_key(principal),
+        };
+        NetworkKey::parse(&key).expect("a keyed hash in lower-case hex")
     }
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use time::OffsetDateTime;
 
-use super::{Otp, until};
+use super::{Otp, Requester, until};
 use crate::domain::{
     Brand, ChallengeId, Channel, Code, CodeAttempt, CodeSpec, Destination, EmailAddress,
     IdempotencyKey, Locale, Purpose, Reference, SmsBinding, Transaction, Ttl,
@@ -37,6 +37,8 @@ pub struct SendRequest {
     pub transaction: Option<Transaction>,
     /// Where the request came from, as the platform saw it: what per-client limits key on.
     pub client: Option<std::net::IpAddr>,
+    /// Who asks: a network locked out of the destination by its wrong guesses is refused.
+    pub requester: Requester,
     /// Where the code goes instead when an SMS is refused by an SMS rule or fails at the provider.
     pub fallback: Option<EmailAddress>,
     /// The Web OTP origin and Android app hash an SMS ends with.
@@ -216,6 +218,13 @@ pub enum SendError {
         kind: QuotaKind,
         retry_after: Duration,
     },
+    #[error(
+        "too many wrong codes were tried for this destination from here; try again after the time in Retry-After"
+    )]
+    LockedOut {
+        retry_after: Duration,
+        until: OffsetDateTime,
+    },
     #[error("{}", sms_refusal_detail(*.0))]
     SmsRefused(SmsRefusal),
     #[error("a send with this Idempotency-Key is still under way; retry shortly")]
@@ -260,6 +269,7 @@ impl SendError {
         Some(match self {
             SendError::CoolingDown { .. } => "resend-cooldown",
             SendError::CapReached { .. } => "destination-send-limit",
+            SendError::LockedOut { .. } => "destination-locked",
             SendError::OverQuota { kind, .. } => match kind {
                 QuotaKind::ClientAddress => "client-send-limit",
                 QuotaKind::Country => "country-send-limit",
@@ -478,6 +488,8 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                     created_at: now,
                     expires_at,
                     max_attempts: request.profile.max_attempts,
+                    guess_budget: request.profile.guess_budget,
+                    network: self.network_of(&request.requester),
                 },
                 policy,
                 &quotas,
@@ -496,6 +508,15 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                 tracing::info!("refused: destination send cap reached");
                 return Err(SendError::CapReached {
                     retry_after: until(now, retry_at),
+                });
+            }
+            SendAdmission::LockedOut {
+                until: locked_until,
+            } => {
+                tracing::info!("refused: this network is locked out of the destination");
+                return Err(SendError::LockedOut {
+                    retry_after: until(now, locked_until),
+                    until: locked_until,
                 });
             }
             SendAdmission::OverQuota { kind, retry_at } => {

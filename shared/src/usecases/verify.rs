@@ -2,8 +2,8 @@ use anyhow::Context as _;
 
 use crate::metrics::MetricEvent;
 
-use super::Otp;
-use crate::domain::{ChallengeId, Channel, CodeAttempt};
+use super::{Otp, Requester, until};
+use crate::domain::{ChallengeId, Channel, CodeAttempt, GuessLock};
 use crate::ports::{ApprovedChallenge, ChallengeStore, Notifier, VerifyOutcome};
 use crate::proof::{Proof, ProofSubject};
 
@@ -12,6 +12,8 @@ use crate::proof::{Proof, ProofSubject};
 pub struct VerifyRequest {
     pub id: ChallengeId,
     pub code: CodeAttempt,
+    /// Whose guess this is: the destination's guess budget counts per network.
+    pub requester: Requester,
 }
 
 /// A verify's outcome and, for an approval, the signed proof of it.
@@ -19,6 +21,8 @@ pub struct VerifyRequest {
 pub struct Verification {
     pub outcome: VerifyOutcome,
     pub token: Option<String>,
+    /// For a guess lock: how long until it ends, in whole seconds (`Retry-After`).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,9 +38,10 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
     pub async fn verify(&self, request: VerifyRequest) -> Result<Verification, VerifyError> {
         let now = self.clock.now();
         let candidate = self.keys.code_hash(&request.id, request.code.expose());
+        let network = self.network_of(&request.requester);
         let outcome = self
             .store
-            .verify(&request.id, &candidate, now)
+            .verify(&request.id, &candidate, &network, now)
             .await
             .context("checking the code in the store")?;
         tracing::Span::current().record("status", outcome.status());
@@ -45,9 +50,34 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             VerifyOutcome::Approved(approved) => Some(MetricEvent::CodeApproved {
                 channel: approved.channel,
             }),
-            VerifyOutcome::Incorrect { .. } => Some(MetricEvent::CodeIncorrect),
+            VerifyOutcome::Incorrect { lock, .. } => {
+                match lock {
+                    Some(GuessLock::Network { .. }) => {
+                        tracing::warn!(
+                            audit = "guess_lock",
+                            scope = "network",
+                            "audit: wrong codes from one network locked it out of a destination"
+                        );
+                        self.metrics
+                            .record(&MetricEvent::GuessLock { everyone: false });
+                    }
+                    Some(GuessLock::Destination { .. }) => {
+                        tracing::warn!(
+                            audit = "guess_lock",
+                            scope = "destination",
+                            "audit: the destination's daily guess budget is spent; it is locked for everyone"
+                        );
+                        self.metrics
+                            .record(&MetricEvent::GuessLock { everyone: true });
+                    }
+                    None => {}
+                }
+                Some(MetricEvent::CodeIncorrect)
+            }
             VerifyOutcome::Expired => Some(MetricEvent::CodeExpired),
-            VerifyOutcome::Locked => Some(MetricEvent::CodeLocked),
+            VerifyOutcome::Locked | VerifyOutcome::LockedOut { .. } => {
+                Some(MetricEvent::CodeLocked)
+            }
             VerifyOutcome::Consumed | VerifyOutcome::NotFound => None,
         };
         if let Some(event) = event {
@@ -57,7 +87,15 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             VerifyOutcome::Approved(approved) => Some(self.proof_of(&request.id, approved, now)?),
             _ => None,
         };
-        Ok(Verification { outcome, token })
+        let retry_after = match &outcome {
+            VerifyOutcome::LockedOut { until: end } => Some(until(now, *end)),
+            _ => None,
+        };
+        Ok(Verification {
+            outcome,
+            token,
+            retry_after,
+        })
     }
 
     /// The proof token of an approval, naming the destination the code went to.
@@ -103,7 +141,7 @@ impl VerifyOutcome {
             VerifyOutcome::Approved(_) => "approved",
             VerifyOutcome::Incorrect { .. } => "incorrect",
             VerifyOutcome::Expired => "expired",
-            VerifyOutcome::Locked => "locked",
+            VerifyOutcome::Locked | VerifyOutcome::LockedOut { .. } => "locked",
             VerifyOutcome::Consumed => "consumed",
             VerifyOutcome::NotFound => "not_found",
         }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use otp_shared::adapters::{MemoryStore, SeededRandomness};
-use otp_shared::domain::{ChallengeId, Channel, Destination, Purpose};
+use otp_shared::domain::{ChallengeId, Channel, Destination, GuessBudget, NetworkKey, Purpose};
 use otp_shared::hashing::{CodeHash, DestinationKey, Keys};
 use otp_shared::ports::{ChallengeStore, NewChallenge, SendAdmission, SendPolicy, VerifyOutcome};
 use otp_shared::totp::SealedSecret;
@@ -165,6 +165,7 @@ impl Model {
                 code.failed += 1;
                 VerifyOutcome::Incorrect {
                     attempts_remaining: max_attempts - code.failed,
+                    lock: None,
                 }
             }
         }
@@ -206,6 +207,10 @@ fn right_hash(n: usize) -> CodeHash {
 }
 
 const WRONG: [u8; 32] = [0xff; 32];
+
+fn network(step: usize) -> NetworkKey {
+    NetworkKey::parse(&format!("{step:x}")).unwrap()
+}
 
 fn destination_keys() -> Vec<DestinationKey> {
     let keys = Keys::derive(&ServiceSecret::parse("store model test secret, 32+ bytes").unwrap());
@@ -263,6 +268,8 @@ async fn run(policy: SendPolicy, max_attempts: u32, ops: &[Op]) -> Result<(), Te
                     created_at: now,
                     expires_at: now + Duration::from_secs(ttl),
                     max_attempts,
+                    guess_budget: GuessBudget::default(),
+                    network: network(step),
                 };
                 let got = store.begin(challenge, policy, &[]).await.unwrap();
                 let expected = model.begin(destination, purpose, now);
@@ -294,7 +301,12 @@ async fn run(policy: SendPolicy, max_attempts: u32, ops: &[Op]) -> Result<(), Te
                 } else {
                     CodeHash::from_bytes(WRONG)
                 };
-                let got = store.verify(&ids[index], &hash, now).await.unwrap();
+                // Each verify from a network of its own, and fewer wrong codes than a destination's
+                // daily budget: the guess budget (tested on its own) never speaks here.
+                let got = store
+                    .verify(&ids[index], &hash, &network(step), now)
+                    .await
+                    .unwrap();
                 if got == VerifyOutcome::NotFound && model.may_forget(index, now) {
                     model.codes[index].forgotten = true;
                 }

@@ -50,7 +50,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::adapters::OsRandomness;
-use crate::domain::{ChallengeId, Channel, ProfileName, Purpose, Reference, Transaction};
+use crate::domain::{
+    ChallengeId, Channel, GuessBudget, NetworkKey, ProfileName, Purpose, Reference, Transaction,
+};
 use crate::hashing::CodeHash;
 use crate::ports::{
     ApprovedChallenge, ChallengeStore, IdempotencyClaim, IdempotentSend, NewChallenge, Quota,
@@ -97,7 +99,7 @@ impl DynamoStore {
     }
 
     /// The destination's sends, read consistently (a fresh item when there are none).
-    async fn read_sends(&self, pk: &str) -> Result<DestinationItem, StoreError> {
+    pub(super) async fn read_sends(&self, pk: &str) -> Result<DestinationItem, StoreError> {
         let read = self
             .client
             .get_item()
@@ -122,7 +124,7 @@ pub fn code_key(id: &str) -> String {
     format!("code#{id}")
 }
 
-fn destination_key(destination: &crate::hashing::DestinationKey) -> String {
+pub(super) fn destination_key(destination: &crate::hashing::DestinationKey) -> String {
     format!("dest#{}", destination.as_str())
 }
 
@@ -148,7 +150,7 @@ fn hex(hash: &CodeHash) -> String {
     HEXLOWER.encode(hash.as_bytes())
 }
 
-fn corrupt(what: &str) -> StoreError {
+pub(super) fn corrupt(what: &str) -> StoreError {
     StoreError::Failed(anyhow!("stored item is malformed: {what}"))
 }
 
@@ -180,6 +182,41 @@ struct CodeItem {
     masked_to: String,
     sealed_to: SealedSecret,
     purge_at: i64,
+    /// The destination's item (`dest#…`), whose guess budget a wrong code counts against; absent
+    /// on codes stored before the guess budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    destination: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    guess_budget: Option<StoredGuessBudget>,
+}
+
+/// A profile's guess budget as a code item keeps it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct StoredGuessBudget {
+    per_network: u32,
+    lock_seconds: u64,
+    per_destination: u32,
+}
+
+impl From<GuessBudget> for StoredGuessBudget {
+    fn from(budget: GuessBudget) -> Self {
+        Self {
+            per_network: budget.per_network,
+            lock_seconds: budget.lock_for.as_secs(),
+            per_destination: budget.per_destination,
+        }
+    }
+}
+
+impl StoredGuessBudget {
+    fn budget(self) -> Result<GuessBudget, StoreError> {
+        GuessBudget::new(
+            self.per_network,
+            Duration::from_secs(self.lock_seconds),
+            self.per_destination,
+        )
+        .map_err(|_| corrupt("guess budget"))
+    }
 }
 
 impl CodeItem {
@@ -202,6 +239,8 @@ impl CodeItem {
             masked_to: challenge.masked_to.clone(),
             sealed_to: challenge.sealed_to.clone(),
             purge_at: purge_seconds(challenge.expires_at + CODE_RETENTION),
+            destination: Some(destination_key(&challenge.destination)),
+            guess_budget: Some(challenge.guess_budget.into()),
         }
     }
 
@@ -233,26 +272,40 @@ impl CodeItem {
         })
     }
 
-    /// What the verify that wrote `candidate` into this item found: an approval, or one more wrong
-    /// attempt.
-    fn outcome_of_attempt(&self, candidate: &CodeHash) -> Result<VerifyOutcome, StoreError> {
+    /// What the verify that wrote `candidate` into this item found, `attempts` being the count of
+    /// attempts after it: an approval, or one more wrong attempt (its lock is decided after).
+    fn outcome_of_attempt(
+        &self,
+        candidate: &CodeHash,
+        attempts: u32,
+    ) -> Result<VerifyOutcome, StoreError> {
         Ok(if self.code_hash()? == *candidate {
             VerifyOutcome::Approved(Box::new(self.approved()?))
         } else {
             VerifyOutcome::Incorrect {
-                attempts_remaining: self.max_attempts.saturating_sub(self.attempts),
+                attempts_remaining: self.max_attempts.saturating_sub(attempts),
+                lock: None,
             }
         })
     }
 
-    /// Why the verify condition refused this (old) item.
-    fn refusal(&self, now_ms: i64) -> Result<VerifyOutcome, StoreError> {
+    /// Why the verify condition refused this (old) item, whose mirrored lock on the asking network
+    /// is `locked_until_ms`. Checked in the memory store's order.
+    fn refusal(
+        &self,
+        now_ms: i64,
+        locked_until_ms: Option<i64>,
+    ) -> Result<VerifyOutcome, StoreError> {
         Ok(if self.is_consumed() {
             VerifyOutcome::Consumed
         } else if self.state != PENDING || now_ms >= self.expires_at_ms {
             VerifyOutcome::Expired
         } else if self.attempts >= self.max_attempts {
             VerifyOutcome::Locked
+        } else if let Some(until) = locked_until_ms {
+            VerifyOutcome::LockedOut {
+                until: from_millis(until)?,
+            }
         } else {
             return Err(StoreError::Failed(anyhow!(
                 "verify condition failed on an item that passes every check"
@@ -286,24 +339,40 @@ fn idempotency_key(send: &IdempotentSend) -> String {
     format!("idem#{}", send.slot)
 }
 
-/// The sends to one destination, keyed by its pseudonym.
+/// The sends to one destination, keyed by its pseudonym, and its guess record (see
+/// [`super::guesses`]).
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct DestinationItem {
-    pk: String,
-    /// Incremented by every send; a send's write is conditional on the version it read.
-    version: u64,
+pub(super) struct DestinationItem {
+    pub(super) pk: String,
+    /// Incremented by every send and every wrong code; a whole-item write is conditional on the
+    /// version it read.
+    pub(super) version: u64,
     /// Times (epoch ms) of the sends still inside the window, oldest first.
-    sends_ms: Vec<i64>,
+    pub(super) sends_ms: Vec<i64>,
     /// Per purpose: the last send and its code, while either still matters.
-    last_sends: BTreeMap<String, LastSend>,
-    purge_at: i64,
+    pub(super) last_sends: BTreeMap<String, LastSend>,
+    pub(super) purge_at: i64,
+    // The guess record, by network pseudonym and by hour. Always written, empty or not, so a
+    // wrong code can add to them with one `UpdateItem`.
+    #[serde(default)]
+    pub(super) guess_failures: BTreeMap<String, u32>,
+    #[serde(default)]
+    pub(super) guess_last_failure_ms: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub(super) guess_lockouts: BTreeMap<String, u32>,
+    #[serde(default)]
+    pub(super) guess_locks: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub(super) guess_hourly: BTreeMap<String, u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) guess_locked_until_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct LastSend {
+pub(super) struct LastSend {
     at_ms: i64,
-    id: String,
-    expires_at_ms: i64,
+    pub(super) id: String,
+    pub(super) expires_at_ms: i64,
 }
 
 impl DestinationItem {
@@ -350,6 +419,7 @@ impl DestinationItem {
             .values()
             .map(|last| last.expires_at_ms.max(last.at_ms + cooldown_ms))
             .chain([millis(challenge.created_at + policy.window)])
+            .chain(self.guesses()?.keep_until().map(millis))
             .max()
             .unwrap_or(now_ms);
         self.purge_at = purge_seconds(from_millis(keep_until)?);
@@ -358,13 +428,17 @@ impl DestinationItem {
 
     /// Drops what no rule needs any more: sends outside the window, last sends whose cooldown is over
     /// and whose code has expired.
-    fn prune(&mut self, now: OffsetDateTime, policy: SendPolicy) {
+    fn prune(&mut self, now: OffsetDateTime, policy: SendPolicy) -> Result<(), StoreError> {
+        let mut guesses = self.guesses()?;
+        guesses.prune(now);
+        self.set_guesses(&guesses);
         let now_ms = millis(now);
         let window_start = millis(now - policy.window);
         let cooldown_ms = policy.resend_cooldown.as_millis() as i64;
         self.sends_ms.retain(|t| *t > window_start);
         self.last_sends
             .retain(|_, last| last.at_ms + cooldown_ms > now_ms || last.expires_at_ms > now_ms);
+        Ok(())
     }
 }
 
@@ -396,7 +470,7 @@ impl ChallengeStore for DynamoStore {
     ) -> Result<SendAdmission, StoreError> {
         let now = challenge.created_at;
         let dest_pk = destination_key(&challenge.destination);
-        let code_item: HashMap<String, AttributeValue> =
+        let mut code_item: HashMap<String, AttributeValue> =
             serde_dynamo::to_item(CodeItem::new(&challenge)).context("mapping the code item")?;
         let mut withdraw_replaced = true;
         for attempt in 0..SEND_ATTEMPTS {
@@ -412,7 +486,12 @@ impl ChallengeStore for DynamoStore {
             }
             let mut dest = self.read_sends(&dest_pk).await?;
             let read_version = dest.version;
-            dest.prune(now, policy);
+            dest.prune(now, policy)?;
+            let guesses = dest.guesses()?;
+            if let Some(until) = guesses.locked_until(&challenge.network, now) {
+                return Ok(SendAdmission::LockedOut { until });
+            }
+            super::guesses::mirror_onto_code(&mut code_item, &guesses, now);
             let admission = dest.admit(&challenge.purpose, policy, now)?;
             if !matches!(admission, SendAdmission::Admitted { .. }) {
                 return Ok(admission);
@@ -619,6 +698,7 @@ impl ChallengeStore for DynamoStore {
         &self,
         id: &ChallengeId,
         candidate: &CodeHash,
+        network: &NetworkKey,
         now: OffsetDateTime,
     ) -> Result<VerifyOutcome, StoreError> {
         let now_ms = millis(now);
@@ -631,10 +711,13 @@ impl ChallengeStore for DynamoStore {
             .condition_expression(
                 "attribute_exists(#pk) AND #state = :pending AND #expires > :now \
                  AND #attempts < #max AND (attribute_not_exists(#last) OR #last <> #hash) \
-                 AND (attribute_not_exists(#attempt_id) OR #attempt_id <> :attempt_id)",
+                 AND (attribute_not_exists(#attempt_id) OR #attempt_id <> :attempt_id) \
+                 AND (attribute_not_exists(#network_lock) OR #network_lock <= :now) \
+                 AND (attribute_not_exists(#everyone_lock) OR #everyone_lock <= :now)",
             )
             .update_expression(
-                "SET #last = :candidate, #attempts = #attempts + :one, #attempt_id = :attempt_id",
+                "SET #last = :candidate, #attempts = #attempts + :one, #attempt_id = :attempt_id \
+                 ADD #guessed_from :network",
             )
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_names("#state", "state")
@@ -644,6 +727,12 @@ impl ChallengeStore for DynamoStore {
             .expression_attribute_names("#last", "last_attempt_hash")
             .expression_attribute_names("#hash", "code_hash")
             .expression_attribute_names("#attempt_id", "last_attempt_id")
+            .expression_attribute_names(
+                "#network_lock",
+                super::guesses::network_lock_attribute(network),
+            )
+            .expression_attribute_names("#everyone_lock", super::guesses::DESTINATION_LOCK)
+            .expression_attribute_names("#guessed_from", super::guesses::GUESSED_FROM)
             .expression_attribute_values(":pending", AttributeValue::S(PENDING.to_owned()))
             .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
             .expression_attribute_values(":candidate", AttributeValue::S(hex(candidate)))
@@ -652,54 +741,85 @@ impl ChallengeStore for DynamoStore {
                 ":attempt_id",
                 AttributeValue::S(attempt_id.as_str().to_owned()),
             )
-            .return_values(ReturnValue::AllNew)
+            .expression_attribute_values(
+                ":network",
+                AttributeValue::Ss(vec![network.as_str().to_owned()]),
+            )
+            // The old item: whether this network had tried the code (or had failures counted)
+            // before decides whether an approval resets its count.
+            .return_values(ReturnValue::AllOld)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
+        let (code, outcome) = match result {
             Ok(output) => {
-                let item: CodeItem = serde_dynamo::from_item(
-                    output
-                        .attributes
-                        .ok_or_else(|| corrupt("no attributes returned"))?,
-                )
-                .context("mapping the code item")?;
-                item.outcome_of_attempt(candidate)
+                let old = output
+                    .attributes
+                    .ok_or_else(|| corrupt("no attributes returned"))?;
+                let tried_before = super::guesses::has_guessed(&old, network);
+                let code: CodeItem =
+                    serde_dynamo::from_item(old).context("mapping the code item")?;
+                let outcome = code.outcome_of_attempt(candidate, code.attempts + 1)?;
+                if tried_before && matches!(outcome, VerifyOutcome::Approved(_)) {
+                    if let Some(dest_pk) = &code.destination {
+                        self.reset_guesses(dest_pk, network).await?;
+                    }
+                    return Ok(outcome);
+                }
+                (code, outcome)
             }
             Err(error) if is_condition_failure(&error) => {
                 let old = match error.into_service_error() {
                     UpdateItemError::ConditionalCheckFailedException(e) => e.item,
                     _ => None,
                 };
-                match old {
-                    None => Ok(VerifyOutcome::NotFound),
-                    Some(old) => {
-                        let old: CodeItem =
-                            serde_dynamo::from_item(old).context("mapping the code item")?;
-                        if old.last_attempt_id.as_deref() == Some(attempt_id.as_str()) {
-                            tracing::warn!(
-                                "a retried verify found its own earlier write; reporting that outcome"
-                            );
-                            old.outcome_of_attempt(candidate)
-                        } else {
-                            old.refusal(now_ms)
-                        }
-                    }
+                let Some(old) = old else {
+                    return Ok(VerifyOutcome::NotFound);
+                };
+                let locked_until = super::guesses::mirrored_lock(&old, network, now_ms);
+                let code: CodeItem =
+                    serde_dynamo::from_item(old).context("mapping the code item")?;
+                if code.last_attempt_id.as_deref() != Some(attempt_id.as_str()) {
+                    return code.refusal(now_ms, locked_until);
                 }
+                tracing::warn!(
+                    "a retried verify found its own earlier write; reporting that outcome"
+                );
+                let outcome = code.outcome_of_attempt(candidate, code.attempts)?;
+                (code, outcome)
             }
-            Err(error) => Err(failed("verifying a code")(error)),
-        }
+            Err(error) => return Err(failed("verifying a code")(error)),
+        };
+        let VerifyOutcome::Incorrect {
+            attempts_remaining, ..
+        } = outcome
+        else {
+            return Ok(outcome);
+        };
+        // A wrong code: counted against the destination's guess budget too.
+        let lock = match (&code.destination, code.guess_budget) {
+            (Some(dest_pk), Some(budget)) => {
+                self.count_wrong_guess(dest_pk, network, &budget.budget()?, now)
+                    .await?
+            }
+            // A code stored before the guess budget: its own attempt cap still applies.
+            _ => None,
+        };
+        Ok(VerifyOutcome::Incorrect {
+            attempts_remaining,
+            lock,
+        })
     }
 }
 
-fn is_condition_failure<R>(error: &SdkError<UpdateItemError, R>) -> bool {
+pub(super) fn is_condition_failure<R>(error: &SdkError<UpdateItemError, R>) -> bool {
     error
         .as_service_error()
         .is_some_and(UpdateItemError::is_conditional_check_failed_exception)
 }
 
 /// The destination item's write, conditional on the version read (or on there being none).
-fn put_versioned(
+pub(super) fn put_versioned(
     table: &str,
     dest: &DestinationItem,
     read_version: u64,
@@ -786,7 +906,7 @@ fn over(quota: &Quota) -> SendAdmission {
 }
 
 /// Whether DynamoDB cancelled the transaction because another one was writing the same items.
-fn is_transaction_conflict<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
+pub(super) fn is_transaction_conflict<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
     match error.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
             .cancellation_reasons()
@@ -797,7 +917,7 @@ fn is_transaction_conflict<R>(error: &SdkError<TransactWriteItemsError, R>) -> b
 }
 
 /// Which writes of a cancelled transaction failed their condition, by position.
-fn failed_conditions<R>(error: &SdkError<TransactWriteItemsError, R>) -> Vec<usize> {
+pub(super) fn failed_conditions<R>(error: &SdkError<TransactWriteItemsError, R>) -> Vec<usize> {
     match error.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
             .cancellation_reasons()
@@ -917,12 +1037,14 @@ mod tests {
                 ciphertext: "c".into(),
             },
             purge_at: 100,
+            destination: None,
+            guess_budget: None,
         }
     }
 
     #[test]
     fn a_refused_verify_is_explained_by_the_old_item_in_the_memory_stores_order() {
-        let outcome = |item: CodeItem, now_ms| item.refusal(now_ms).unwrap();
+        let outcome = |item: CodeItem, now_ms| item.refusal(now_ms, None).unwrap();
         // Consumed first, whatever else holds.
         assert_eq!(
             outcome(item(PENDING, 5, true), 20_000),
@@ -945,8 +1067,23 @@ mod tests {
             outcome(item(PENDING, 5, false), 9_999),
             VerifyOutcome::Locked
         );
+        // Then a guess lock on the asking network (its own or everyone's), until it ends.
+        assert_eq!(
+            item(PENDING, 4, false)
+                .refusal(9_999, Some(12_000))
+                .unwrap(),
+            VerifyOutcome::LockedOut {
+                until: from_millis(12_000).unwrap()
+            }
+        );
+        assert_eq!(
+            item(PENDING, 5, false)
+                .refusal(9_999, Some(12_000))
+                .unwrap(),
+            VerifyOutcome::Locked
+        );
         // An item every check passes cannot have been refused: that is an error, not a guess.
-        assert!(item(PENDING, 4, false).refusal(9_999).is_err());
+        assert!(item(PENDING, 4, false).refusal(9_999, None).is_err());
     }
 
     #[test]
@@ -984,7 +1121,7 @@ mod tests {
             ]),
             ..DestinationItem::default()
         };
-        dest.prune(now, policy);
+        dest.prune(now, policy).unwrap();
         assert_eq!(dest.sends_ms, vec![ms(899), ms(10)]);
         assert_eq!(
             dest.last_sends.keys().collect::<Vec<_>>(),

@@ -5,6 +5,7 @@
 
 mod delivery;
 mod dynamodb;
+mod guesses;
 mod secrets;
 mod totp;
 
