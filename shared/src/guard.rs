@@ -379,6 +379,9 @@ mod tests {
         assert_eq!(tests.code_for(&email), Some("AB12CD"));
         let other = Destination::parse(Channel::Sms, "+447912345678").unwrap();
         assert_eq!(tests.code_for(&other), None);
+        // Exact addresses, not mailboxes: a tag makes another address, which is not a test one.
+        let tagged = Destination::parse(Channel::Email, "review+1@example.com").unwrap();
+        assert_eq!(tests.code_for(&tagged), None);
         assert!(!format!("{tests:?}").contains("123456"));
         for bad in [
             "+14155552671",

@@ -11,7 +11,7 @@ mod web_otp;
 
 pub use challenge::{ChallengeId, IdempotencyKey, Purpose, Reference, Ttl};
 pub use code::{Alphabet, Code, CodeAttempt, CodeLength, CodeSpec};
-pub use destination::{Channel, Destination, EmailAddress, LineType, PhoneNumber};
+pub use destination::{Channel, Destination, EmailAddress, LineType, Mailbox, PhoneNumber};
 pub use region::{Money, Region};
 pub use text::{Brand, Locale, ProfileName};
 pub use transaction::Transaction;
