@@ -25,6 +25,8 @@ pub struct VelocityLimits {
     pub country_sms_per_hour: u32,
     /// SMS in all.
     pub global_sms_per_hour: u32,
+    /// Email in all.
+    pub global_email_per_hour: u32,
 }
 
 impl Default for VelocityLimits {
@@ -33,6 +35,7 @@ impl Default for VelocityLimits {
             client_sends_per_hour: 20,
             country_sms_per_hour: 200,
             global_sms_per_hour: 1000,
+            global_email_per_hour: 2000,
         }
     }
 }
@@ -142,6 +145,15 @@ pub fn quotas(
             counter: format!("client#{client}#{hour}"),
             amount: 1,
             limit: limits.client_sends_per_hour.into(),
+            resets_at: next_hour,
+        });
+    }
+    if let Destination::Email(_) = destination {
+        quotas.push(Quota {
+            kind: QuotaKind::EmailGlobal,
+            counter: format!("email#{hour}"),
+            amount: 1,
+            limit: limits.global_email_per_hour.into(),
             resets_at: next_hour,
         });
     }
@@ -362,10 +374,25 @@ mod tests {
             &VelocityLimits::default(),
             &SmsRules::default(),
             &email,
-            None,
+            Some("abc"),
             now,
         );
-        assert!(email_quotas.is_empty());
+        let summary: Vec<_> = email_quotas
+            .iter()
+            .map(|q| (q.kind, q.counter.as_str(), q.amount, q.limit))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (QuotaKind::ClientAddress, "client#abc#2026-11-22T13", 1, 20),
+                (QuotaKind::EmailGlobal, "email#2026-11-22T13", 1, 2000),
+            ],
+            "email is counted per client and in all, never against SMS limits or the budget"
+        );
+        assert_eq!(
+            email_quotas[1].resets_at,
+            time::macros::datetime!(2026-11-22 14:00 UTC)
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ fn limits(client: u32, country: u32, global: u32) -> Settings {
             client_sends_per_hour: client,
             country_sms_per_hour: country,
             global_sms_per_hour: global,
+            ..VelocityLimits::default()
         },
         ..Settings::default()
     }

@@ -11,6 +11,7 @@ mod helpers;
 mod idempotency;
 mod lambda_events;
 mod logs;
+mod mailbox;
 mod openapi;
 mod proof;
 mod readme;

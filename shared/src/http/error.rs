@@ -241,6 +241,7 @@ fn send_refusal_title(refusal: &SendError) -> &'static str {
             QuotaKind::Country => "Too many SMS sent to this country for now",
             QuotaKind::Global => "Too many SMS sent for now",
             QuotaKind::SmsBudget => "Today's SMS budget is spent",
+            QuotaKind::EmailGlobal => "Too many emails sent for now",
         },
         SendError::SmsRefused(SmsRefusal::CountryNotAllowed) => "SMS is not sent to this country",
         SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_)) => {

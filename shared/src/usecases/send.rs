@@ -238,6 +238,7 @@ fn over_quota_detail(kind: QuotaKind) -> &'static str {
         QuotaKind::Country => "the most SMS allowed to this country this hour have been sent",
         QuotaKind::Global => "the most SMS allowed this hour have been sent",
         QuotaKind::SmsBudget => "today's SMS budget is spent; SMS resumes at midnight UTC",
+        QuotaKind::EmailGlobal => "the most emails allowed this hour have been sent",
     }
 }
 
@@ -265,6 +266,7 @@ impl SendError {
                 QuotaKind::Country => "country-send-limit",
                 QuotaKind::Global => "global-sms-limit",
                 QuotaKind::SmsBudget => "sms-budget-exhausted",
+                QuotaKind::EmailGlobal => "global-email-limit",
             },
             SendError::SmsRefused(SmsRefusal::CountryNotAllowed) => "sms-country-not-allowed",
             SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_)) => {
@@ -290,8 +292,9 @@ impl SendError {
                 QuotaKind::Country => FallbackReason::CountryLimit,
                 QuotaKind::Global => FallbackReason::GlobalLimit,
                 QuotaKind::SmsBudget => FallbackReason::BudgetExhausted,
-                // The client's own limit counts every channel.
-                QuotaKind::ClientAddress => return None,
+                // The client's own limit counts every channel; the email limit is the fallback's
+                // own.
+                QuotaKind::ClientAddress | QuotaKind::EmailGlobal => return None,
             },
             SendError::Delivery(e) if e.channel == Channel::Sms => FallbackReason::DeliveryFailed,
             _ => return None,
