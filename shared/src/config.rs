@@ -174,12 +174,12 @@ impl Settings {
         (
             "OTP_SMS_PRICES",
             "(none)",
-            "the price of one SMS per destination country, `GB=0.0395,US=0.00883` (your SNS prices); countries not listed cost `OTP_SMS_DEFAULT_PRICE`",
+            "the price of one SMS segment per destination country, `GB=0.0395,US=0.00883` (your SNS prices); countries not listed cost `OTP_SMS_DEFAULT_PRICE`",
         ),
         (
             "OTP_SMS_DEFAULT_PRICE",
             "0.10",
-            "the price of one SMS to a country not in `OTP_SMS_PRICES` (0–100)",
+            "the price of one SMS segment to a country not in `OTP_SMS_PRICES` (0–100)",
         ),
         (
             "OTP_TEST_DESTINATIONS",

@@ -16,6 +16,7 @@ mod openapi;
 mod proof;
 mod readme;
 mod resend;
+mod segments;
 mod send;
 mod totp;
 mod totp_store;

@@ -69,7 +69,9 @@ impl ApiError {
                 ..
             }) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Send(SendError::OverQuota { .. }) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Send(SendError::SmsRefused(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Send(SendError::SmsRefused(_) | SendError::SmsTooLong { .. }) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             // As the IETF Idempotency-Key draft answers a key in use and a key reused.
             ApiError::Send(SendError::IdempotencyKeyInUse { .. }) => StatusCode::CONFLICT,
             ApiError::Send(SendError::IdempotencyKeyReused) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -100,7 +102,8 @@ impl ApiError {
                 refusal @ (SendError::CoolingDown { .. }
                 | SendError::CapReached { .. }
                 | SendError::OverQuota { .. }
-                | SendError::SmsRefused(_)),
+                | SendError::SmsRefused(_)
+                | SendError::SmsTooLong { .. }),
             ) => (
                 refusal.refusal_reason().unwrap_or("refused"),
                 send_refusal_title(refusal),
@@ -247,6 +250,7 @@ fn send_refusal_title(refusal: &SendError) -> &'static str {
         SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_)) => {
             "SMS is only sent to mobile numbers"
         }
+        SendError::SmsTooLong { .. } => "The SMS text is longer than one segment",
         SendError::IdempotencyKeyInUse { .. }
         | SendError::IdempotencyKeyReused
         | SendError::Delivery(_)
