@@ -185,6 +185,7 @@ COUNTRY = re.compile(r"^[A-Z]{2}$")
 REFUSAL_REASONS = {
     "resend-cooldown", "destination-send-limit", "client-send-limit", "country-send-limit",
     "global-sms-limit", "sms-budget-exhausted", "sms-country-not-allowed", "sms-number-type-not-allowed",
+    "global-email-limit", "sms-too-long",
 }
 FALLBACK_REASONS = {
     "sms-budget-exhausted", "sms-country-not-allowed", "sms-number-type-not-allowed",
@@ -201,6 +202,7 @@ METRICS = {
     "FallbacksUsed": ([("Reason",)], {"Reason": FALLBACK_REASONS}),
     "SmsSpend": ([()], {}),
     "SmsBudget": ([()], {}),
+    "SmsSegments": ([()], {}),
     "TestDestinationSends": ([()], {}),
     "TotpApproved": ([()], {}),
     "TotpIncorrect": ([()], {}),

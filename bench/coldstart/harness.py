@@ -581,7 +581,8 @@ def main() -> int:
     # (600 s; the old seeding asked 3600 s of the send itself, which only the backend may now ask,
     # and at most 600 s).
     send_env = {**otp_env, "OTP_COUNTRY_SMS_PER_HOUR": "1000000",
-                "OTP_GLOBAL_SMS_PER_HOUR": "10000000", "OTP_SMS_DAILY_BUDGET": "1000000",
+                "OTP_GLOBAL_SMS_PER_HOUR": "10000000", "OTP_GLOBAL_EMAIL_PER_HOUR": "10000000",
+                "OTP_SMS_DAILY_BUDGET": "1000000",
                 "OTP_DEFAULT_TTL_SECONDS": "600"}
     secret_env = {**aws_env, "OTP_TABLE_NAME": setup["table"], "OTP_SECRET": setup["secret"]}
 

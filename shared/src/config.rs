@@ -157,6 +157,11 @@ impl Settings {
             "SMS allowed in all per clock hour (1–10000000)",
         ),
         (
+            "OTP_GLOBAL_EMAIL_PER_HOUR",
+            "2000",
+            "emails allowed in all per clock hour (1–10000000)",
+        ),
+        (
             "OTP_SMS_ALLOWED_COUNTRIES",
             crate::guard::DEFAULT_SMS_COUNTRIES,
             "ISO 3166-1 alpha-2 codes of the countries SMS may go to, comma-separated (the default: US, Canada, the UK with Guernsey, the Isle of Man and Jersey, which share +44, and the 27 EU countries)",
@@ -169,12 +174,12 @@ impl Settings {
         (
             "OTP_SMS_PRICES",
             "(none)",
-            "the price of one SMS per destination country, `GB=0.0395,US=0.00883` (your SNS prices); countries not listed cost `OTP_SMS_DEFAULT_PRICE`",
+            "the price of one SMS segment per destination country, `GB=0.0395,US=0.00883` (your SNS prices); countries not listed cost `OTP_SMS_DEFAULT_PRICE`",
         ),
         (
             "OTP_SMS_DEFAULT_PRICE",
             "0.10",
-            "the price of one SMS to a country not in `OTP_SMS_PRICES` (0–100)",
+            "the price of one SMS segment to a country not in `OTP_SMS_PRICES` (0–100)",
         ),
         (
             "OTP_TEST_DESTINATIONS",
@@ -378,6 +383,11 @@ impl Settings {
                     defaults.limits.global_sms_per_hour.into(),
                     1..=10_000_000,
                 )? as u32,
+                global_email_per_hour: number(
+                    "OTP_GLOBAL_EMAIL_PER_HOUR",
+                    defaults.limits.global_email_per_hour.into(),
+                    1..=10_000_000,
+                )? as u32,
             },
             sms: SmsRules {
                 allowed_countries: parsed(
@@ -575,6 +585,7 @@ mod tests {
         assert_eq!(s.limits.client_sends_per_hour, 20);
         assert_eq!(s.limits.country_sms_per_hour, 200);
         assert_eq!(s.limits.global_sms_per_hour, 1000);
+        assert_eq!(s.limits.global_email_per_hour, 2000);
         assert_eq!(s.sms.daily_budget.to_string(), "100.00");
         assert_eq!(s.sms.default_price.to_string(), "0.10");
         assert!(s.sms.prices.is_empty());
@@ -585,6 +596,7 @@ mod tests {
             ("OTP_CLIENT_SENDS_PER_HOUR", "5"),
             ("OTP_COUNTRY_SMS_PER_HOUR", "50"),
             ("OTP_GLOBAL_SMS_PER_HOUR", "500"),
+            ("OTP_GLOBAL_EMAIL_PER_HOUR", "700"),
             ("OTP_SMS_ALLOWED_COUNTRIES", "gb, IE"),
             ("OTP_SMS_DAILY_BUDGET", "12.5"),
             ("OTP_SMS_PRICES", "GB=0.0395"),
@@ -596,6 +608,7 @@ mod tests {
         assert_eq!(s.limits.client_sends_per_hour, 5);
         assert_eq!(s.limits.country_sms_per_hour, 50);
         assert_eq!(s.limits.global_sms_per_hour, 500);
+        assert_eq!(s.limits.global_email_per_hour, 700);
         let countries: Vec<_> = s
             .sms
             .allowed_countries

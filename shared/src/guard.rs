@@ -25,6 +25,8 @@ pub struct VelocityLimits {
     pub country_sms_per_hour: u32,
     /// SMS in all.
     pub global_sms_per_hour: u32,
+    /// Email in all.
+    pub global_email_per_hour: u32,
 }
 
 impl Default for VelocityLimits {
@@ -33,6 +35,7 @@ impl Default for VelocityLimits {
             client_sends_per_hour: 20,
             country_sms_per_hour: 200,
             global_sms_per_hour: 1000,
+            global_email_per_hour: 2000,
         }
     }
 }
@@ -115,20 +118,29 @@ impl SmsRules {
         Ok(())
     }
 
+    /// The price of one SMS segment to `number`.
     pub fn price(&self, number: &PhoneNumber) -> Money {
         number
             .region()
             .and_then(|region| self.prices.get(&region).copied())
             .unwrap_or(self.default_price)
     }
+
+    /// What an SMS of `segments` segments to `number` costs: the carrier bills each segment.
+    pub fn charge(&self, number: &PhoneNumber, segments: usize) -> Money {
+        self.price(number)
+            .times(u64::try_from(segments).unwrap_or(u64::MAX))
+    }
 }
 
 /// The counters a send is charged to, each refused once it would pass its limit. Sends to test
-/// destinations are charged to none.
+/// destinations are charged to none. An SMS of `sms_segments` segments is charged to the budget
+/// at its price for each (`sms_segments` means nothing to an email).
 pub fn quotas(
     limits: &VelocityLimits,
     rules: &SmsRules,
     destination: &Destination,
+    sms_segments: usize,
     client: Option<&str>,
     now: OffsetDateTime,
 ) -> Vec<Quota> {
@@ -142,6 +154,15 @@ pub fn quotas(
             counter: format!("client#{client}#{hour}"),
             amount: 1,
             limit: limits.client_sends_per_hour.into(),
+            resets_at: next_hour,
+        });
+    }
+    if let Destination::Email(_) = destination {
+        quotas.push(Quota {
+            kind: QuotaKind::EmailGlobal,
+            counter: format!("email#{hour}"),
+            amount: 1,
+            limit: limits.global_email_per_hour.into(),
             resets_at: next_hour,
         });
     }
@@ -164,7 +185,7 @@ pub fn quotas(
         quotas.push(Quota {
             kind: QuotaKind::SmsBudget,
             counter: format!("spend#{}", day_start.date()),
-            amount: rules.price(number).micros(),
+            amount: rules.charge(number, sms_segments).micros(),
             limit: rules.daily_budget.micros(),
             resets_at: day_start + Duration::from_secs(86_400),
         });
@@ -328,6 +349,7 @@ mod tests {
             &VelocityLimits::default(),
             &SmsRules::default(),
             &to,
+            1,
             Some("abc"),
             now,
         );
@@ -362,10 +384,72 @@ mod tests {
             &VelocityLimits::default(),
             &SmsRules::default(),
             &email,
-            None,
+            1,
+            Some("abc"),
             now,
         );
-        assert!(email_quotas.is_empty());
+        let summary: Vec<_> = email_quotas
+            .iter()
+            .map(|q| (q.kind, q.counter.as_str(), q.amount, q.limit))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (QuotaKind::ClientAddress, "client#abc#2026-11-22T13", 1, 20),
+                (QuotaKind::EmailGlobal, "email#2026-11-22T13", 1, 2000),
+            ],
+            "email is counted per client and in all, never against SMS limits or the budget"
+        );
+        assert_eq!(
+            email_quotas[1].resets_at,
+            time::macros::datetime!(2026-11-22 14:00 UTC)
+        );
+    }
+
+    #[test]
+    fn the_budget_is_charged_the_price_of_every_segment() {
+        let now = time::macros::datetime!(2026-11-22 13:45:10 UTC);
+        let rules = SmsRules {
+            prices: SmsRules::parse_prices("GB=0.0395").unwrap(),
+            ..SmsRules::default()
+        };
+        let to = phone("+447912345678");
+        // A UCS-2 text (an accent outside GSM-7) of 71 to 134 UTF-16 units is two segments.
+        let text = "ó".repeat(100);
+        let size = crate::messages::sms_size(&text);
+        assert_eq!(size.encoding, crate::messages::SmsEncoding::Ucs2);
+        assert_eq!(size.segments, 2);
+        let budget_charge = |segments| {
+            quotas(
+                &VelocityLimits::default(),
+                &rules,
+                &Destination::Sms(to.clone()),
+                segments,
+                None,
+                now,
+            )
+            .into_iter()
+            .find(|q| q.kind == QuotaKind::SmsBudget)
+            .map(|q| q.amount)
+        };
+        assert_eq!(budget_charge(1), Some(39_500));
+        assert_eq!(budget_charge(size.segments), Some(79_000));
+        assert_eq!(budget_charge(3), Some(118_500));
+        assert_eq!(rules.charge(&to, 3).to_string(), "0.1185");
+        // Every other counter counts the message once, however long.
+        let per_message: Vec<_> = quotas(
+            &VelocityLimits::default(),
+            &rules,
+            &Destination::Sms(to.clone()),
+            3,
+            None,
+            now,
+        )
+        .into_iter()
+        .filter(|q| q.kind != QuotaKind::SmsBudget)
+        .map(|q| q.amount)
+        .collect();
+        assert_eq!(per_message, [1, 1]);
     }
 
     #[test]
@@ -379,6 +463,9 @@ mod tests {
         assert_eq!(tests.code_for(&email), Some("AB12CD"));
         let other = Destination::parse(Channel::Sms, "+447912345678").unwrap();
         assert_eq!(tests.code_for(&other), None);
+        // Exact addresses, not mailboxes: a tag makes another address, which is not a test one.
+        let tagged = Destination::parse(Channel::Email, "review+1@example.com").unwrap();
+        assert_eq!(tests.code_for(&tagged), None);
         assert!(!format!("{tests:?}").contains("123456"));
         for bad in [
             "+14155552671",

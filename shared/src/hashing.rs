@@ -115,11 +115,12 @@ impl Keys {
     }
 
     /// A stable pseudonym of the destination under which its sends are counted, so the store never
-    /// holds a phone number or an email address.
+    /// holds a phone number or an email address. It names the recipient, an email's mailbox, not
+    /// the address as typed: `ana+1@…` and `ana+2@…` share one cooldown and one cap.
     pub fn destination_key(&self, destination: &Destination) -> DestinationKey {
         let mut mac = HmacSha256::new_from_slice(self.destination.as_ref())
             .expect("HMAC takes any key length");
-        mac.update(destination.canonical().as_bytes());
+        mac.update(destination.recipient().as_bytes());
         DestinationKey(data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes()[..16]))
     }
 
@@ -316,5 +317,18 @@ mod tests {
         assert!(!key.as_str().contains("ana"));
         let phone = Destination::parse(Channel::Sms, "+447911123456").unwrap();
         assert_ne!(key, keys.destination_key(&phone));
+    }
+
+    #[test]
+    fn destination_keys_name_the_mailbox_not_the_address_as_typed() {
+        let keys = keys("correct horse battery staple, long enough");
+        let key = |channel, to| keys.destination_key(&Destination::parse(channel, to).unwrap());
+        let ana = key(Channel::Email, "ana@example.com");
+        assert_eq!(ana, key(Channel::Email, "ana+1@example.com"));
+        assert_eq!(ana, key(Channel::Email, "Ana+2@Example.com"));
+        assert_ne!(ana, key(Channel::Email, "ana.lima@example.com"));
+        let gmail = key(Channel::Email, "analima@gmail.com");
+        assert_eq!(gmail, key(Channel::Email, "ana.lima+otp@googlemail.com"));
+        assert_eq!(gmail, key(Channel::Email, "a.n.a.l.i.m.a@gmail.com"));
     }
 }

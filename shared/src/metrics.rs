@@ -31,6 +31,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "FallbacksUsed",
     "SmsSpend",
     "SmsBudget",
+    "SmsSegments",
     "TestDestinationSends",
     "TotpApproved",
     "TotpIncorrect",
@@ -70,8 +71,13 @@ pub enum MetricEvent {
     SendRefused { reason: &'static str },
     /// `FallbacksUsed` by reason.
     FallbackUsed { reason: &'static str },
-    /// `SmsSpend` and `SmsBudget` in one record, so a dashboard can set one against the other.
-    SmsSpend { amount: f64, budget: f64 },
+    /// `SmsSpend` (the SMS's price times its segments), `SmsBudget` and `SmsSegments` in one
+    /// record, so a dashboard can set spend against budget, and segments against `CodesSent`.
+    SmsSpend {
+        amount: f64,
+        budget: f64,
+        segments: u64,
+    },
     /// `TestDestinationSends`.
     TestDestinationSend,
     /// `TotpApproved`.
@@ -108,10 +114,14 @@ struct Metric {
 
 impl Metric {
     fn count(name: &'static str) -> Self {
+        Self::counted(name, 1)
+    }
+
+    fn counted(name: &'static str, count: u64) -> Self {
         Self {
             name,
             unit: "Count",
-            value: Number::from(1u8),
+            value: Number::from(count),
         }
     }
 
@@ -180,12 +190,17 @@ impl MetricEvent {
             E::GuessLock { everyone: false } => Shape::plain("NetworkGuessLocks"),
             E::SendRefused { reason } => Shape::by_reason("SendsRefused", reason),
             E::FallbackUsed { reason } => Shape::by_reason("FallbacksUsed", reason),
-            E::SmsSpend { amount, budget } => Shape {
+            E::SmsSpend {
+                amount,
+                budget,
+                segments,
+            } => Shape {
                 dimension_sets: NO_DIMENSIONS,
                 dimensions: Vec::new(),
                 metrics: vec![
                     Metric::amount("SmsSpend", *amount)?,
                     Metric::amount("SmsBudget", *budget)?,
+                    Metric::counted("SmsSegments", *segments),
                 ],
             },
             E::TestDestinationSend => Shape::plain("TestDestinationSends"),
@@ -474,6 +489,7 @@ mod tests {
             E::SmsSpend {
                 amount: 12.5,
                 budget: 100.0,
+                segments: 1,
             },
             E::TestDestinationSend,
             E::TotpApproved,
@@ -558,10 +574,11 @@ mod tests {
     }
 
     #[test]
-    fn sms_spend_carries_spend_and_budget_in_one_record() {
+    fn sms_spend_carries_spend_budget_and_segments_in_one_record() {
         let record = one_record(MetricEvent::SmsSpend {
             amount: 12.5,
             budget: 100.0,
+            segments: 2,
         });
         assert_eq!(
             record,
@@ -573,12 +590,14 @@ mod tests {
                         "Dimensions": [[]],
                         "Metrics": [
                             {"Name": "SmsSpend", "Unit": "None"},
-                            {"Name": "SmsBudget", "Unit": "None"}
+                            {"Name": "SmsBudget", "Unit": "None"},
+                            {"Name": "SmsSegments", "Unit": "Count"}
                         ]
                     }]
                 },
                 "SmsSpend": 12.5,
-                "SmsBudget": 100.0
+                "SmsBudget": 100.0,
+                "SmsSegments": 2
             })
         );
     }
@@ -589,10 +608,12 @@ mod tests {
         metrics.record(&MetricEvent::SmsSpend {
             amount: f64::NAN,
             budget: 100.0,
+            segments: 1,
         });
         metrics.record(&MetricEvent::SmsSpend {
             amount: 1.0,
             budget: f64::INFINITY,
+            segments: 1,
         });
         assert!(buffer.lines().is_empty());
         assert_eq!(metrics.unwritten(), 2);

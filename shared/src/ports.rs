@@ -148,6 +148,8 @@ pub enum QuotaKind {
     Global,
     /// SMS spend today.
     SmsBudget,
+    /// Email in all this hour.
+    EmailGlobal,
 }
 
 /// A counter a send is charged to: refused if `amount` would take it past `limit`. The counter

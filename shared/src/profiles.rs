@@ -157,7 +157,7 @@ impl Profile {
             for locale in self.sms_locales() {
                 let template = self.template_for(Channel::Sms, &locale);
                 let segments = worst_case_sms_segments(self, template, &locale);
-                if segments > 1 {
+                if segments > messages::MAX_SMS_SEGMENTS {
                     let field = match template {
                         Some(_) => format!("templates.sms.{}", locale.as_str()),
                         None => "brand".to_owned(),
@@ -181,7 +181,7 @@ impl Profile {
                     &self.longest_binding(),
                     Some(&Transaction::longest()),
                 );
-                if segments > 1 {
+                if segments > messages::MAX_SMS_SEGMENTS {
                     return Err(at(
                         "transaction_template",
                         format!(

@@ -20,6 +20,7 @@ fn limits(client: u32, country: u32, global: u32) -> Settings {
             client_sends_per_hour: client,
             country_sms_per_hour: country,
             global_sms_per_hour: global,
+            ..VelocityLimits::default()
         },
         ..Settings::default()
     }
@@ -180,7 +181,7 @@ async fn the_daily_sms_budget_is_spent_at_the_configured_prices_then_503_until_m
         .events()
         .into_iter()
         .filter_map(|e| match e {
-            MetricEvent::SmsSpend { amount, budget } => Some((amount, budget)),
+            MetricEvent::SmsSpend { amount, budget, .. } => Some((amount, budget)),
             _ => None,
         })
         .collect();

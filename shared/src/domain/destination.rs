@@ -242,6 +242,31 @@ impl EmailAddress {
         &self.0
     }
 
+    /// The mailbox a message to this address lands in, which limits count under: the address in
+    /// lower case, without a `+tag` on the local part, and for Gmail (`gmail.com`, and its old name
+    /// `googlemail.com`, folded into it) without the dots Gmail ignores. So `Ana+1@example.com` and
+    /// `ana+2@example.com` are one mailbox, and `a.n.a@googlemail.com` is `ana@gmail.com`.
+    ///
+    /// A local part that is only a tag (`+news@example.com`) is kept whole: with nothing before the
+    /// `+` there is no mailbox name to fold it into. Quoted local parts never get here: `parse`
+    /// refuses them.
+    pub fn mailbox(&self) -> Mailbox {
+        let lower = self.0.to_lowercase();
+        let (local, domain) = lower.rsplit_once('@').unwrap_or(("", &lower));
+        let local = match local.split_once('+') {
+            Some((name, _tag)) if !name.is_empty() => name,
+            _ => local,
+        };
+        if matches!(domain, "gmail.com" | "googlemail.com") {
+            let name: String = local.chars().filter(|&c| c != '.').collect();
+            // A local part of dots alone cannot parse, but keep it rather than leave it empty.
+            let name = if name.is_empty() { local } else { &name };
+            Mailbox(format!("{name}@gmail.com"))
+        } else {
+            Mailbox(format!("{local}@{domain}"))
+        }
+    }
+
     /// `a•••@example.com`: the first character of the local part (only when it has two or more),
     /// a fixed run of three mask characters that hides the length, and the domain.
     pub fn masked(&self) -> String {
@@ -263,6 +288,23 @@ impl EmailAddress {
 impl fmt::Debug for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "EmailAddress({})", self.masked())
+    }
+}
+
+/// The normalised mailbox of an [`EmailAddress`] ([`EmailAddress::mailbox`]): what per-destination
+/// limits count, never where a message goes. Its `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Mailbox(String);
+
+impl Mailbox {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Mailbox(…)")
     }
 }
 
@@ -297,11 +339,22 @@ impl Destination {
         }
     }
 
-    /// The form under which sends are counted: an email's case does not make a new destination.
+    /// The address itself in one form, for exact matches (test destinations): an email's case
+    /// does not make another address.
     pub fn canonical(&self) -> String {
         match self {
             Destination::Sms(phone) => format!("sms:{}", phone.as_e164()),
             Destination::Email(email) => format!("email:{}", email.as_str().to_lowercase()),
+        }
+    }
+
+    /// Who receives: the form under which sends are counted (cooldown, cap, and anything else
+    /// per destination). A number, or an email's [mailbox](EmailAddress::mailbox), so that
+    /// `ana+1@…` and `ana+2@…` are one destination.
+    pub fn recipient(&self) -> String {
+        match self {
+            Destination::Sms(phone) => format!("sms:{}", phone.as_e164()),
+            Destination::Email(email) => format!("email:{}", email.mailbox().as_str()),
         }
     }
 
@@ -432,6 +485,104 @@ mod tests {
         assert_eq!(email.as_str(), "Ana.Lima@example.com");
         let dest = Destination::Email(email);
         assert_eq!(dest.canonical(), "email:ana.lima@example.com");
+    }
+
+    #[test]
+    fn a_mailbox_ignores_case_and_plus_tags_and_gmails_dots() {
+        let cases = [
+            ("ana@example.com", "ana@example.com", "already a mailbox"),
+            (
+                "Ana.Lima@Example.COM",
+                "ana.lima@example.com",
+                "case; dots count elsewhere",
+            ),
+            ("ana+1@example.com", "ana@example.com", "a tag"),
+            (
+                "ANA+Newsletters@example.com",
+                "ana@example.com",
+                "a tag in capitals",
+            ),
+            (
+                "ana+a+b@example.com",
+                "ana@example.com",
+                "everything from the first +",
+            ),
+            ("ana+@example.com", "ana@example.com", "an empty tag"),
+            (
+                "+news@example.com",
+                "+news@example.com",
+                "only a tag: kept whole",
+            ),
+            ("+@example.com", "+@example.com", "only a +: kept whole"),
+            ("a.n.a@gmail.com", "ana@gmail.com", "Gmail ignores dots"),
+            (
+                "A.Na+x@GMail.com",
+                "ana@gmail.com",
+                "Gmail: dots, tag and case",
+            ),
+            (
+                "a.n.a@googlemail.com",
+                "ana@gmail.com",
+                "googlemail.com is gmail.com",
+            ),
+            (
+                "ana@mail.gmail.com",
+                "ana@mail.gmail.com",
+                "only gmail.com itself",
+            ),
+            ("a.na@gmail.co.uk", "a.na@gmail.co.uk", "not Gmail's domain"),
+            (
+                "+x.y@gmail.com",
+                "+xy@gmail.com",
+                "only a tag, at Gmail: kept, dots gone",
+            ),
+            (
+                "Ana.É@example.com",
+                "ana.é@example.com",
+                "non-ASCII lower-cased too",
+            ),
+        ];
+        for (input, expected, why) in cases {
+            let email = EmailAddress::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(email.mailbox().as_str(), expected, "{input} ({why})");
+        }
+        // The address itself is untouched: the message goes where it was sent.
+        let typed = EmailAddress::parse("Ana+1@GoogleMail.com").unwrap();
+        assert_eq!(typed.as_str(), "Ana+1@googlemail.com");
+        assert_eq!(typed.mailbox().as_str(), "ana@gmail.com");
+        assert!(!format!("{:?}", typed.mailbox()).contains("ana"));
+    }
+
+    #[test]
+    fn quoted_local_parts_never_reach_a_mailbox() {
+        // Refused at parse: `"ana+1"@example.com` would otherwise raise the question of a quoted `+`.
+        for input in ["\"ana+1\"@example.com", "\"a.n.a\"@gmail.com"] {
+            assert!(EmailAddress::parse(input).is_err(), "{input}");
+        }
+    }
+
+    #[test]
+    fn sends_are_counted_per_mailbox_but_test_destinations_match_exactly() {
+        let email = |to| Destination::parse(Channel::Email, to).unwrap();
+        assert_eq!(
+            email("ana+1@example.com").recipient(),
+            "email:ana@example.com"
+        );
+        assert_eq!(
+            email("ana+1@example.com").recipient(),
+            email("Ana+2@example.com").recipient()
+        );
+        assert_ne!(
+            email("ana+1@example.com").canonical(),
+            email("ana+2@example.com").canonical()
+        );
+        assert_eq!(
+            email("ana+1@example.com").canonical(),
+            "email:ana+1@example.com"
+        );
+        let sms = Destination::parse(Channel::Sms, "+44 7911 123456").unwrap();
+        assert_eq!(sms.recipient(), sms.canonical());
+        assert_eq!(sms.recipient(), "sms:+447911123456");
     }
 
     #[test]

@@ -71,6 +71,12 @@ impl Money {
         self.0
     }
 
+    /// `count` of this amount (an SMS of three segments costs three prices); at worst the largest
+    /// amount, never a wrap to a small one.
+    pub fn times(self, count: u64) -> Self {
+        Self(self.0.saturating_mul(count))
+    }
+
     /// For metrics, which CloudWatch keeps as doubles anyway.
     pub fn as_f64(self) -> f64 {
         self.0 as f64 / Self::SCALE as f64
@@ -113,6 +119,12 @@ mod tests {
         assert_eq!(Money::parse("100.00").unwrap().to_string(), "100.00");
         assert_eq!(Money::parse("0.0395").unwrap().to_string(), "0.0395");
         assert_eq!(Money::parse("7").unwrap().to_string(), "7.00");
+        assert_eq!(
+            Money::parse("0.0395").unwrap().times(3).to_string(),
+            "0.1185"
+        );
+        assert_eq!(Money::parse("0.10").unwrap().times(0), Money::ZERO);
+        assert_eq!(Money::from_micros(u64::MAX / 2).times(3).micros(), u64::MAX);
         for bad in [
             "",
             ".5",

@@ -11,7 +11,7 @@ use crate::domain::{
     Destination, EmailAddress, Invalid, Locale, Purpose, Reference, SmsBinding, Transaction, Ttl,
     UserId, WebOtpOrigin,
 };
-use crate::messages::CustomTemplate;
+use crate::messages::{CustomTemplate, MAX_SMS_SEGMENTS};
 use crate::ports::VerifyOutcome;
 use crate::profiles::{self, FallbackPolicy, Profile, ProfileName, combinations};
 use crate::usecases::{
@@ -363,7 +363,7 @@ impl SendBody {
                 &sms_binding,
                 transaction.as_ref(),
             );
-            if segments > 1 {
+            if segments > MAX_SMS_SEGMENTS {
                 let field = if transaction.is_some() {
                     "transaction"
                 } else if template.is_some() {

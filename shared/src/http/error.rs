@@ -71,7 +71,9 @@ impl ApiError {
                 ..
             }) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Send(SendError::OverQuota { .. }) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Send(SendError::SmsRefused(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Send(SendError::SmsRefused(_) | SendError::SmsTooLong { .. }) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             // As the IETF Idempotency-Key draft answers a key in use and a key reused.
             ApiError::Send(SendError::IdempotencyKeyInUse { .. }) => StatusCode::CONFLICT,
             ApiError::Send(SendError::IdempotencyKeyReused) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -103,7 +105,8 @@ impl ApiError {
                 | SendError::CapReached { .. }
                 | SendError::LockedOut { .. }
                 | SendError::OverQuota { .. }
-                | SendError::SmsRefused(_)),
+                | SendError::SmsRefused(_)
+                | SendError::SmsTooLong { .. }),
             ) => (
                 refusal.refusal_reason().unwrap_or("refused"),
                 send_refusal_title(refusal),
@@ -250,11 +253,13 @@ fn send_refusal_title(refusal: &SendError) -> &'static str {
             QuotaKind::Country => "Too many SMS sent to this country for now",
             QuotaKind::Global => "Too many SMS sent for now",
             QuotaKind::SmsBudget => "Today's SMS budget is spent",
+            QuotaKind::EmailGlobal => "Too many emails sent for now",
         },
         SendError::SmsRefused(SmsRefusal::CountryNotAllowed) => "SMS is not sent to this country",
         SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_)) => {
             "SMS is only sent to mobile numbers"
         }
+        SendError::SmsTooLong { .. } => "The SMS text is longer than one segment",
         SendError::IdempotencyKeyInUse { .. }
         | SendError::IdempotencyKeyReused
         | SendError::Delivery(_)

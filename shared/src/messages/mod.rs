@@ -8,7 +8,7 @@ mod sms;
 use std::fmt::Write as _;
 
 pub use catalog::{CATALOG, Texts};
-pub use sms::{SmsEncoding, SmsSize, sms_size};
+pub use sms::{MAX_SMS_SEGMENTS, SmsEncoding, SmsSize, sms_size};
 
 use crate::domain::{Brand, Channel, Code, Invalid, Locale, Purpose, SmsBinding, Transaction, Ttl};
 
@@ -184,7 +184,7 @@ pub fn render(channel: Channel, input: MessageInput<'_>) -> RenderedMessage {
     let rendered = render_quietly(channel, input);
     if channel == Channel::Sms {
         let size = sms_size(&rendered.text);
-        if size.segments > 1 {
+        if !size.fits() {
             tracing::warn!(
                 segments = size.segments,
                 encoding = ?size.encoding,

@@ -7,6 +7,10 @@ const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆ�
 /// The extension table: two septets each (escape + character).
 const GSM7_EXTENSION: &str = "^{}\\[~]|€\u{0c}";
 
+/// The most segments an SMS may take. One: a code in two parts arrives in pieces (or, when a
+/// carrier joins them, costs double), and the budget is priced per segment.
+pub const MAX_SMS_SEGMENTS: usize = 1;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmsEncoding {
     Gsm7,
@@ -20,6 +24,13 @@ pub struct SmsSize {
     /// Septets for GSM-7, UTF-16 code units for UCS-2.
     pub units: usize,
     pub segments: usize,
+}
+
+impl SmsSize {
+    /// Whether the text is short enough to send: at most [`MAX_SMS_SEGMENTS`].
+    pub fn fits(&self) -> bool {
+        self.segments <= MAX_SMS_SEGMENTS
+    }
 }
 
 pub fn sms_size(text: &str) -> SmsSize {
@@ -66,6 +77,8 @@ mod tests {
         assert_eq!(sms_size(&"a".repeat(161)).segments, 2);
         assert_eq!(sms_size(&"a".repeat(306)).segments, 2);
         assert_eq!(sms_size(&"a".repeat(307)).segments, 3);
+        assert!(sms_size(&"a".repeat(160)).fits());
+        assert!(!sms_size(&"a".repeat(161)).fits());
     }
 
     #[test]

@@ -227,6 +227,13 @@ pub enum SendError {
     },
     #[error("{}", sms_refusal_detail(*.0))]
     SmsRefused(SmsRefusal),
+    /// The rendered SMS takes more than one segment: refused before anything is recorded or sent.
+    /// Profiles and server sends are checked at their longest before they get here; this is the
+    /// last line of defence.
+    #[error(
+        "the SMS text needs {segments} segments; it must fit one: shorten the template or the brand"
+    )]
+    SmsTooLong { segments: usize },
     #[error("a send with this Idempotency-Key is still under way; retry shortly")]
     IdempotencyKeyInUse { retry_after: Duration },
     #[error(
@@ -247,6 +254,7 @@ fn over_quota_detail(kind: QuotaKind) -> &'static str {
         QuotaKind::Country => "the most SMS allowed to this country this hour have been sent",
         QuotaKind::Global => "the most SMS allowed this hour have been sent",
         QuotaKind::SmsBudget => "today's SMS budget is spent; SMS resumes at midnight UTC",
+        QuotaKind::EmailGlobal => "the most emails allowed this hour have been sent",
     }
 }
 
@@ -275,11 +283,13 @@ impl SendError {
                 QuotaKind::Country => "country-send-limit",
                 QuotaKind::Global => "global-sms-limit",
                 QuotaKind::SmsBudget => "sms-budget-exhausted",
+                QuotaKind::EmailGlobal => "global-email-limit",
             },
             SendError::SmsRefused(SmsRefusal::CountryNotAllowed) => "sms-country-not-allowed",
             SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_)) => {
                 "sms-number-type-not-allowed"
             }
+            SendError::SmsTooLong { .. } => "sms-too-long",
             SendError::IdempotencyKeyInUse { .. }
             | SendError::IdempotencyKeyReused
             | SendError::Delivery(_)
@@ -300,13 +310,31 @@ impl SendError {
                 QuotaKind::Country => FallbackReason::CountryLimit,
                 QuotaKind::Global => FallbackReason::GlobalLimit,
                 QuotaKind::SmsBudget => FallbackReason::BudgetExhausted,
-                // The client's own limit counts every channel.
-                QuotaKind::ClientAddress => return None,
+                // The client's own limit counts every channel; the email limit is the fallback's
+                // own.
+                QuotaKind::ClientAddress | QuotaKind::EmailGlobal => return None,
             },
             SendError::Delivery(e) if e.channel == Channel::Sms => FallbackReason::DeliveryFailed,
             _ => return None,
         })
     }
+}
+
+/// The message carrying `code` to `channel`, in the request's words.
+fn render(request: &SendRequest, channel: Channel, code: &Code) -> messages::RenderedMessage {
+    messages::render(
+        channel,
+        MessageInput {
+            code,
+            brand: request.brand.as_ref(),
+            ttl: request.ttl,
+            purpose: &request.purpose,
+            locale: &request.locale,
+            template: request.message_template(channel),
+            sms_binding: Some(&request.sms_binding).filter(|b| !b.is_empty()),
+            transaction: request.transaction.as_ref(),
+        },
+    )
 }
 
 /// A send to a test destination is recorded under this policy: no cooldown, no cap.
@@ -435,11 +463,15 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         let masked_to = destination.masked();
 
         let test_code = self.settings.test_destinations.code_for(destination);
-        let (code, policy, quotas) = match test_code {
+        // A test destination gets no message; any other's is rendered before anything is recorded,
+        // so an SMS is charged for the segments it takes, and one too long is refused unsent.
+        let (code, policy, quotas, rendered, sms_segments) = match test_code {
             Some(fixed) => (
                 Code::fixed(CodeAttempt::parse(fixed).context("a configured test code")?),
                 TEST_DESTINATION_POLICY,
                 Vec::new(),
+                None,
+                0,
             ),
             None => {
                 if let Destination::Sms(number) = destination {
@@ -448,20 +480,39 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                         .admits(number)
                         .map_err(SendError::SmsRefused)?;
                 }
+                let code = Code::generate(request.spec, self.randomness.as_ref());
+                let rendered = render(request, channel, &code);
+                let sms_segments = match destination {
+                    Destination::Sms(_) => {
+                        let size = messages::sms_size(&rendered.text);
+                        // `render` has logged the segments and whether the text was custom.
+                        if !size.fits() {
+                            return Err(SendError::SmsTooLong {
+                                segments: size.segments,
+                            });
+                        }
+                        size.segments
+                    }
+                    Destination::Email(_) => 0,
+                };
                 let client = request
                     .client
                     .filter(|_| charge_client)
                     .map(|address| self.keys.client_key(address));
+                let quotas = guard::quotas(
+                    &self.settings.limits,
+                    &self.settings.sms,
+                    destination,
+                    sms_segments,
+                    client.as_deref(),
+                    now,
+                );
                 (
-                    Code::generate(request.spec, self.randomness.as_ref()),
+                    code,
                     self.settings.send_policy,
-                    guard::quotas(
-                        &self.settings.limits,
-                        &self.settings.sms,
-                        destination,
-                        client.as_deref(),
-                        now,
-                    ),
+                    quotas,
+                    Some(rendered),
+                    sms_segments,
                 )
             }
         };
@@ -543,32 +594,20 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             && test_code.is_none()
         {
             self.metrics.record(&MetricEvent::SmsSpend {
-                amount: self.settings.sms.price(number).as_f64(),
+                amount: self.settings.sms.charge(number, sms_segments).as_f64(),
                 budget: self.settings.sms.daily_budget.as_f64(),
+                segments: u64::try_from(sms_segments).unwrap_or(u64::MAX),
             });
         }
-        if test_code.is_some() {
+        let Some(rendered) = rendered else {
             self.metrics.record(&MetricEvent::TestDestinationSend);
             tracing::warn!(
                 audit = "test_destination_send",
                 "audit: a test destination was issued its fixed code; nothing was delivered"
             );
             return Ok(receipt);
-        }
+        };
 
-        let rendered = messages::render(
-            channel,
-            MessageInput {
-                code: &code,
-                brand: request.brand.as_ref(),
-                ttl: request.ttl,
-                purpose: &request.purpose,
-                locale: &request.locale,
-                template: request.message_template(channel),
-                sms_binding: Some(&request.sms_binding).filter(|b| !b.is_empty()),
-                transaction: request.transaction.as_ref(),
-            },
-        );
         let message = OutgoingMessage {
             channel,
             to: destination.address().to_owned(),
@@ -601,3 +640,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         Ok(receipt)
     }
 }
+
+#[cfg(test)]
+#[path = "send_tests.rs"]
+mod tests;
