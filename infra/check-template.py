@@ -58,6 +58,30 @@ for function, expected in expected_actions.items():
     if allowed != expected:
         failures.append(f"{function} may {sorted(allowed)}, expected {sorted(expected)}")
 
+# Every AWS call the integration tests saw a function make, held to that function's policy
+# (infra/iam_calls.py says how IAM is evaluated). tests/run.sh records them (OTP_TEST_AWS_CALLS);
+# without the file there is nothing to hold the policies to, which fails. --strict also fails on
+# an allowed action no recorded call needed (otherwise a warning: a rare path may need it).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iam_calls  # noqa: E402
+
+calls_file = os.environ.get("OTP_TEST_AWS_CALLS") or os.path.join(root, "target", "aws-calls.jsonl")
+if not os.path.exists(calls_file):
+    sys.exit(
+        f"{calls_file}: no recorded AWS calls. Run the integration tests with "
+        f"OTP_TEST_AWS_CALLS={calls_file} first (bash tests/run.sh does)"
+    )
+calls = iam_calls.load_calls(calls_file)
+if not calls:
+    failures.append(f"{calls_file} records no AWS call")
+call_failures, call_warnings, calls_summary = iam_calls.check(source, resources, calls)
+failures += call_failures
+if "--strict" in sys.argv[1:]:
+    failures += call_warnings
+else:
+    for warning in call_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
 # Enrolment items only, for enroll; verify reads enrolments only.
 for function, sid, keys in [
     ("EnrollFunction", "Enrolments", ["totp#*"]),
@@ -334,7 +358,8 @@ if not graphed:
 if failures:
     sys.exit("template.yaml:\n  " + "\n  ".join(failures))
 print(
-    f"template.yaml: {len(expected_actions)} function policies, {len(routes)} routes "
+    f"template.yaml: {len(expected_actions)} function policies (allowing the {calls_summary}), "
+    f"{len(routes)} routes "
     f"({len(expected_arns)} SigV4, all in ServerCallerPolicy), "
     f"{checked_defaults} parameter defaults (= README.md), {len(alarms)} alarms and "
     f"{len(widgets)} dashboard widgets ({len(graphed)} metrics) as expected"
