@@ -1,5 +1,7 @@
 """Checks what `sam validate --lint` cannot: after SAM's own transform, each function may do exactly
-what its code does (the DynamoDB operations the emulator tests count); the routes are exactly the
+what its code does (the DynamoDB operations the emulator tests count), and every AWS call the
+integration tests recorded (target/aws-calls.jsonl, or OTP_TEST_AWS_CALLS) is one its function's
+policy allows (infra/iam_calls.py; --strict also fails on allowed actions no call needed); the routes are exactly the
 expected ones, every /v1/server/ route requires SigV4 (AWS_IAM) and no other route does, and
 ServerCallerPolicy allows exactly the /v1/server/ routes; every parameter behind an OTP_* variable
 defaults to what README.md's Configuration table (and so otp-local) says, within the same range; the
@@ -38,7 +40,7 @@ failures = []
 
 expected_actions = {
     "SendFunction": {
-        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
         "sns:Publish", "ses:SendEmail", "secretsmanager:GetSecretValue",
     },
     "VerifyFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"},
@@ -82,8 +84,13 @@ else:
     for warning in call_warnings:
         print(f"warning: {warning}", file=sys.stderr)
 
-# Enrolment items only, for enroll; verify reads enrolments only.
+# Enrolment items only, for enroll; verify reads enrolments only; send touches each kind of item
+# with the actions it needs only. (The recorded calls above show these are enough.)
 for function, sid, keys in [
+    ("SendFunction", "ReadSends", ["dest#*"]),
+    ("SendFunction", "PutSendsCodesAndKeys", ["dest#*", "code#*", "idem#*"]),
+    ("SendFunction", "UpdateCodesCountersAndKeys", ["code#*", "rate#*", "idem#*"]),
+    ("SendFunction", "ReleaseKeys", ["idem#*"]),
     ("EnrollFunction", "Enrolments", ["totp#*"]),
     ("VerifyFunction", "ReadEnrolments", ["totp#*"]),
     ("VerifyFunction", "Table", ["code#*", "totp#*"]),
