@@ -1,5 +1,7 @@
 """Checks what `sam validate --lint` cannot: after SAM's own transform, each function may do exactly
-what its code does (the DynamoDB operations the emulator tests count); the routes are exactly the
+what its code does (the DynamoDB operations the emulator tests count), and every AWS call the
+integration tests recorded (target/aws-calls.jsonl, or OTP_TEST_AWS_CALLS) is one its function's
+policy allows (infra/iam_calls.py; --strict also fails on allowed actions no call needed); the routes are exactly the
 expected ones, every /v1/server/ route requires SigV4 (AWS_IAM) and no other route does, and
 ServerCallerPolicy allows exactly the /v1/server/ routes; every parameter behind an OTP_* variable
 defaults to what README.md's Configuration table (and so otp-local) says, within the same range; the
@@ -38,7 +40,7 @@ failures = []
 
 expected_actions = {
     "SendFunction": {
-        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
         "sns:Publish", "ses:SendEmail", "secretsmanager:GetSecretValue",
     },
     "VerifyFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"},
@@ -58,8 +60,37 @@ for function, expected in expected_actions.items():
     if allowed != expected:
         failures.append(f"{function} may {sorted(allowed)}, expected {sorted(expected)}")
 
-# Enrolment items only, for enroll; verify reads enrolments only.
+# Every AWS call the integration tests saw a function make, held to that function's policy
+# (infra/iam_calls.py says how IAM is evaluated). tests/run.sh records them (OTP_TEST_AWS_CALLS);
+# without the file there is nothing to hold the policies to, which fails. --strict also fails on
+# an allowed action no recorded call needed (otherwise a warning: a rare path may need it).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iam_calls  # noqa: E402
+
+calls_file = os.environ.get("OTP_TEST_AWS_CALLS") or os.path.join(root, "target", "aws-calls.jsonl")
+if not os.path.exists(calls_file):
+    sys.exit(
+        f"{calls_file}: no recorded AWS calls. Run the integration tests with "
+        f"OTP_TEST_AWS_CALLS={calls_file} first (bash tests/run.sh does)"
+    )
+calls = iam_calls.load_calls(calls_file)
+if not calls:
+    failures.append(f"{calls_file} records no AWS call")
+call_failures, call_warnings, calls_summary = iam_calls.check(source, resources, calls)
+failures += call_failures
+if "--strict" in sys.argv[1:]:
+    failures += call_warnings
+else:
+    for warning in call_warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+# Enrolment items only, for enroll; verify reads enrolments only; send touches each kind of item
+# with the actions it needs only. (The recorded calls above show these are enough.)
 for function, sid, keys in [
+    ("SendFunction", "ReadSends", ["dest#*"]),
+    ("SendFunction", "PutSendsCodesAndKeys", ["dest#*", "code#*", "idem#*"]),
+    ("SendFunction", "UpdateCodesCountersAndKeys", ["code#*", "rate#*", "idem#*"]),
+    ("SendFunction", "ReleaseKeys", ["idem#*"]),
     ("EnrollFunction", "Enrolments", ["totp#*"]),
     ("VerifyFunction", "ReadEnrolments", ["totp#*"]),
     ("VerifyFunction", "Table", ["code#*", "totp#*"]),
@@ -336,7 +367,8 @@ if not graphed:
 if failures:
     sys.exit("template.yaml:\n  " + "\n  ".join(failures))
 print(
-    f"template.yaml: {len(expected_actions)} function policies, {len(routes)} routes "
+    f"template.yaml: {len(expected_actions)} function policies (allowing the {calls_summary}), "
+    f"{len(routes)} routes "
     f"({len(expected_arns)} SigV4, all in ServerCallerPolicy), "
     f"{checked_defaults} parameter defaults (= README.md), {len(alarms)} alarms and "
     f"{len(widgets)} dashboard widgets ({len(graphed)} metrics) as expected"

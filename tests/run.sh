@@ -5,7 +5,8 @@
 #      AWS adapters' own tests against the emulator, and AWS faults injected between the SDK and the
 #      emulator by a proxy);
 #   2. every integration scenario again, on DynamoDB, SNS and SES (the emulator), then every log line
-#      both runs wrote checked against every destination, code and secret they used;
+#      both runs wrote checked against every destination, code and secret they used; both runs record
+#      each function's AWS calls in target/aws-calls.jsonl for infra/check-template.py;
 #   3. the README's walkthroughs against a real otp-local: in memory, on the AWS adapters, and the
 #      authenticator-app one (codes from oathtool, an independent TOTP implementation);
 #   4. coverage-guided fuzzing of every input surface, FUZZ_SECONDS (default 60) per target.
@@ -31,6 +32,10 @@ start_emulator target/emulator.log
 # Both runs leave their log lines and the values they used in target/log-audit; the last step checks
 # that no line of the whole suite carries any of them.
 rm -rf target/log-audit
+# Both runs also record every AWS call each function makes (tests/api/calls.rs), for
+# infra/check-template.py (run after this script by .ci/run) to hold to that function's IAM policy.
+export OTP_TEST_AWS_CALLS="$root/target/aws-calls.jsonl"
+rm -f "$OTP_TEST_AWS_CALLS"
 cargo test --workspace --locked
 # The operator's profiles, as a deploy would load them (refused with the profile and field named).
 cargo run -q --locked -p otp-local -- check-profiles profiles.json

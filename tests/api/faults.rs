@@ -30,14 +30,8 @@ async fn behind_proxy() -> Faulty {
     let emulator = Emulator::get().await;
     let proxy = FaultProxy::start(&emulator.endpoint).await;
     let sdk = proxy.sdk().await;
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        emulator.fresh_table().await,
-    );
-    let delivery = emulator.delivery_by(
-        aws_sdk_sns::Client::new(&sdk),
-        aws_sdk_sesv2::Client::new(&sdk),
-    );
+    let store = DynamoStore::new(crate::calls::dynamodb(&sdk), emulator.fresh_table().await);
+    let delivery = emulator.delivery_by(crate::calls::sns(&sdk), crate::calls::ses(&sdk));
     let app = emulator.spawn(store, delivery, Settings::default()).await;
     Faulty {
         proxy,

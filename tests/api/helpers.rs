@@ -45,9 +45,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     crate::logs::captured();
     if on_aws() {
         let emulator = Emulator::get().await;
-        let store = emulator
-            .store(aws_sdk_dynamodb::Client::new(&emulator.sdk))
-            .await;
+        let store = emulator.store(crate::calls::dynamodb(&emulator.sdk)).await;
         emulator.spawn(store, emulator.delivery(), settings).await
     } else {
         let clock = Arc::new(ManualClock::default());
@@ -157,10 +155,7 @@ impl Emulator {
 
     /// SNS and SES delivery as the send Lambda builds it.
     pub fn delivery(&self) -> AwsDelivery {
-        self.delivery_by(
-            aws_sdk_sns::Client::new(&self.sdk),
-            aws_sdk_sesv2::Client::new(&self.sdk),
-        )
+        self.delivery_by(crate::calls::sns(&self.sdk), crate::calls::ses(&self.sdk))
     }
 
     /// The send Lambda's delivery, through the given SNS and SES clients.

@@ -3,6 +3,7 @@
 
 mod abuse;
 mod aws;
+mod calls;
 mod concurrency;
 mod cors;
 mod fault_proxy;

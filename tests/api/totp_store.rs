@@ -428,8 +428,6 @@ async fn the_memory_store_keeps_the_totp_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_dynamodb_store_keeps_the_totp_contract() {
     let emulator = Emulator::get().await;
-    let store = emulator
-        .store(aws_sdk_dynamodb::Client::new(&emulator.sdk))
-        .await;
+    let store = emulator.store(crate::calls::dynamodb(&emulator.sdk)).await;
     contract(&store).await;
 }

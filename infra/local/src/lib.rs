@@ -4,6 +4,7 @@
 
 mod backends;
 mod cors;
+mod function;
 mod outbox;
 
 use std::convert::Infallible;
@@ -24,6 +25,7 @@ use tokio::net::TcpListener;
 
 pub use backends::{LocalDelivery, LocalStore};
 pub use cors::Cors;
+pub use function::Function;
 pub use outbox::{Outbox, OutboxEntry};
 
 pub type LocalOtp = Otp<LocalStore, LocalDelivery>;
@@ -218,16 +220,36 @@ async fn handle(
 /// with the server key as an app's backend would, so the page never holds it.
 const DEMO_PREFIX: &str = "/_local/demo/";
 
-/// The routes of the HTTP API, as template.yaml binds them to functions, plus the local outbox and
-/// demo backend.
+/// The routes of the HTTP API, as template.yaml binds them to functions (each route's work runs as
+/// its [`Function`]'s), plus the local outbox and demo backend.
 pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http::Response<Body> {
     use otp_shared::http::{CHALLENGE_PATH, ENROLLMENT_PREFIX};
     let handled = match request.uri().path() {
-        "/v1/otp/send" | "/v1/server/otp/send" => otp_shared::http::send(otp, request).await,
-        "/v1/otp/verify" | "/v1/server/otp/verify" => otp_shared::http::verify(otp, request).await,
-        otp_shared::http::JWKS_PATH => otp_shared::http::jwks(otp, request).await,
-        "/v1/server/totp/enroll" => otp_shared::http::enroll(otp, request).await,
-        CHALLENGE_PATH => otp_shared::http::totp_challenge(otp, request).await,
+        "/v1/otp/send" | "/v1/server/otp/send" => {
+            Function::Send
+                .run(otp_shared::http::send(otp, request))
+                .await
+        }
+        "/v1/otp/verify" | "/v1/server/otp/verify" => {
+            Function::Verify
+                .run(otp_shared::http::verify(otp, request))
+                .await
+        }
+        otp_shared::http::JWKS_PATH => {
+            Function::Verify
+                .run(otp_shared::http::jwks(otp, request))
+                .await
+        }
+        "/v1/server/totp/enroll" => {
+            Function::Enroll
+                .run(otp_shared::http::enroll(otp, request))
+                .await
+        }
+        CHALLENGE_PATH => {
+            Function::Enroll
+                .run(otp_shared::http::totp_challenge(otp, request))
+                .await
+        }
         // API Gateway's `{user_id}`: exactly one path segment, which the handler reads from the path
         // when no path parameters are set.
         path if path.starts_with(ENROLLMENT_PREFIX) => {
@@ -235,10 +257,15 @@ pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http
             if user_id.is_empty() || user_id.contains('/') {
                 Ok(ApiError::RouteNotFound.into_response())
             } else {
-                otp_shared::http::enroll(otp, request).await
+                Function::Enroll
+                    .run(otp_shared::http::enroll(otp, request))
+                    .await
             }
         }
-        path if path.starts_with(DEMO_PREFIX) => Ok(demo_backend(otp, request).await),
+        // The server routes it stands for, so their function's.
+        path if path.starts_with(DEMO_PREFIX) => {
+            Ok(Function::Enroll.run(demo_backend(otp, request)).await)
+        }
         "/_local/outbox" if request.method() == http::Method::GET => {
             Ok(otp_shared::http::json_response(
                 http::StatusCode::OK,
