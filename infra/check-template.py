@@ -43,7 +43,9 @@ expected_actions = {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
         "sns:Publish", "ses:SendEmail", "secretsmanager:GetSecretValue",
     },
-    "VerifyFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"},
+    "VerifyFunction": {
+        "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "secretsmanager:GetSecretValue",
+    },
     "EnrollFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem",
         "secretsmanager:GetSecretValue",
@@ -92,8 +94,9 @@ for function, sid, keys in [
     ("SendFunction", "UpdateCodesCountersAndKeys", ["code#*", "rate#*", "idem#*"]),
     ("SendFunction", "ReleaseKeys", ["idem#*"]),
     ("EnrollFunction", "Enrolments", ["totp#*"]),
-    ("VerifyFunction", "ReadEnrolments", ["totp#*"]),
-    ("VerifyFunction", "Table", ["code#*", "totp#*"]),
+    ("VerifyFunction", "ReadEnrolmentsAndDestinations", ["totp#*", "dest#*"]),
+    ("VerifyFunction", "Table", ["code#*", "totp#*", "dest#*"]),
+    ("VerifyFunction", "WriteGuessLocks", ["dest#*"]),
 ]:
     statements = [
         s
@@ -216,7 +219,7 @@ COUNTRY = re.compile(r"^[A-Z]{2}$")
 REFUSAL_REASONS = {
     "resend-cooldown", "destination-send-limit", "client-send-limit", "country-send-limit",
     "global-sms-limit", "sms-budget-exhausted", "sms-country-not-allowed", "sms-number-type-not-allowed",
-    "global-email-limit", "sms-too-long",
+    "global-email-limit", "sms-too-long", "destination-locked",
 }
 FALLBACK_REASONS = {
     "sms-budget-exhausted", "sms-country-not-allowed", "sms-number-type-not-allowed",
@@ -228,6 +231,8 @@ METRICS = {
     "CodesIncorrect": ([()], {}),
     "CodesExpired": ([()], {}),
     "CodesLocked": ([()], {}),
+    "NetworkGuessLocks": ([()], {}),
+    "DestinationGuessLocks": ([()], {}),
     "DeliveryFailures": ([("Channel",)], {"Channel": CHANNELS}),
     "SendsRefused": ([("Reason",)], {"Reason": REFUSAL_REASONS}),
     "FallbacksUsed": ([("Reason",)], {"Reason": FALLBACK_REASONS}),
@@ -280,7 +285,10 @@ def check_metric(where, namespace, name, dimensions):
 
 
 # The alarms: each notifies the alerts topic (both ways), and watches emitted metrics only.
-expected_alarms = {"DeliveryFailuresAlarm", "SmsBudgetAlarm", "SmsConversionAlarm", "EmailConversionAlarm"}
+expected_alarms = {
+    "DeliveryFailuresAlarm", "SmsBudgetAlarm", "SmsConversionAlarm", "EmailConversionAlarm",
+    "DestinationGuessLockAlarm",
+}
 alarms = {k: r for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
 if set(alarms) != expected_alarms:
     failures.append(f"alarms {sorted(alarms)}, expected {sorted(expected_alarms)}")

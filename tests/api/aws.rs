@@ -151,16 +151,32 @@ async fn verify_is_one_dynamodb_request_and_send_at_most_two_and_one_delivery() 
         ["GetItem"]
     );
 
-    for (attempt, status) in [
-        (wrong_code(&code), "incorrect"),
-        (code.clone(), "approved"),
-        (code.clone(), "consumed"),
+    // An approval is one write; so is a refusal. A wrong code is counted against the
+    // destination's guess budget too, and an approval from a network with wrong codes counted
+    // starts its count again: one more write each.
+    let (clean_id, clean_code) = app.issue("+447911123458").await;
+    requests.take();
+    assert_eq!(
+        app.verify(&clean_id, &clean_code).await.body["status"],
+        "approved"
+    );
+    assert_eq!(requests.operations_of("verify (approved)"), ["UpdateItem"]);
+    for (attempt, status, operations) in [
+        (
+            wrong_code(&code),
+            "incorrect",
+            &["UpdateItem", "UpdateItem"][..],
+        ),
+        (code.clone(), "approved", &["UpdateItem", "UpdateItem"][..]),
+        (code.clone(), "consumed", &["UpdateItem"][..]),
     ] {
         assert_eq!(app.verify(&id, &attempt).await.body["status"], status);
-        assert_eq!(
-            requests.operations_of(&format!("verify ({status})")),
-            ["UpdateItem"]
-        );
+        let label = match status {
+            "incorrect" => "verify (incorrect: counted)".to_owned(),
+            "approved" => "verify (approved after a wrong code: count reset)".to_owned(),
+            other => format!("verify ({other})"),
+        };
+        assert_eq!(requests.operations_of(&label), operations);
     }
     let unknown = ChallengeId::generate(&OsRandomness);
     assert_eq!(
@@ -189,6 +205,101 @@ async fn verify_is_one_dynamodb_request_and_send_at_most_two_and_one_delivery() 
         "expired",
         "the replaced code no longer works"
     );
+}
+
+/// The locking wrong code adds one transaction (the lock on the destination and on each of its live
+/// codes); a locked network is then refused on the code's own write, and its sends on the read.
+#[tokio::test]
+async fn a_guess_lock_is_one_transaction_and_a_locked_guess_one_write() {
+    let (app, requests) = counted_app().await;
+    let to = "+447911123459";
+    let mut ids = Vec::new();
+    for purpose in ["login", "payment", "reset"] {
+        let reply = app
+            .send(&json!({"channel": "sms", "to": to, "purpose": purpose}))
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.body);
+        ids.push((
+            reply.body["id"].as_str().unwrap().to_owned(),
+            app.last_code().await,
+        ));
+    }
+    requests.take();
+    for n in 0..9 {
+        let (id, code) = &ids[n % 3];
+        assert_eq!(
+            app.verify(id, &wrong_code(code)).await.body["status"],
+            "incorrect"
+        );
+    }
+    requests.take();
+    let (id, code) = &ids[0];
+    assert_eq!(
+        app.verify(id, &wrong_code(code)).await.body["status"],
+        "incorrect"
+    );
+    assert_eq!(
+        requests.operations_of("verify (incorrect, starts a lock)"),
+        ["UpdateItem", "UpdateItem", "TransactWriteItems"]
+    );
+    let (id, code) = &ids[2];
+    assert_eq!(app.verify(id, code).await.body["status"], "locked");
+    assert_eq!(
+        requests.operations_of("verify (locked out)"),
+        ["UpdateItem"]
+    );
+    let refused = app
+        .send(&json!({"channel": "sms", "to": to, "purpose": "other"}))
+        .await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(
+        requests.operations_of("send (refused: locked out)"),
+        ["GetItem"]
+    );
+}
+
+/// A destination's item written before the guess budget (no guess maps) takes its first wrong code
+/// on the slow path: read, counted, and written back whole with the maps, conditional on the
+/// version; the next wrong code is back on the fast path.
+#[tokio::test]
+async fn a_destination_item_from_before_the_guess_budget_is_upgraded_by_a_wrong_code() {
+    let emulator = Emulator::get().await;
+    let (app, requests) = counted_app().await;
+    let (id, code) = app.issue("+447911123460").await;
+    let client = aws_sdk_dynamodb::Client::new(&emulator.sdk);
+    let table = app.table.as_deref().unwrap();
+    let dest = stored_items(&client, table)
+        .await
+        .into_iter()
+        .find_map(|item| match item.get("pk") {
+            Some(AttributeValue::S(pk)) if pk.starts_with("dest#") => Some(pk.clone()),
+            _ => None,
+        })
+        .expect("the destination's item");
+    client
+        .update_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(dest))
+        .update_expression(
+            "REMOVE guess_failures, guess_last_failure_ms, guess_lockouts, guess_locks, guess_hourly",
+        )
+        .send()
+        .await
+        .unwrap();
+    requests.take();
+    assert_eq!(
+        app.verify(&id, &wrong_code(&code)).await.body["status"],
+        "incorrect"
+    );
+    assert_eq!(
+        requests.operations_of("verify (incorrect, on an item from before the guess budget)"),
+        ["UpdateItem", "UpdateItem", "GetItem", "TransactWriteItems"]
+    );
+    assert_eq!(
+        app.verify(&id, &wrong_code(&code)).await.body["status"],
+        "incorrect"
+    );
+    assert_eq!(requests.operations(), ["UpdateItem", "UpdateItem"]);
 }
 
 #[tokio::test]

@@ -344,6 +344,21 @@ impl TestApp {
         reply
     }
 
+    /// A public request from `local`, a loopback address other than 127.0.0.1: another client
+    /// network, as the per-network limits see it.
+    pub async fn post_from(&self, local: &str, path: &str, body: &Value) -> Reply {
+        crate::logs::sensitive_fields(body);
+        let client = reqwest::Client::builder()
+            .local_address(local.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap();
+        let request = client
+            .post(format!("{}{path}", self.address))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        reply_of(request.send().await.expect("request")).await
+    }
+
     pub async fn verify(&self, id: &str, code: &str) -> Reply {
         self.post("/v1/otp/verify", &json!({"id": id, "code": code}))
             .await

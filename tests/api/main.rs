@@ -8,6 +8,7 @@ mod concurrency;
 mod cors;
 mod fault_proxy;
 mod faults;
+mod guessing;
 mod helpers;
 mod idempotency;
 mod lambda_events;
