@@ -159,11 +159,11 @@ done
 # 3b. send+verify pairs through test destinations: as many as connections, so no one destination's
 # send history grows long (the store checks a destination's recent sends on each send).
 echo "=== send+verify pairs"
-tests=$(python3 -c "print(','.join(f'load-pair-{k}@example.com=246810' for k in range($connections)))")
+tests=$(python3 -c "print(','.join(f'load-pair-{k}@example.com=24681357' for k in range($connections)))")
 for r in $(seq 1 "$repeats"); do
   start_server OTP_TEST_DESTINATIONS="$tests"
-  run_wrk "pairs-$r-warm" pairs warmup "$warmup" pairs.lua "$connections" 246810
-  run_wrk "pairs-$r" pairs timed "$duration" pairs.lua "$connections" 246810
+  run_wrk "pairs-$r-warm" pairs warmup "$warmup" pairs.lua "$connections" 24681357
+  run_wrk "pairs-$r" pairs timed "$duration" pairs.lua "$connections" 24681357
   stop_server
 done
 

@@ -184,7 +184,7 @@ impl Settings {
         (
             "OTP_TEST_DESTINATIONS",
             "(none)",
-            "test phone numbers / emails with fixed codes, `+12025550143=123456,review@example.com=246810`: no delivery, no limits, every use logged as an audit event; off unless set; read by the send function only",
+            "test phone numbers / emails with fixed codes, `+12025550143=13579024,review@example.com=24681357` (codes of 8 to 10 letters or digits): no delivery and no SMS limits, but the client's quota and the guess budget apply, and every use is logged as an audit event with the destination masked; off unless set; read by the send function only",
         ),
         (
             "OTP_METRICS_NAMESPACE",
@@ -565,7 +565,7 @@ mod tests {
     #[test]
     fn a_function_that_never_sends_reads_everything_but_the_test_destinations() {
         let lookup = |name: &str| match name {
-            "OTP_TEST_DESTINATIONS" => Some("+12025550143=123456".to_owned()),
+            "OTP_TEST_DESTINATIONS" => Some("+12025550143=12345678".to_owned()),
             "OTP_MAX_ATTEMPTS" => Some("7".to_owned()),
             _ => None,
         };
@@ -601,7 +601,7 @@ mod tests {
             ("OTP_SMS_DAILY_BUDGET", "12.5"),
             ("OTP_SMS_PRICES", "GB=0.0395"),
             ("OTP_SMS_DEFAULT_PRICE", "0.2"),
-            ("OTP_TEST_DESTINATIONS", "+12025550143=135790"),
+            ("OTP_TEST_DESTINATIONS", "+12025550143=13579024"),
             ("OTP_METRICS_NAMESPACE", "OtpLambda/prod"),
         ])
         .unwrap();

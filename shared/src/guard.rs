@@ -1,6 +1,6 @@
 //! The rules against abuse, SMS pumping above all: velocity limits counted in the store, the SMS
-//! country allow-list and line types, the daily SMS budget, and the test destinations that bypass
-//! all of them. Parsed from configuration; the send use case applies them.
+//! country allow-list and line types, the daily SMS budget, and the test destinations, which send
+//! nothing and so skip the SMS rules, but not the client's quota or the guess budget. Parsed from configuration; the send use case applies them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -133,9 +133,33 @@ impl SmsRules {
     }
 }
 
+/// The clock hour `now` is in, as a counter names it, and when it ends.
+fn clock_hour(now: OffsetDateTime) -> (String, OffsetDateTime) {
+    let hour_start = now.replace_time(Time::from_hms(now.hour(), 0, 0).expect("a valid hour"));
+    let hour = format!("{}T{:02}", hour_start.date(), hour_start.hour());
+    (hour, hour_start + Duration::from_secs(3600))
+}
+
+/// The per-client counter alone: what a send to a test destination is charged to.
+pub fn client_quota(
+    limits: &VelocityLimits,
+    client: Option<&str>,
+    now: OffsetDateTime,
+) -> Option<Quota> {
+    let (hour, next_hour) = clock_hour(now);
+    Some(Quota {
+        kind: QuotaKind::ClientAddress,
+        counter: format!("client#{}#{hour}", client?),
+        amount: 1,
+        limit: limits.client_sends_per_hour.into(),
+        resets_at: next_hour,
+    })
+}
+
 /// The counters a send is charged to, each refused once it would pass its limit. Sends to test
-/// destinations are charged to none. An SMS of `sms_segments` segments is charged to the budget
-/// at its price for each (`sms_segments` means nothing to an email).
+/// destinations are charged to the client's alone ([`client_quota`]). An SMS of `sms_segments`
+/// segments is charged to the budget at its price for each (`sms_segments` means nothing to an
+/// email).
 pub fn quotas(
     limits: &VelocityLimits,
     rules: &SmsRules,
@@ -144,19 +168,9 @@ pub fn quotas(
     client: Option<&str>,
     now: OffsetDateTime,
 ) -> Vec<Quota> {
-    let hour_start = now.replace_time(Time::from_hms(now.hour(), 0, 0).expect("a valid hour"));
-    let hour = format!("{}T{:02}", hour_start.date(), hour_start.hour());
-    let next_hour = hour_start + Duration::from_secs(3600);
+    let (hour, next_hour) = clock_hour(now);
     let mut quotas = Vec::with_capacity(4);
-    if let Some(client) = client {
-        quotas.push(Quota {
-            kind: QuotaKind::ClientAddress,
-            counter: format!("client#{client}#{hour}"),
-            amount: 1,
-            limit: limits.client_sends_per_hour.into(),
-            resets_at: next_hour,
-        });
-    }
+    quotas.extend(client_quota(limits, client, now));
     if let Destination::Email(_) = destination {
         quotas.push(Quota {
             kind: QuotaKind::EmailGlobal,
@@ -199,14 +213,35 @@ pub fn quotas(
 pub struct TestDestinations(Vec<(String, Zeroizing<String>)>);
 
 impl TestDestinations {
-    /// `+12025550143=123456,review@example.com=246810`: each destination with its code (4–10
+    /// A fixed code is at least this long: it is known to more people than a random one, and the
+    /// guess budget alone stands between it and a stranger.
+    pub const MIN_CODE_LENGTH: usize = 8;
+
+    /// `+12025550143=13579024,review@example.com=ab12cd34`: each destination with its code (8–10
     /// letters or digits). Errors never repeat a code.
     pub fn parse(input: &str) -> Result<Self, Invalid> {
+        Self::from_entries(
+            input
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(|entry| {
+                    entry.rsplit_once('=').ok_or_else(|| {
+                        Invalid::new(
+                            "must be entries such as +12025550143=13579024, comma-separated",
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    }
+
+    /// Each destination with its code, as a profile lists them.
+    pub fn from_entries<'a>(
+        entries_in: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, Invalid> {
         let mut entries = Vec::new();
-        for entry in input.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (to, code) = entry.rsplit_once('=').ok_or_else(|| {
-                Invalid::new("must be entries such as +12025550143=123456, comma-separated")
-            })?;
+        for (to, code) in entries_in {
             let channel = if to.contains('@') {
                 Channel::Email
             } else {
@@ -216,8 +251,8 @@ impl TestDestinations {
                 .map_err(|e| Invalid::new(format!("has a destination that {e}")))?;
             let code = CodeAttempt::parse(code)
                 .ok()
-                .filter(|c| (4..=10).contains(&c.expose().len()))
-                .ok_or_else(|| Invalid::new("has a code that is not 4 to 10 letters or digits"))?;
+                .filter(|c| (Self::MIN_CODE_LENGTH..=10).contains(&c.expose().len()))
+                .ok_or_else(|| Invalid::new("has a code that is not 8 to 10 letters or digits"))?;
             let canonical = destination.canonical();
             if entries.iter().any(|(known, _)| *known == canonical) {
                 return Err(Invalid::new("names a destination twice"));
@@ -455,27 +490,29 @@ mod tests {
     #[test]
     fn test_destinations_match_canonical_forms_and_hide_their_codes() {
         let tests =
-            TestDestinations::parse("+1 415 555 2671=123456, Review@Example.com=ab12cd").unwrap();
+            TestDestinations::parse("+1 415 555 2671=12345678, Review@Example.com=ab12cd34")
+                .unwrap();
         assert_eq!(tests.len(), 2);
         let phone = Destination::parse(Channel::Sms, "+14155552671").unwrap();
-        assert_eq!(tests.code_for(&phone), Some("123456"));
+        assert_eq!(tests.code_for(&phone), Some("12345678"));
         let email = Destination::parse(Channel::Email, "Review@example.COM").unwrap();
-        assert_eq!(tests.code_for(&email), Some("AB12CD"));
+        assert_eq!(tests.code_for(&email), Some("AB12CD34"));
         let other = Destination::parse(Channel::Sms, "+447912345678").unwrap();
         assert_eq!(tests.code_for(&other), None);
         // Exact addresses, not mailboxes: a tag makes another address, which is not a test one.
         let tagged = Destination::parse(Channel::Email, "review+1@example.com").unwrap();
         assert_eq!(tests.code_for(&tagged), None);
-        assert!(!format!("{tests:?}").contains("123456"));
+        assert!(!format!("{tests:?}").contains("12345678"));
         for bad in [
             "+14155552671",
             "+14155552671=98",
-            "nobody=123456",
-            "+14155552671=9876,+1 415 555 2671=5678",
+            "nobody=12345678",
+            "+14155552671=1234567",
+            "+14155552671=98769876,+1 415 555 2671=56785678",
         ] {
             let error = TestDestinations::parse(bad).unwrap_err().to_string();
             assert!(
-                !error.contains("9876") && !error.contains("5678"),
+                !error.contains("9876") && !error.contains("5678") && !error.contains("1234567"),
                 "{error}"
             );
         }

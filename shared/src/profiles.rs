@@ -15,6 +15,7 @@ use crate::domain::{
     Alphabet, AndroidAppHash, Brand, Channel, Code, CodeAttempt, CodeLength, CodeSpec, GuessBudget,
     Invalid, Locale, Purpose, SmsBinding, Transaction, Ttl, WebOtpOrigin,
 };
+use crate::guard::TestDestinations;
 use crate::messages::{self, CustomTemplate, MessageInput};
 
 /// The profile file compiled in (the repository's `profiles.json`, or `OTP_PROFILES_FILE` at build
@@ -68,6 +69,9 @@ pub struct Profile {
     pub transaction_template: Option<CustomTemplate>,
     /// How many wrong codes a destination takes, per network and in all, before guessing stops.
     pub guess_budget: GuessBudget,
+    /// Destinations that get a fixed code and no message under this profile (app-store review),
+    /// besides the service's own (`OTP_TEST_DESTINATIONS`).
+    pub test_destinations: TestDestinations,
 }
 
 impl Profile {
@@ -98,6 +102,7 @@ impl Profile {
             token_audience: None,
             transaction_template: None,
             guess_budget: GuessBudget::default(),
+            test_destinations: TestDestinations::default(),
         }
     }
 
@@ -415,6 +420,8 @@ struct RawProfile {
     token_audience: Option<String>,
     transaction_template: Option<String>,
     guess_budget: Option<RawGuessBudget>,
+    #[serde(default)]
+    test_destinations: BTreeMap<String, String>,
 }
 
 /// A guess budget as written: every number optional (the defaults are the bounds' safest end).
@@ -603,6 +610,12 @@ impl RawProfile {
             templates,
             token_audience,
             transaction_template,
+            test_destinations: TestDestinations::from_entries(
+                self.test_destinations
+                    .iter()
+                    .map(|(to, code)| (to.as_str(), code.as_str())),
+            )
+            .map_err(at("test_destinations"))?,
             guess_budget: match self.guess_budget {
                 None => GuessBudget::default(),
                 Some(raw) => {
@@ -689,6 +702,34 @@ mod tests {
         assert!(error.detail.contains("NIST"), "{error}");
         let file = serde_json::json!({"profiles": {"shop": {"ttl_seconds": 600}}});
         parse(&file.to_string()).unwrap();
+    }
+
+    #[test]
+    fn a_profile_sets_its_guess_budget_and_test_destinations_within_bounds() {
+        let file = serde_json::json!({"profiles": {"shop": {
+            "guess_budget": {"per_network": 5, "lock_minutes": 60, "per_destination": 50},
+            "test_destinations": {"review@example.com": "ab12cd34"},
+        }}});
+        let profiles = parse(&file.to_string()).unwrap();
+        let shop = profiles.get(&ProfileName::parse("shop").unwrap()).unwrap();
+        assert_eq!(
+            shop.guess_budget,
+            GuessBudget::new(5, Duration::from_secs(3600), 50).unwrap()
+        );
+        let review =
+            crate::domain::Destination::parse(Channel::Email, "Review@example.com").unwrap();
+        assert_eq!(shop.test_destinations.code_for(&review), Some("AB12CD34"));
+        for (budget, field) in [
+            (serde_json::json!({"per_network": 11}), "guess_budget"),
+            (serde_json::json!({"per_destination": 101}), "guess_budget"),
+            (serde_json::json!({"lock_minutes": 5}), "guess_budget"),
+        ] {
+            let error = refusal(serde_json::json!({"guess_budget": budget}));
+            assert_eq!(error.field, field, "{error}");
+        }
+        let error = refusal(serde_json::json!({"test_destinations": {"+12025550143": "123456"}}));
+        assert_eq!(error.field, "test_destinations");
+        assert!(!error.detail.contains("123456"), "{error}");
     }
 
     #[test]

@@ -347,29 +347,28 @@ async fn a_fallback_is_only_for_sms_and_only_by_email() {
 }
 
 #[tokio::test]
-async fn test_destinations_get_their_fixed_code_no_message_and_no_limits() {
+async fn test_destinations_get_their_fixed_code_no_message_and_no_sms_limits() {
     let settings = Settings {
-        test_destinations: TestDestinations::parse("+12025550143=135790,Review@Example.com=ab12cd")
-            .unwrap(),
-        ..limits(1, 1, 1)
+        test_destinations: TestDestinations::parse(
+            "+12025550143=13579024,Review@Example.com=ab12cd34",
+        )
+        .unwrap(),
+        ..limits(10, 1, 1)
     };
     let app = spawn_app_with(settings).await;
-    // Far more sends than the client, country, global, cooldown and cap limits allow.
+    // More sends than the country, global, cooldown and cap limits allow: no message, no spend.
     for round in 0..8 {
         let reply = app.send(&sms("+1 202 555 0143")).await;
         assert_eq!(reply.status, 202, "round {round}: {}", reply.body);
     }
-    let reply = app.send(&sms("+12025550143")).await;
-    let id = reply.body["id"].as_str().unwrap();
-    let verified = app.verify(id, "135 790").await;
+    let id = reply_id(&app.send(&sms("+12025550143")).await);
+    let verified = app.verify(&id, "1357 9024").await;
     assert_eq!(verified.status, 200, "{}", verified.body);
     let reply = app
         .send(&json!({"channel": "email", "to": "review@example.com"}))
         .await;
     assert_eq!(reply.status, 202);
-    let verified = app
-        .verify(reply.body["id"].as_str().unwrap(), "AB12CD")
-        .await;
+    let verified = app.verify(&reply_id(&reply), "AB12CD34").await;
     assert_eq!(verified.status, 200, "{}", verified.body);
     assert!(app.outbox().await.is_empty(), "nothing is delivered");
     assert_eq!(
@@ -377,10 +376,74 @@ async fn test_destinations_get_their_fixed_code_no_message_and_no_limits() {
             .count(|e| matches!(e, MetricEvent::TestDestinationSend)),
         10
     );
+    // But each send was charged to the client's quota, like any other: the 11th is refused.
+    let refused = app.send(&sms("+12025550143")).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(
+        refused.body["type"],
+        "urn:problem-type:otp-lambda:client-send-limit"
+    );
+}
 
-    // Every other destination is as limited as ever: the client limit of 1 was never charged.
-    assert_eq!(app.send(&sms("+447912345678")).await.status, 202);
-    assert_eq!(app.send(&sms("+447912345679")).await.status, 429);
+fn reply_id(reply: &crate::helpers::Reply) -> String {
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    reply.body["id"].as_str().unwrap().to_owned()
+}
+
+/// A fixed code is known to more people than a random one: a stranger guessing at it meets the
+/// destination's guess budget like anyone else, however many fresh ids (five attempts each) they ask
+/// for; and every use is an audit line naming the destination masked.
+#[tokio::test]
+async fn a_test_destination_is_locked_by_its_guess_budget() {
+    let settings = Settings {
+        test_destinations: TestDestinations::parse("+12025550143=13579024").unwrap(),
+        ..limits(1000, 1000, 1000)
+    };
+    let app = spawn_app_with(settings).await;
+    for n in 0..10 {
+        let id = reply_id(&app.send(&sms("+12025550143")).await);
+        let reply = app.verify(&id, "00000000").await;
+        assert_eq!(
+            reply.body["status"], "incorrect",
+            "guess {n}: {}",
+            reply.body
+        );
+    }
+    let id = reply_id_or_locked(&app.send(&sms("+12025550143")).await);
+    assert_eq!(id, None, "a locked network gets no fresh id either");
+    // Every use an audit line, the destination masked (other tests' lines are in the log too).
+    let log = crate::logs::captured().text();
+    let audits: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("\"test_destination_send\""))
+        .collect();
+    assert!(audits.len() >= 10, "{audits:?}");
+    for line in audits {
+        let line: Value = serde_json::from_str(line).unwrap();
+        let to = line["fields"]["to"].as_str().or(line["to"].as_str());
+        assert!(to.is_some_and(|to| to.contains('•')), "{line}");
+    }
+}
+
+/// The id of an accepted send, or `None` for a `destination-locked` refusal.
+fn reply_id_or_locked(reply: &crate::helpers::Reply) -> Option<String> {
+    if reply.status == 429 {
+        assert_eq!(
+            reply.body["type"],
+            "urn:problem-type:otp-lambda:destination-locked"
+        );
+        return None;
+    }
+    Some(reply_id(reply))
+}
+
+#[tokio::test]
+async fn test_destination_codes_are_8_to_10_characters() {
+    for short in ["+12025550143=135790", "a@example.com=abc1234"] {
+        let error = TestDestinations::parse(short).unwrap_err().to_string();
+        assert!(error.contains("8 to 10"), "{error}");
+    }
+    assert!(TestDestinations::parse("+12025550143=1357902468").is_ok());
 }
 
 #[tokio::test]

@@ -462,14 +462,27 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         let channel = destination.channel();
         let masked_to = destination.masked();
 
-        let test_code = self.settings.test_destinations.code_for(destination);
+        // The profile's own test destinations, then the service's (`OTP_TEST_DESTINATIONS`).
+        let test_code = request
+            .profile
+            .test_destinations
+            .code_for(destination)
+            .or_else(|| self.settings.test_destinations.code_for(destination));
+        let client = request
+            .client
+            .filter(|_| charge_client)
+            .map(|address| self.keys.client_key(address));
         // A test destination gets no message; any other's is rendered before anything is recorded,
         // so an SMS is charged for the segments it takes, and one too long is refused unsent.
         let (code, policy, quotas, rendered, sms_segments) = match test_code {
+            // No message, so no SMS rule or spend; but the asking client's quota, and the guess
+            // budget of the destination (kept by the store), as for any other.
             Some(fixed) => (
                 Code::fixed(CodeAttempt::parse(fixed).context("a configured test code")?),
                 TEST_DESTINATION_POLICY,
-                Vec::new(),
+                guard::client_quota(&self.settings.limits, client.as_deref(), now)
+                    .into_iter()
+                    .collect(),
                 None,
                 0,
             ),
@@ -495,10 +508,6 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                     }
                     Destination::Email(_) => 0,
                 };
-                let client = request
-                    .client
-                    .filter(|_| charge_client)
-                    .map(|address| self.keys.client_key(address));
                 let quotas = guard::quotas(
                     &self.settings.limits,
                     &self.settings.sms,
@@ -603,6 +612,8 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             self.metrics.record(&MetricEvent::TestDestinationSend);
             tracing::warn!(
                 audit = "test_destination_send",
+                to = %receipt.masked_to,
+                profile = request.profile.name.as_str(),
                 "audit: a test destination was issued its fixed code; nothing was delivered"
             );
             return Ok(receipt);
