@@ -143,6 +143,9 @@ pub struct GuessRecord {
 
 /// A run of failures with none for this long starts again.
 const RUN_EXPIRY: Duration = GuessBudget::WINDOW;
+/// A network's escalation is forgotten after this long without a wrong code (or at a success): long
+/// enough that waiting out a day's lock does not also forgive the locks before it.
+pub const ESCALATION_MEMORY: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 const HOUR: i64 = 3600;
 
 /// The clock hour `now` falls in.
@@ -279,14 +282,20 @@ impl GuessRecord {
         self.networks.remove(network);
     }
 
-    /// Drops what no rule needs any more: hours outside the window, networks whose run lapsed and
-    /// whose lock is over (their escalation with them: a day without a wrong code forgives).
+    /// Drops what no rule needs any more: hours outside the window, and networks whose lock is over
+    /// and whose last wrong code is older than their count needs (a day) or, once locked before,
+    /// than their escalation needs (a week).
     pub fn prune(&mut self, now: OffsetDateTime) {
         let first = hour_of(now) - Self::window_hours();
         self.hourly.retain(|hour, _| *hour >= first);
         self.networks.retain(|_, n| {
             let locked = n.locked_until.is_some_and(|u| now < u);
-            let recent = n.last_failure_at.is_some_and(|t| now - t < RUN_EXPIRY);
+            let memory = if n.lockouts > 0 {
+                ESCALATION_MEMORY
+            } else {
+                RUN_EXPIRY
+            };
+            let recent = n.last_failure_at.is_some_and(|t| now - t < memory);
             locked || recent
         });
         self.locked_until = self.locked_until.filter(|u| now < *u);
@@ -300,10 +309,14 @@ impl GuessRecord {
             .values()
             .filter_map(|n| n.locked_until)
             .chain(self.locked_until);
-        let runs = self
-            .networks
-            .values()
-            .filter_map(|n| n.last_failure_at.map(|t| t + RUN_EXPIRY));
+        let runs = self.networks.values().filter_map(|n| {
+            let memory = if n.lockouts > 0 {
+                ESCALATION_MEMORY
+            } else {
+                RUN_EXPIRY
+            };
+            n.last_failure_at.map(|t| t + memory)
+        });
         let hours = self
             .hourly
             .keys()
@@ -427,6 +440,16 @@ mod tests {
         assert_eq!(record.networks[&n].failures, 1);
         record.prune(next_day + Duration::from_secs(2 * 86_400));
         assert!(record.is_empty());
+        // A network locked before keeps its escalation for a week without a wrong code, so waiting
+        // out a day's lock does not forgive the locks before it.
+        for _ in 0..10 {
+            fail(&mut record, &n, now);
+        }
+        assert_eq!(record.networks[&n].lockouts, 1);
+        record.prune(now + Duration::from_secs(6 * 86_400));
+        assert_eq!(record.networks[&n].lockouts, 1);
+        record.prune(now + ESCALATION_MEMORY);
+        assert!(record.networks.is_empty());
         assert_eq!(GuessRecord::default().keep_until(), None);
     }
 

@@ -31,7 +31,9 @@ use super::dynamodb::{
     DestinationItem, DynamoStore, code_key, failed, from_millis, key, millis, purge_seconds,
     put_versioned,
 };
-use crate::domain::{GuessBudget, GuessLock, GuessRecord, NetworkGuesses, NetworkKey, hour_of};
+use crate::domain::{
+    ESCALATION_MEMORY, GuessBudget, GuessLock, GuessRecord, NetworkGuesses, NetworkKey, hour_of,
+};
 use crate::ports::StoreError;
 
 /// The code item's attribute that mirrors a network's lock.
@@ -203,9 +205,10 @@ impl DynamoStore {
             .expression_attribute_values(":stale", AttributeValue::N(millis(stale).to_string()))
             .expression_attribute_values(
                 ":purge",
-                // Past anything a failure now can keep: its run, its hour in the window, any lock.
+                // Past anything a failure now can keep: its run, its hour in the window, any lock,
+                // the network's escalation.
                 AttributeValue::N(
-                    purge_seconds(now + GuessBudget::WINDOW + Duration::from_secs(2 * 3600))
+                    purge_seconds(now + ESCALATION_MEMORY + Duration::from_secs(2 * 3600))
                         .to_string(),
                 ),
             )
