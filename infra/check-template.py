@@ -111,6 +111,37 @@ for function, sid, keys in [
     if leading != [keys]:
         failures.append(f"{function} {sid}: leading keys {leading}, expected {keys}")
 
+# A secret per need, each readable only by the functions that need it (shared/src/hashing.rs): send
+# the code secret, verify all three, enroll the TOTP secret (ServiceSecret). The policy and the
+# environment agree, and no function gets a secret through Globals.
+expected_secrets = {
+    "SendFunction": {"OTP_CODE_SECRET_ARN": "CodeSecret"},
+    "VerifyFunction": {
+        "OTP_CODE_SECRET_ARN": "CodeSecret",
+        "OTP_PROOF_SECRET_ARN": "ProofSigningSecret",
+        "OTP_TOTP_SECRET_ARN": "ServiceSecret",
+    },
+    "EnrollFunction": {"OTP_TOTP_SECRET_ARN": "ServiceSecret"},
+}
+global_variables = source.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+for variable in global_variables:
+    if "SECRET" in variable:
+        failures.append(f"Globals give every function {variable}")
+for function, expected in expected_secrets.items():
+    readable = set()
+    for policy in resources[f"{function}Role"]["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "secretsmanager:GetSecretValue" in str(statement["Action"]):
+                targets = statement["Resource"]
+                for target in targets if isinstance(targets, list) else [targets]:
+                    readable.add(target.get("Ref") if isinstance(target, dict) else target)
+    if readable != set(expected.values()):
+        failures.append(f"{function} may read the secrets {sorted(readable)}, expected {sorted(set(expected.values()))}")
+    variables = source["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
+    given = {k: v.get("Ref") for k, v in variables.items() if "SECRET" in k}
+    if given != expected:
+        failures.append(f"{function}'s secret variables {given}, expected {expected}")
+
 paths = resources["HttpApi"]["Properties"]["Body"]["paths"]
 routes = {(m.upper(), p): op.get("security") for p, ops in paths.items() for m, op in ops.items()}
 SIGV4 = [{"AWS_IAM": []}]

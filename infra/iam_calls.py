@@ -31,7 +31,10 @@ resource policies, none of which the stack has):
 - Secrets Manager GetSecretValue needs secretsmanager:GetSecretValue on the secret's ARN.
 
 The template's parameters and resources are resolved for each call as the recording saw them: the
-table a call names stands for OtpTable, the secret for ServiceSecret, the sender for EmailFrom, the
+table a call names stands for OtpTable, a secret for the template secret whose logical id its name
+contains (`otp-test-CodeSecret-…` for CodeSecret; ServiceSecret, the TOTP secret, if none), and every
+other template secret for some other ARN, so a function allowed only another secret is refused; the
+sender for EmailFrom, the
 configuration set (or none) for SesConfigurationSet. A condition, operator or intrinsic this module
 does not know fails the check rather than guessing."""
 
@@ -247,8 +250,16 @@ def requests_of(call, template):
         ]
     if service == "secretsmanager" and operation == "GetSecretValue":
         arn = secret_arn(resource.get("secret") or "")
-        ctx = context(refs={"ServiceSecret": arn})
-        return [Request(call["action"], [arn], context=ctx, shown=["the service secret"])]
+        secrets = [
+            name
+            for name, r in template.get("Resources", {}).items()
+            if r.get("Type") == "AWS::SecretsManager::Secret"
+        ]
+        named = [name for name in secrets if name in arn] or ["ServiceSecret"]
+        refs = {name: f"{arn}-is-not-{name}" for name in secrets}
+        refs[named[0]] = arn
+        ctx = context(refs=refs)
+        return [Request(call["action"], [arn], context=ctx, shown=[f"the secret {named[0]}"])]
     raise Unsupported(f"{call['action']}: a call this check cannot map to IAM actions; teach infra/iam_calls.py")
 
 

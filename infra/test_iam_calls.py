@@ -100,6 +100,32 @@ class TheCheck(unittest.TestCase):
         self.assertTrue(any("VerifyFunction calls dynamodb:PutItem on the table on keys guess#…" in f
                             for f in failures), failures)
 
+    def test_each_function_reads_only_its_own_secrets(self):
+        # The send function reading the proof-signing or the TOTP secret could mint proof tokens or
+        # open authenticator secrets: refused, as is enroll reading the code secret.
+        base = "arn:aws:secretsmanager:us-east-1:123456789012:secret:otp-test-{}-x"
+        calls = [
+            {"action": "secretsmanager:GetSecretValue", "function": function,
+             "resource": {"secret": base.format(secret)}}
+            for function, secret in [
+                ("SendFunction", "ProofSigningSecret"),
+                ("SendFunction", "ServiceSecret"),
+                ("EnrollFunction", "CodeSecret"),
+                ("EnrollFunction", "ProofSigningSecret"),
+            ]
+        ]
+        failures, _, _ = check(calls=calls)
+        self.assertEqual(len(failures), 4, failures)
+        for failure in failures:
+            self.assertIn("not allowed", failure)
+        allowed = [
+            {"action": "secretsmanager:GetSecretValue", "function": "VerifyFunction",
+             "resource": {"secret": base.format(secret)}}
+            for secret in ["CodeSecret", "ProofSigningSecret", "ServiceSecret"]
+        ]
+        failures, _, _ = check(calls=allowed)
+        self.assertEqual(failures, [])
+
     def test_publishing_to_a_topic_is_denied_and_an_unknown_call_is_not_guessed(self):
         topic = {"function": "SendFunction", "action": "sns:Publish",
                  "resource": {"arn": "arn:aws:sns:us-east-1:123456789012:other", "phone_number": False}}

@@ -1,5 +1,13 @@
 //! Keyed hashing: codes are stored only as HMAC-SHA256 over (id, code), destinations only as a keyed
-//! pseudonym. Both keys derive with HKDF from the one service secret.
+//! pseudonym. Every key derives with HKDF from one of three secrets, one per need, so a function
+//! holds only the keys it uses:
+//! - the **code secret** (send, verify): code hashes, destination pseudonyms and sealing, client
+//!   pseudonyms, idempotency records;
+//! - the **proof-signing secret** (verify): the Ed25519 keys of proof tokens;
+//! - the **TOTP secret** (enroll, verify): authenticator secrets at rest, recovery codes, challenges.
+//!
+//! [`Keys::derive`] takes all three from one secret (otp-local, tests, a stack deployed before the
+//! split): each key is then exactly what it was before the split.
 
 use std::fmt;
 
@@ -16,42 +24,110 @@ use crate::totp::SecretSealer;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The keys derived from the service secret. Each purpose has its own key, so a leak of one kind of
-/// hash says nothing about another.
+/// The keys a function holds, derived from the secrets it was given. Each purpose has its own key, so
+/// a leak of one kind of hash says nothing about another; a function without a secret holds none of
+/// its keys (asking for one is a bug the function's start-up check rules out).
 #[derive(Clone)]
 pub struct Keys {
+    codes: Option<CodeKeys>,
+    /// HKDF over the proof-signing secret, kept to derive the signing key of any version on demand.
+    proofs: Option<Hkdf<Sha256>>,
+    totp: Option<TotpKeys>,
+}
+
+#[derive(Clone)]
+struct CodeKeys {
     code: Zeroizing<[u8; 32]>,
     destination: Zeroizing<[u8; 32]>,
-    totp_seal: Zeroizing<[u8; 32]>,
-    recovery: Zeroizing<[u8; 32]>,
     destination_seal: Zeroizing<[u8; 32]>,
     idempotency: Zeroizing<[u8; 32]>,
+}
+
+#[derive(Clone)]
+struct TotpKeys {
+    totp_seal: Zeroizing<[u8; 32]>,
+    recovery: Zeroizing<[u8; 32]>,
     totp_challenge: Zeroizing<[u8; 32]>,
-    /// HKDF, kept to derive the proof-signing key of any version on demand.
-    hkdf: Hkdf<Sha256>,
+}
+
+/// The secrets a function was given, one per need; `None`: it has no use for those keys.
+#[derive(Clone, Copy, Default)]
+pub struct KeySecrets<'a> {
+    pub codes: Option<&'a ServiceSecret>,
+    pub proofs: Option<&'a ServiceSecret>,
+    pub totp: Option<&'a ServiceSecret>,
+}
+
+/// Which of the three secrets a function needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretNeed {
+    Codes,
+    Proofs,
+    Totp,
 }
 
 impl Keys {
     const SALT: &'static [u8] = b"otp-lambda/v1";
 
+    /// Every key from one secret (see the module comment).
     pub fn derive(secret: &ServiceSecret) -> Self {
-        let hkdf = Hkdf::<Sha256>::new(Some(Self::SALT), secret.expose());
-        let expand = |info: &[u8]| {
+        Self::from_secrets(KeySecrets {
+            codes: Some(secret),
+            proofs: Some(secret),
+            totp: Some(secret),
+        })
+    }
+
+    /// The keys of the secrets given, and no others.
+    pub fn from_secrets(secrets: KeySecrets<'_>) -> Self {
+        let hkdf = |secret: &ServiceSecret| Hkdf::<Sha256>::new(Some(Self::SALT), secret.expose());
+        let expand = |hkdf: &Hkdf<Sha256>, info: &[u8]| {
             let mut key = Zeroizing::new([0u8; 32]);
             hkdf.expand(info, key.as_mut())
                 .expect("32 bytes is a valid HKDF-SHA256 output length");
             key
         };
         Self {
-            code: expand(b"code-hmac"),
-            destination: expand(b"destination-pseudonym"),
-            totp_seal: expand(Self::TOTP_SEAL_KEY_ID.as_bytes()),
-            recovery: expand(b"recovery-code-hmac"),
-            destination_seal: expand(Self::DESTINATION_SEAL_KEY_ID.as_bytes()),
-            idempotency: expand(b"idempotency-hmac"),
-            totp_challenge: expand(Self::TOTP_CHALLENGE_KEY_ID.as_bytes()),
-            hkdf: hkdf.clone(),
+            codes: secrets.codes.map(|secret| {
+                let h = hkdf(secret);
+                CodeKeys {
+                    code: expand(&h, b"code-hmac"),
+                    destination: expand(&h, b"destination-pseudonym"),
+                    destination_seal: expand(&h, Self::DESTINATION_SEAL_KEY_ID.as_bytes()),
+                    idempotency: expand(&h, b"idempotency-hmac"),
+                }
+            }),
+            proofs: secrets.proofs.map(hkdf),
+            totp: secrets.totp.map(|secret| {
+                let h = hkdf(secret);
+                TotpKeys {
+                    totp_seal: expand(&h, Self::TOTP_SEAL_KEY_ID.as_bytes()),
+                    recovery: expand(&h, b"recovery-code-hmac"),
+                    totp_challenge: expand(&h, Self::TOTP_CHALLENGE_KEY_ID.as_bytes()),
+                }
+            }),
         }
+    }
+
+    /// Whether these keys include those of `need`.
+    pub fn has(&self, need: SecretNeed) -> bool {
+        match need {
+            SecretNeed::Codes => self.codes.is_some(),
+            SecretNeed::Proofs => self.proofs.is_some(),
+            SecretNeed::Totp => self.totp.is_some(),
+        }
+    }
+
+    fn codes(&self) -> &CodeKeys {
+        self.codes
+            .as_ref()
+            .expect("this function holds the code secret's keys (checked at start-up)")
+    }
+
+    fn totp(&self) -> &TotpKeys {
+        self.totp
+            .as_ref()
+            .expect("this function holds the TOTP secret's keys (checked at start-up)")
     }
 
     /// The id of the key destinations are sealed with in a code's item, so that an approval can name
@@ -60,14 +136,19 @@ impl Keys {
 
     /// Seals and opens destinations at rest (AES-256-GCM, challenge id as associated data).
     pub fn destination_sealer(&self) -> SecretSealer {
-        SecretSealer::new(Self::DESTINATION_SEAL_KEY_ID, self.destination_seal.clone())
+        SecretSealer::new(
+            Self::DESTINATION_SEAL_KEY_ID,
+            self.codes().destination_seal.clone(),
+        )
     }
 
     /// The 32-byte Ed25519 seed of proof-signing key `version`. Every container derives the same key
     /// from the service secret; a new version is a new key.
     pub fn proof_signing_seed(&self, version: u32) -> Zeroizing<[u8; 32]> {
         let mut seed = Zeroizing::new([0u8; 32]);
-        self.hkdf
+        self.proofs
+            .as_ref()
+            .expect("this function holds the proof-signing secret (checked at start-up)")
             .expand(
                 format!("proof-token-ed25519/v{version}").as_bytes(),
                 seed.as_mut(),
@@ -81,7 +162,10 @@ impl Keys {
     /// Seals the TOTP challenges the backend issues (the user and the expiry inside), so a public
     /// verify learns the user from the challenge alone and a stranger can neither forge nor alter one.
     pub fn totp_challenge_sealer(&self) -> SecretSealer {
-        SecretSealer::new(Self::TOTP_CHALLENGE_KEY_ID, self.totp_challenge.clone())
+        SecretSealer::new(
+            Self::TOTP_CHALLENGE_KEY_ID,
+            self.totp().totp_challenge.clone(),
+        )
     }
 
     /// The id of the key TOTP secrets are sealed with, stored beside each sealed secret. A new id
@@ -91,8 +175,8 @@ impl Keys {
     /// HMAC-SHA256(key, user id ‖ 0x00 ‖ recovery code), over the code as typed after
     /// [`crate::domain::CodeAttempt`] normalises it (no dash or spaces, upper case).
     pub fn recovery_code_hash(&self, user_id: &str, code: &str) -> CodeHash {
-        let mut mac =
-            HmacSha256::new_from_slice(self.recovery.as_ref()).expect("HMAC takes any key length");
+        let mut mac = HmacSha256::new_from_slice(self.totp().recovery.as_ref())
+            .expect("HMAC takes any key length");
         mac.update(user_id.as_bytes());
         mac.update(&[0]);
         mac.update(code.as_bytes());
@@ -101,13 +185,13 @@ impl Keys {
 
     /// Seals and opens TOTP secrets at rest (AES-256-GCM, user id as associated data).
     pub fn totp_sealer(&self) -> SecretSealer {
-        SecretSealer::new(Self::TOTP_SEAL_KEY_ID, self.totp_seal.clone())
+        SecretSealer::new(Self::TOTP_SEAL_KEY_ID, self.totp().totp_seal.clone())
     }
 
     /// HMAC-SHA256(key, id ‖ 0x00 ‖ code). Binding the id means a hash is useless for any other send.
     pub fn code_hash(&self, id: &ChallengeId, code: &str) -> CodeHash {
-        let mut mac =
-            HmacSha256::new_from_slice(self.code.as_ref()).expect("HMAC takes any key length");
+        let mut mac = HmacSha256::new_from_slice(self.codes().code.as_ref())
+            .expect("HMAC takes any key length");
         mac.update(id.as_str().as_bytes());
         mac.update(&[0]);
         mac.update(code.as_bytes());
@@ -118,7 +202,7 @@ impl Keys {
     /// holds a phone number or an email address. It names the recipient, an email's mailbox, not
     /// the address as typed: `ana+1@…` and `ana+2@…` share one cooldown and one cap.
     pub fn destination_key(&self, destination: &Destination) -> DestinationKey {
-        let mut mac = HmacSha256::new_from_slice(self.destination.as_ref())
+        let mut mac = HmacSha256::new_from_slice(self.codes().destination.as_ref())
             .expect("HMAC takes any key length");
         mac.update(destination.recipient().as_bytes());
         DestinationKey(data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes()[..16]))
@@ -136,7 +220,7 @@ impl Keys {
         request: &[u8],
     ) -> IdempotentSend {
         let hash = |part: &[u8], bytes: &[u8]| {
-            let mut mac = HmacSha256::new_from_slice(self.idempotency.as_ref())
+            let mut mac = HmacSha256::new_from_slice(self.codes().idempotency.as_ref())
                 .expect("HMAC takes any key length");
             mac.update(part);
             mac.update(&[0]);
@@ -153,7 +237,7 @@ impl Keys {
     /// A stable pseudonym of a client's network (see [`crate::guard::client_network`]), under which
     /// its sends are counted: the store never holds an IP address.
     pub fn client_key(&self, address: std::net::IpAddr) -> String {
-        let mut mac = HmacSha256::new_from_slice(self.destination.as_ref())
+        let mut mac = HmacSha256::new_from_slice(self.codes().destination.as_ref())
             .expect("HMAC takes any key length");
         // Destinations canonicalise to `+…` or an address with `@`: this prefix cannot collide.
         mac.update(b"client-network:");
@@ -164,7 +248,7 @@ impl Keys {
     /// A stable pseudonym of an app backend's principal, counted like a client network (by the
     /// guess budget). `""`: a caller whose address the platform did not give.
     pub fn server_key(&self, principal: &str) -> String {
-        let mut mac = HmacSha256::new_from_slice(self.destination.as_ref())
+        let mut mac = HmacSha256::new_from_slice(self.codes().destination.as_ref())
             .expect("HMAC takes any key length");
         mac.update(b"server-principal:");
         mac.update(principal.as_bytes());

@@ -343,6 +343,62 @@ mod tests {
             .claims;
             assert_eq!(claims["sub"], "user-1");
         }
+        // Until it expires: a token of the previous key signed a lifetime ago is refused then.
+        let stale = before.sign(
+            &proof,
+            OffsetDateTime::now_utc() - time::Duration::seconds(301 + 60),
+        );
+        let error = jsonwebtoken::decode::<serde_json::Value>(
+            &stale,
+            &decoding_key(&jwks, &old_kid),
+            &validation(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            *error.kind(),
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature
+        );
+        // The next rotation drops the first key from the set: its tokens no longer verify at all.
+        let next = ProofSigner::new(
+            &keys(),
+            ProofSettings {
+                key_version: 3,
+                ..ProofSettings::default()
+            },
+        );
+        let published: Vec<_> = next.jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(published.len(), 2);
+        assert!(published.contains(&new_kid) && !published.contains(&old_kid));
+    }
+
+    #[test]
+    fn the_proof_keys_come_from_the_proof_secret_alone() {
+        use crate::hashing::KeySecrets;
+        let proofs = ServiceSecret::parse("the proof-signing secret, 32+ bytes long").unwrap();
+        let codes = ServiceSecret::parse("the code secret, at least 32 bytes long").unwrap();
+        let split = Keys::from_secrets(KeySecrets {
+            codes: Some(&codes),
+            proofs: Some(&proofs),
+            totp: None,
+        });
+        let alone = Keys::derive(&proofs);
+        assert_eq!(
+            ProofSigner::new(&split, ProofSettings::default()).jwks(),
+            ProofSigner::new(&alone, ProofSettings::default()).jwks(),
+            "the code secret has no part in the signing key"
+        );
+        let without = Keys::from_secrets(KeySecrets {
+            codes: Some(&codes),
+            ..KeySecrets::default()
+        });
+        assert!(!without.has(crate::hashing::SecretNeed::Proofs));
+        let signing = std::panic::catch_unwind(|| without.proof_signing_seed(1));
+        assert!(signing.is_err(), "no proof key without the proof secret");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::adapters::aws::{
 };
 use crate::adapters::{OsRandomness, SystemClock};
 use crate::config::{ServiceSecret, Settings, env_var};
-use crate::hashing::Keys;
+use crate::hashing::{KeySecrets, Keys, SecretNeed};
 use crate::metrics::EmfMetrics;
 use crate::usecases::Otp;
 
@@ -21,14 +21,29 @@ pub type LambdaOtp = Otp<DynamoStore, AwsDelivery>;
 pub const AWS_VARIABLES: &[(&str, &str, &str)] = &[
     ("OTP_TABLE_NAME", "(required)", "the DynamoDB table"),
     (
+        "OTP_CODE_SECRET_ARN",
+        "(none)",
+        "Secrets Manager secret (ARN or name) of code hashes, destination pseudonyms and sealing: send and verify read it at cold start",
+    ),
+    (
+        "OTP_PROOF_SECRET_ARN",
+        "(none)",
+        "Secrets Manager secret the proof-signing keys derive from: verify alone reads it",
+    ),
+    (
+        "OTP_TOTP_SECRET_ARN",
+        "(none)",
+        "Secrets Manager secret of authenticator secrets at rest, recovery codes and challenges: enroll and verify read it",
+    ),
+    (
         "OTP_SECRET_ARN",
         "(none)",
-        "Secrets Manager secret (ARN or name) every key derives from; read once per cold start",
+        "one Secrets Manager secret for all three (a stack from before the split); each function still keeps only the keys it needs",
     ),
     (
         "OTP_SECRET",
         "(none)",
-        "the service secret itself (≥ 32 bytes), when no OTP_SECRET_ARN is given (local use)",
+        "one secret for all three itself (≥ 32 bytes), when no secret ARN is given (local use)",
     ),
     (
         "OTP_EMAIL_FROM",
@@ -57,35 +72,44 @@ pub const AWS_VARIABLES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The secrets each function reads, and so the keys it holds: send hashes codes and seals
+/// destinations; verify also signs proofs and checks authenticator codes; enroll only seals
+/// authenticator secrets.
+pub const SEND_NEEDS: &[SecretNeed] = &[SecretNeed::Codes];
+pub const VERIFY_NEEDS: &[SecretNeed] = &[SecretNeed::Codes, SecretNeed::Proofs, SecretNeed::Totp];
+pub const ENROLL_NEEDS: &[SecretNeed] = &[SecretNeed::Totp];
+
 /// The service for the send function: SMS by SNS, email by SES.
 pub async fn send_otp_from_env() -> anyhow::Result<LambdaOtp> {
-    lambda_otp_from_env(Settings::from_env()?, aws_delivery).await
+    lambda_otp_from_env(Settings::from_env()?, SEND_NEEDS, aws_delivery).await
 }
 
-/// The service for a function that delivers nothing (verify, enroll). It links no SNS or SES client,
+/// The service for the verify function. It delivers nothing, so it links no SNS or SES client,
 /// which keeps its binary and cold start small.
 pub async fn verify_otp_from_env() -> anyhow::Result<LambdaOtp> {
-    lambda_otp_from_env(Settings::from_env_without_sending()?, |_| {
+    lambda_otp_from_env(Settings::from_env_without_sending()?, VERIFY_NEEDS, |_| {
         Ok(AwsDelivery::default())
     })
     .await
 }
 
-/// The service for the enroll function: the table and the secret, no delivery.
+/// The service for the enroll function: the table and the TOTP secret, no delivery.
 pub async fn enroll_otp_from_env() -> anyhow::Result<LambdaOtp> {
-    verify_otp_from_env().await
+    lambda_otp_from_env(Settings::from_env_without_sending()?, ENROLL_NEEDS, |_| {
+        Ok(AwsDelivery::default())
+    })
+    .await
 }
 
 /// Builds the service from `settings` and the environment: AWS clients (one shared configuration),
 /// the service secret and the delivery `delivery` builds.
 async fn lambda_otp_from_env(
     settings: Settings,
+    needs: &[SecretNeed],
     delivery: impl FnOnce(&SdkConfig) -> anyhow::Result<AwsDelivery>,
 ) -> anyhow::Result<LambdaOtp> {
     let sdk = aws::sdk_config().await;
-    let secret = service_secret(&sdk)
-        .await?
-        .context("set OTP_SECRET_ARN (or OTP_SECRET)")?;
+    let keys = keys_from_env(&sdk, needs).await?;
     let table = env_var("OTP_TABLE_NAME").context("OTP_TABLE_NAME is not set")?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     let clock = Arc::new(SystemClock);
@@ -99,10 +123,64 @@ async fn lambda_otp_from_env(
         delivery(&sdk)?,
         clock,
         Arc::new(OsRandomness),
-        Keys::derive(&secret),
+        keys,
         settings,
     )
     .with_metrics(metrics))
+}
+
+/// The keys of the secrets in `needs`, and no others: each from its own secret
+/// (`OTP_CODE_SECRET_ARN`, `OTP_PROOF_SECRET_ARN`, `OTP_TOTP_SECRET_ARN`, read at once), or all from
+/// the one secret of [`service_secret`] when that is set.
+pub async fn keys_from_env(sdk: &SdkConfig, needs: &[SecretNeed]) -> anyhow::Result<Keys> {
+    if let Some(secret) = service_secret(sdk).await? {
+        return Ok(keys_of_one_secret(&secret, needs));
+    }
+    keys_from_secrets_manager(&aws_sdk_secretsmanager::Client::new(sdk), needs, env_var).await
+}
+
+/// The keys of `needs` from one secret.
+pub fn keys_of_one_secret(secret: &ServiceSecret, needs: &[SecretNeed]) -> Keys {
+    let needed = |need| needs.contains(&need);
+    Keys::from_secrets(KeySecrets {
+        codes: Some(secret).filter(|_| needed(SecretNeed::Codes)),
+        proofs: Some(secret).filter(|_| needed(SecretNeed::Proofs)),
+        totp: Some(secret).filter(|_| needed(SecretNeed::Totp)),
+    })
+}
+
+/// The keys of `needs`, each from the Secrets Manager secret its variable (read by `lookup`) names.
+pub async fn keys_from_secrets_manager(
+    client: &aws_sdk_secretsmanager::Client,
+    needs: &[SecretNeed],
+    lookup: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<Keys> {
+    let needed = |need| needs.contains(&need);
+    let read = |need: SecretNeed, variable: &'static str| {
+        let arn = lookup(variable);
+        async move {
+            if !needed(need) {
+                return Ok(None);
+            }
+            let arn =
+                arn.with_context(|| format!("set {variable} (or OTP_SECRET_ARN for one secret)"))?;
+            aws::service_secret_from_secrets_manager(client, &arn)
+                .await
+                .with_context(|| format!("reading {variable}"))
+                .map(Some)
+        }
+    };
+    let (codes, proofs, totp) = tokio::join!(
+        read(SecretNeed::Codes, "OTP_CODE_SECRET_ARN"),
+        read(SecretNeed::Proofs, "OTP_PROOF_SECRET_ARN"),
+        read(SecretNeed::Totp, "OTP_TOTP_SECRET_ARN"),
+    );
+    let (codes, proofs, totp) = (codes?, proofs?, totp?);
+    Ok(Keys::from_secrets(KeySecrets {
+        codes: codes.as_ref(),
+        proofs: proofs.as_ref(),
+        totp: totp.as_ref(),
+    }))
 }
 
 /// The service secret: from Secrets Manager when `OTP_SECRET_ARN` is set, else `OTP_SECRET`, else

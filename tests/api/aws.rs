@@ -714,45 +714,96 @@ async fn assert_withdrawn(client: &aws_sdk_dynamodb::Client, table: &str) {
 }
 
 #[tokio::test]
-async fn the_service_secret_is_read_from_secrets_manager() {
+async fn each_function_reads_only_the_secrets_it_needs_from_secrets_manager() {
+    use otp_shared::hashing::SecretNeed;
+    use otp_shared::runtime::{ENROLL_NEEDS, SEND_NEEDS, VERIFY_NEEDS, keys_from_secrets_manager};
+
     let emulator = Emulator::get().await;
     let client = crate::calls::secrets(&emulator.sdk);
-    let value = "a generated secret string of sixty-four characters for otp-lambda!";
-    let name = format!("otp-test-secret-{}", ChallengeId::generate(&OsRandomness));
-    let arn = client
-        .create_secret()
-        .name(&name)
-        .secret_string(value)
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap();
-
-    // Every function reads it at its cold start (shared/src/runtime.rs), which records the call as
-    // each one's.
-    let mut reads = Vec::new();
-    for function in otp_local::Function::ALL {
-        reads.push(
-            function
-                .run(service_secret_from_secrets_manager(&client, &arn))
-                .await
-                .unwrap(),
-        );
+    let run = ChallengeId::generate(&OsRandomness);
+    // Named after the template's resources, so the recorded calls are checked against each
+    // function's policy for that very secret (infra/iam_calls.py).
+    let mut arns = std::collections::HashMap::new();
+    for (variable, resource, value) in [
+        (
+            "OTP_CODE_SECRET_ARN",
+            "CodeSecret",
+            "the code secret, sixty-four characters long, give or take",
+        ),
+        (
+            "OTP_PROOF_SECRET_ARN",
+            "ProofSigningSecret",
+            "the proof-signing secret, also long enough to use",
+        ),
+        (
+            "OTP_TOTP_SECRET_ARN",
+            "ServiceSecret",
+            "the TOTP secret, which seals authenticator secrets",
+        ),
+    ] {
+        let arn = client
+            .create_secret()
+            .name(format!("otp-test-{resource}-{}", run.as_str()))
+            .secret_string(value)
+            .send()
+            .await
+            .unwrap()
+            .arn
+            .unwrap();
+        arns.insert(variable, (arn, value));
     }
-    let read = reads.pop().unwrap();
+    let lookup = |variable: &str| arns.get(variable).map(|(arn, _)| arn.clone());
 
-    // The keys derived from it are those of the same secret given directly.
+    // Each function reads its secrets at cold start (shared/src/runtime.rs), recorded as its own
+    // calls: the IAM check holds each to its policy.
+    let mut keys = Vec::new();
+    for (function, needs) in [
+        (otp_local::Function::Send, SEND_NEEDS),
+        (otp_local::Function::Verify, VERIFY_NEEDS),
+        (otp_local::Function::Enroll, ENROLL_NEEDS),
+    ] {
+        let held = function
+            .run(keys_from_secrets_manager(&client, needs, lookup))
+            .await
+            .unwrap();
+        for need in [SecretNeed::Codes, SecretNeed::Proofs, SecretNeed::Totp] {
+            assert_eq!(
+                held.has(need),
+                needs.contains(&need),
+                "{function:?} {need:?}"
+            );
+        }
+        keys.push(held);
+    }
+    // The send function's keys are the code secret's, and the verify function's the same.
     let id = ChallengeId::generate(&SeededRandomness::new(7));
+    let code_secret = ServiceSecret::parse(arns["OTP_CODE_SECRET_ARN"].1).unwrap();
     assert_eq!(
-        Keys::derive(&read).code_hash(&id, "123456"),
-        Keys::derive(&ServiceSecret::parse(value).unwrap()).code_hash(&id, "123456")
+        keys[0].code_hash(&id, "123456"),
+        Keys::derive(&code_secret).code_hash(&id, "123456")
     );
+    assert_eq!(
+        keys[0].code_hash(&id, "123456"),
+        keys[1].code_hash(&id, "123456")
+    );
+    // A function missing one of its secrets does not start, and says which.
+    let error = keys_from_secrets_manager(&client, VERIFY_NEEDS, |variable| {
+        (variable != "OTP_PROOF_SECRET_ARN")
+            .then(|| lookup(variable))
+            .flatten()
+    })
+    .await
+    .expect_err("verify needs the proof-signing secret");
+    assert!(
+        format!("{error:#}").contains("OTP_PROOF_SECRET_ARN"),
+        "{error:#}"
+    );
+    let name = format!("otp-test-short-{}", run.as_str());
 
     // A secret too short to derive keys from is refused without being echoed.
     let short = client
         .create_secret()
-        .name(format!("{name}-short"))
+        .name(&name)
         .secret_string("too-short-value")
         .send()
         .await

@@ -19,7 +19,7 @@ pub use verify::{Verification, VerifyError, VerifyRequest};
 use crate::domain::NetworkKey;
 
 use crate::config::Settings;
-use crate::hashing::Keys;
+use crate::hashing::{Keys, SecretNeed};
 use crate::metrics::{Metrics, NoMetrics};
 use crate::ports::{Clock, Randomness};
 use crate::proof::ProofSigner;
@@ -32,7 +32,8 @@ pub struct Otp<S, N> {
     randomness: Arc<dyn Randomness>,
     keys: Keys,
     settings: Settings,
-    proof: ProofSigner,
+    /// `None` in a function given no proof-signing secret (send, enroll), which signs nothing.
+    proof: Option<ProofSigner>,
     metrics: Arc<dyn Metrics>,
 }
 
@@ -46,7 +47,9 @@ impl<S, N> Otp<S, N> {
         settings: Settings,
     ) -> Self {
         // Deriving the Ed25519 key costs microseconds: fine at cold start.
-        let proof = ProofSigner::new(&keys, settings.proof.clone());
+        let proof = keys
+            .has(SecretNeed::Proofs)
+            .then(|| ProofSigner::new(&keys, settings.proof.clone()));
         Self {
             store,
             notifier,
@@ -80,7 +83,9 @@ impl<S, N> Otp<S, N> {
 
     /// The signer of proof tokens, and the keys it publishes.
     pub fn proof(&self) -> &ProofSigner {
-        &self.proof
+        self.proof.as_ref().expect(
+            "a function that signs proofs holds the proof-signing secret (checked at start-up)",
+        )
     }
 }
 

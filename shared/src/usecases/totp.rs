@@ -430,7 +430,7 @@ impl<S: TotpStore, N> Otp<S, N> {
     /// The proof token of an approval for `user`, under a fresh id.
     fn user_proof(&self, user: &UserId, method: &'static str, now: OffsetDateTime) -> String {
         let jti = ChallengeId::generate(self.randomness.as_ref());
-        self.proof.sign(
+        self.proof().sign(
             &Proof {
                 jti: jti.as_str(),
                 subject: ProofSubject::User(user.as_str()),

@@ -115,7 +115,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             Channel::Sms => (ProofSubject::PhoneNumber(address), "sms"),
             Channel::Email => (ProofSubject::Email(address), "email"),
         };
-        Ok(self.proof.sign(
+        Ok(self.proof().sign(
             &Proof {
                 jti: id.as_str(),
                 subject,
