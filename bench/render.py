@@ -150,8 +150,9 @@ def requests(log: str) -> None:
                 "## Requests per operation (counted against the emulator, asserted)",
                 "",
                 "Every request the real AWS SDK clients send, recorded by an interceptor in",
-                "tests/api/aws.rs; the tests assert these exact lists. Budget: verify = 1 DynamoDB request,",
-                "send ≤ 2 + 1 delivery, TOTP verify ≤ 2: **met**.",
+                "tests/api/aws.rs; the tests assert these exact lists. Budget: an approval = 1 DynamoDB",
+                "request (a wrong code 1 more to count it against the guess budget, the one that starts a",
+                "lock 1 transaction more), send ≤ 2 + 1 delivery, TOTP verify ≤ 2: **met**.",
                 "",
                 "| operation | requests | which |",
                 "|---|---|---|",
@@ -279,10 +280,16 @@ def budgets() -> str:
         def most(prefix: str) -> int:
             return max(len(ops) for what, ops in requests_seen.items() if what.startswith(prefix))
 
-        met = most("verify") == 1 and most("send") <= 3 and most("TOTP verify") <= 2
+        approval = len(requests_seen.get("verify (approved)", []))
+        met = (
+            approval == 1
+            and most("verify (incorrect") <= 3
+            and most("send") <= 3
+            and most("TOTP verify") <= 2
+        )
         rows.append(
-            f"| requests: verify / send / TOTP verify | 1 / ≤ 2 + 1 / ≤ 2 | {most('verify')} / "
-            f"{most('send')} / {most('TOTP verify')} (asserted) | {verdict(met)} |"
+            f"| requests: approval / wrong code / send / TOTP verify | 1 / ≤ 3 / ≤ 2 + 1 / ≤ 2 | {approval} / "
+            f"{most('verify (incorrect')} / {most('send')} / {most('TOTP verify')} (asserted) | {verdict(met)} |"
         )
     load = load_json("load")
     if load and "verify" in load.get("summary", {}):

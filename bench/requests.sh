@@ -5,6 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 start_emulator "$out/emulator.log"
 cargo test --locked -q -p otp-tests --test api -- --exact --nocapture \
   aws::verify_is_one_dynamodb_request_and_send_at_most_two_and_one_delivery \
-  aws::a_totp_verify_is_one_read_and_one_conditional_write >"$out/requests.log" 2>&1 \
+  aws::a_totp_verify_is_one_read_and_one_conditional_write \
+  aws::a_guess_lock_is_one_transaction_and_a_locked_guess_one_write >"$out/requests.log" 2>&1 \
   || { cat "$out/requests.log"; exit 1; }
 python3 bench/render.py requests "$out/requests.log"
