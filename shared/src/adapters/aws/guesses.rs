@@ -54,29 +54,35 @@ impl DestinationItem {
             locked_until: self.guess_locked_until_ms.map(from_millis).transpose()?,
             ..GuessRecord::default()
         };
-        let network = |name: &str| {
-            NetworkKey::parse(name).map_err(|_| super::dynamodb::corrupt("guess network"))
-        };
-        for (name, failures) in &self.guess_failures {
-            record.networks.entry(network(name)?).or_default().failures = *failures;
+        // Each per-network map fills in one field of each network's entry.
+        fn fill<T: Copy>(
+            record: &mut GuessRecord,
+            map: &BTreeMap<String, T>,
+            set: impl Fn(&mut NetworkGuesses, T) -> Result<(), StoreError>,
+        ) -> Result<(), StoreError> {
+            for (name, value) in map {
+                let network = NetworkKey::parse(name)
+                    .map_err(|_| super::dynamodb::corrupt("guess network"))?;
+                set(record.networks.entry(network).or_default(), *value)?;
+            }
+            Ok(())
         }
-        for (name, at) in &self.guess_last_failure_ms {
-            record
-                .networks
-                .entry(network(name)?)
-                .or_default()
-                .last_failure_at = Some(from_millis(*at)?);
-        }
-        for (name, lockouts) in &self.guess_lockouts {
-            record.networks.entry(network(name)?).or_default().lockouts = *lockouts;
-        }
-        for (name, until) in &self.guess_locks {
-            record
-                .networks
-                .entry(network(name)?)
-                .or_default()
-                .locked_until = Some(from_millis(*until)?);
-        }
+        fill(&mut record, &self.guess_failures, |n, v| {
+            n.failures = v;
+            Ok(())
+        })?;
+        fill(&mut record, &self.guess_last_failure_ms, |n, v| {
+            n.last_failure_at = Some(from_millis(v)?);
+            Ok(())
+        })?;
+        fill(&mut record, &self.guess_lockouts, |n, v| {
+            n.lockouts = v;
+            Ok(())
+        })?;
+        fill(&mut record, &self.guess_locks, |n, v| {
+            n.locked_until = Some(from_millis(v)?);
+            Ok(())
+        })?;
         for (hour, count) in &self.guess_hourly {
             let hour = hour
                 .parse()
