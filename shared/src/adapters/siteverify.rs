@@ -139,6 +139,32 @@ impl SiteVerify {
         })
     }
 
+    /// The bot check `OTP_CAPTCHA_SECRET` (through `lookup`) configures, with
+    /// `OTP_CAPTCHA_VERIFY_URL` if set; `None` without a secret.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<Self>> {
+        let Some(secret) = lookup("OTP_CAPTCHA_SECRET") else {
+            return Ok(None);
+        };
+        Ok(Some(Self::with_secret(
+            CaptchaSecret::parse(&secret)?,
+            lookup,
+        )?))
+    }
+
+    /// The bot check with `secret`, and `OTP_CAPTCHA_VERIFY_URL` (through `lookup`) if set.
+    pub fn with_secret(
+        secret: CaptchaSecret,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
+        let endpoint = lookup("OTP_CAPTCHA_VERIFY_URL")
+            .map(|raw| verify_url_override(&raw))
+            .transpose()?;
+        if let Some(endpoint) = &endpoint {
+            tracing::warn!(%endpoint, "OTP_CAPTCHA_VERIFY_URL is set: every bot check goes there, not to the provider (tests only)");
+        }
+        Self::new(secret, endpoint)
+    }
+
     async fn ask(
         &self,
         provider: BotCheckProvider,
