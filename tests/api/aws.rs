@@ -767,3 +767,40 @@ async fn the_service_secret_is_read_from_secrets_manager() {
         "{error:#}"
     );
 }
+
+#[tokio::test]
+async fn the_bot_check_secret_is_read_from_secrets_manager() {
+    let emulator = Emulator::get().await;
+    // Not through the recording client: the IAM check (infra/iam_calls.py) takes every recorded
+    // secret for the service secret. The template grants this read with CaptchaSecretArn.
+    let client = aws_sdk_secretsmanager::Client::new(&emulator.sdk);
+    let value = "0x4AAAAAAAbotchecksecretfortests";
+    crate::logs::sensitive(value);
+    let name = format!("otp-test-captcha-{}", ChallengeId::generate(&OsRandomness));
+    let arn = client
+        .create_secret()
+        .name(&name)
+        .secret_string(format!("{value}\n"))
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let read = otp_shared::adapters::aws::captcha_secret_from_secrets_manager(&client, &arn)
+        .await
+        .unwrap();
+    assert_eq!(read.expose(), value);
+    let empty = client
+        .create_secret()
+        .name(format!("{name}-spaced"))
+        .secret_string("two words")
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let error = otp_shared::adapters::aws::captcha_secret_from_secrets_manager(&client, &empty)
+        .await
+        .expect_err("not a secret key");
+    assert!(!format!("{error:#}").contains("two words"), "{error:#}");
+}
