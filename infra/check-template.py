@@ -250,7 +250,7 @@ COUNTRY = re.compile(r"^[A-Z]{2}$")
 REFUSAL_REASONS = {
     "resend-cooldown", "destination-send-limit", "client-send-limit", "country-send-limit",
     "global-sms-limit", "sms-budget-exhausted", "sms-country-not-allowed", "sms-number-type-not-allowed",
-    "global-email-limit", "sms-too-long", "destination-locked",
+    "global-email-limit", "sms-too-long", "destination-locked", "captcha-failed",
 }
 FALLBACK_REASONS = {
     "sms-budget-exhausted", "sms-country-not-allowed", "sms-number-type-not-allowed",
@@ -271,6 +271,7 @@ METRICS = {
     "SmsBudget": ([()], {}),
     "SmsSegments": ([()], {}),
     "TestDestinationSends": ([()], {}),
+    "BotChecksFailedOpen": ([()], {}),
     "TotpApproved": ([()], {}),
     "TotpIncorrect": ([()], {}),
     "TotpReplaysRefused": ([()], {}),

@@ -31,7 +31,8 @@ resource policies, none of which the stack has):
 - Secrets Manager GetSecretValue needs secretsmanager:GetSecretValue on the secret's ARN.
 
 The template's parameters and resources are resolved for each call as the recording saw them: the
-table a call names stands for OtpTable, a secret for the template secret whose logical id its name
+table a call names stands for OtpTable, a secret named after a `…SecretArn` parameter for that
+parameter's secret (`otp-test-CaptchaSecretArn-…`), another for the template secret whose logical id its name
 contains (`otp-test-CodeSecret-…` for CodeSecret; ServiceSecret, the TOTP secret, if none), and every
 other template secret for some other ARN, so a function allowed only another secret is refused; the
 sender for EmailFrom, the
@@ -255,6 +256,15 @@ def requests_of(call, template):
             for name, r in template.get("Resources", {}).items()
             if r.get("Type") == "AWS::SecretsManager::Secret"
         ]
+        # A secret the deployment brings (a parameter such as CaptchaSecretArn) is named after it.
+        given = [
+            name
+            for name, p in template.get("Parameters", {}).items()
+            if name.endswith("SecretArn") and name in arn
+        ]
+        if given:
+            ctx = context(parameters={given[0]: arn})
+            return [Request(call["action"], [arn], context=ctx, shown=[f"the secret {given[0]}"])]
         named = [name for name in secrets if name in arn] or ["ServiceSecret"]
         refs = {name: f"{arn}-is-not-{name}" for name in secrets}
         refs[named[0]] = arn

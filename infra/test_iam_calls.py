@@ -125,6 +125,15 @@ class TheCheck(unittest.TestCase):
         ]
         failures, _, _ = check(calls=allowed)
         self.assertEqual(failures, [])
+        # The bot check's secret, given by the deployment: send's alone.
+        captcha = [
+            {"action": "secretsmanager:GetSecretValue", "function": function,
+             "resource": {"secret": base.format("CaptchaSecretArn")}}
+            for function in ["SendFunction", "VerifyFunction"]
+        ]
+        failures, _, _ = check(calls=captcha)
+        self.assertEqual(len(failures), 1, failures)
+        self.assertIn("VerifyFunction", failures[0])
 
     def test_publishing_to_a_topic_is_denied_and_an_unknown_call_is_not_guessed(self):
         topic = {"function": "SendFunction", "action": "sns:Publish",

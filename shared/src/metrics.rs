@@ -33,6 +33,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "SmsBudget",
     "SmsSegments",
     "TestDestinationSends",
+    "BotChecksFailedOpen",
     "TotpApproved",
     "TotpIncorrect",
     "TotpReplaysRefused",
@@ -80,6 +81,9 @@ pub enum MetricEvent {
     },
     /// `TestDestinationSends`.
     TestDestinationSend,
+    /// `BotChecksFailedOpen`: a bot-check provider gave no verdict and the profile let the send
+    /// through unchecked.
+    BotCheckFailedOpen,
     /// `TotpApproved`.
     TotpApproved,
     /// `TotpIncorrect`.
@@ -204,6 +208,7 @@ impl MetricEvent {
                 ],
             },
             E::TestDestinationSend => Shape::plain("TestDestinationSends"),
+            E::BotCheckFailedOpen => Shape::plain("BotChecksFailedOpen"),
             E::TotpApproved => Shape::plain("TotpApproved"),
             E::TotpIncorrect => Shape::plain("TotpIncorrect"),
             E::TotpReplayRefused => Shape::plain("TotpReplaysRefused"),
@@ -492,6 +497,7 @@ mod tests {
                 segments: 1,
             },
             E::TestDestinationSend,
+            E::BotCheckFailedOpen,
             E::TotpApproved,
             E::TotpIncorrect,
             E::TotpReplayRefused,

@@ -2,6 +2,8 @@
 //! Adapters live in [`crate::adapters`] (and, for AWS, beside them in later work).
 
 use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
 use std::time::Duration;
 
 use rand::RngCore;
@@ -9,8 +11,8 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::domain::{
-    ChallengeId, Channel, GuessBudget, GuessLock, NetworkKey, ProfileName, Purpose, Reference,
-    Transaction, UserId,
+    BotCheckProvider, CaptchaToken, ChallengeId, Channel, GuessBudget, GuessLock, NetworkKey,
+    ProfileName, Purpose, Reference, Transaction, UserId,
 };
 use crate::hashing::{CodeHash, DestinationKey};
 use crate::totp::{SealedSecret, TotpParams};
@@ -369,6 +371,39 @@ pub trait Notifier: Send + Sync {
         &self,
         message: &OutgoingMessage,
     ) -> impl Future<Output = Result<Delivered, DeliveryError>> + Send;
+}
+
+/// A bot-check provider's verdict on one token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotVerdict {
+    /// The provider accepted the token: solved, unexpired, not seen before.
+    pub success: bool,
+    /// The host name the token was solved on, as the provider reports it.
+    pub hostname: Option<String>,
+    /// The provider's reasons for a refusal (`invalid-input-response`, `timeout-or-duplicate`…).
+    pub error_codes: Vec<String>,
+}
+
+/// The provider gave no verdict: no answer in time, no connection, a 5xx, an unreadable reply, or
+/// a reply that blames our own request (a wrong secret). The check cannot say whether the token is
+/// good.
+#[derive(Debug, thiserror::Error)]
+#[error("the bot-check provider gave no verdict")]
+pub struct BotCheckUnavailable(#[source] pub anyhow::Error);
+
+/// What [`BotCheck::verify`] returns: boxed, so the port can be held as `Arc<dyn BotCheck>`.
+pub type BotCheckFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<BotVerdict, BotCheckUnavailable>> + Send + 'a>>;
+
+/// Asks a bot-check provider (Turnstile, hCaptcha, reCAPTCHA) about a browser's token.
+pub trait BotCheck: Send + Sync {
+    /// The provider's verdict on `token`, solved by the browser at `remote_ip` (when known).
+    fn verify<'a>(
+        &'a self,
+        provider: BotCheckProvider,
+        token: &'a CaptchaToken,
+        remote_ip: Option<IpAddr>,
+    ) -> BotCheckFuture<'a>;
 }
 
 /// When wrong TOTP codes (or recovery codes) lock a user out. Every `max_failures` wrong codes in a

@@ -12,8 +12,9 @@ use serde::Deserialize;
 
 pub use crate::domain::ProfileName;
 use crate::domain::{
-    Alphabet, AndroidAppHash, Brand, Channel, Code, CodeAttempt, CodeLength, CodeSpec, GuessBudget,
-    Invalid, Locale, Purpose, SmsBinding, Transaction, Ttl, WebOtpOrigin,
+    Alphabet, AndroidAppHash, BotCheckPolicy, BotCheckProvider, Brand, Channel, Code, CodeAttempt,
+    CodeLength, CodeSpec, GuessBudget, Invalid, Locale, Purpose, SmsBinding, Transaction, Ttl,
+    WebOtpOrigin,
 };
 use crate::guard::TestDestinations;
 use crate::messages::{self, CustomTemplate, MessageInput};
@@ -72,6 +73,8 @@ pub struct Profile {
     /// Destinations that get a fixed code and no message under this profile (app-store review),
     /// besides the service's own (`OTP_TEST_DESTINATIONS`).
     pub test_destinations: TestDestinations,
+    /// A bot check every public send must pass first (`captcha_token`); `None`: no check.
+    pub bot_check: Option<BotCheckPolicy>,
 }
 
 impl Profile {
@@ -103,6 +106,7 @@ impl Profile {
             transaction_template: None,
             guess_budget: GuessBudget::default(),
             test_destinations: TestDestinations::default(),
+            bot_check: None,
         }
     }
 
@@ -384,6 +388,12 @@ impl Profiles {
         self.0.len()
     }
 
+    /// Whether any profile asks for a bot check: then the send function needs the bot-check
+    /// secret, or it does not start.
+    pub fn use_bot_checks(&self) -> bool {
+        self.0.values().any(|profile| profile.bot_check.is_some())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -422,6 +432,18 @@ struct RawProfile {
     guess_budget: Option<RawGuessBudget>,
     #[serde(default)]
     test_destinations: BTreeMap<String, String>,
+    bot_check: Option<RawBotCheck>,
+}
+
+/// A bot check as written: `{"provider": "turnstile", "fail_open": false, "hostnames": [...]}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBotCheck {
+    provider: BotCheckProvider,
+    #[serde(default)]
+    fail_open: bool,
+    #[serde(default)]
+    hostnames: Vec<String>,
 }
 
 /// A guess budget as written: every number optional (the defaults are the bounds' safest end).
@@ -616,6 +638,28 @@ impl RawProfile {
                     .map(|(to, code)| (to.as_str(), code.as_str())),
             )
             .map_err(at("test_destinations"))?,
+            bot_check: match self.bot_check {
+                None => None,
+                Some(raw) => {
+                    let mut hostnames = Vec::new();
+                    for host in &raw.hostnames {
+                        // A host name as a Web OTP origin is one: no scheme, port or path.
+                        let host = WebOtpOrigin::parse(host).map_err(at("bot_check"))?;
+                        let host = host.as_str().to_ascii_lowercase();
+                        if hostnames.contains(&host) {
+                            return Err(at("bot_check")(Invalid::new(format!(
+                                "lists the host name {host} twice"
+                            ))));
+                        }
+                        hostnames.push(host);
+                    }
+                    Some(BotCheckPolicy {
+                        provider: raw.provider,
+                        fail_open: raw.fail_open,
+                        hostnames,
+                    })
+                }
+            },
             guess_budget: match self.guess_budget {
                 None => GuessBudget::default(),
                 Some(raw) => {
@@ -730,6 +774,33 @@ mod tests {
         let error = refusal(serde_json::json!({"test_destinations": {"+12025550143": "123456"}}));
         assert_eq!(error.field, "test_destinations");
         assert!(!error.detail.contains("123456"), "{error}");
+    }
+
+    #[test]
+    fn a_profile_may_ask_for_a_bot_check() {
+        let file = serde_json::json!({"profiles": {
+            "shop": {"bot_check": {"provider": "turnstile", "hostnames": ["Example.com"]}},
+            "app": {"bot_check": {"provider": "hcaptcha", "fail_open": true}},
+        }});
+        let profiles = parse(&file.to_string()).unwrap();
+        assert!(profiles.use_bot_checks());
+        let shop = profiles.get(&ProfileName::parse("shop").unwrap()).unwrap();
+        let check = shop.bot_check.as_ref().unwrap();
+        assert_eq!(check.provider, BotCheckProvider::Turnstile);
+        assert!(!check.fail_open, "fails closed unless it says otherwise");
+        assert_eq!(check.hostnames, ["example.com"]);
+        assert!(profiles.default_profile().bot_check.is_none());
+        assert!(!parse(r#"{"profiles": {}}"#).unwrap().use_bot_checks());
+        for bad in [
+            serde_json::json!({"provider": "captchaco"}),
+            serde_json::json!({"fail_open": true}),
+            serde_json::json!({"provider": "recaptcha", "secret": "x"}),
+            serde_json::json!({"provider": "recaptcha", "hostnames": ["https://example.com"]}),
+            serde_json::json!({"provider": "recaptcha", "hostnames": ["a.com", "A.com"]}),
+        ] {
+            let error = refusal(serde_json::json!({"bot_check": bad}));
+            assert!(error.field.starts_with("bot_check"), "{error}");
+        }
     }
 
     #[test]

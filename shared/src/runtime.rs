@@ -8,6 +8,7 @@ use aws_config::SdkConfig;
 use crate::adapters::aws::{
     self, AwsDelivery, DynamoStore, EmailSettings, SesEmail, SmsSettings, SnsSms,
 };
+use crate::adapters::siteverify::SiteVerify;
 use crate::adapters::{OsRandomness, SystemClock};
 use crate::config::{ServiceSecret, Settings, env_var};
 use crate::hashing::{KeySecrets, Keys, SecretNeed};
@@ -70,6 +71,21 @@ pub const AWS_VARIABLES: &[(&str, &str, &str)] = &[
         "(none)",
         "SNS maximum price per SMS in USD",
     ),
+    (
+        "OTP_CAPTCHA_SECRET_ARN",
+        "(none)",
+        "Secrets Manager secret (ARN or name) holding the bot-check provider's secret key; read once per cold start by the send function, only when a profile has a bot check",
+    ),
+    (
+        "OTP_CAPTCHA_SECRET",
+        "(none)",
+        "the bot-check provider's secret key itself, when there is no OTP_CAPTCHA_SECRET_ARN",
+    ),
+    (
+        "OTP_CAPTCHA_VERIFY_URL",
+        "(none)",
+        "tests only: a siteverify URL to ask instead of the provider's (https, or http to a loopback address)",
+    ),
 ];
 
 /// The secrets each function reads, and so the keys it holds: send hashes codes and seals
@@ -79,39 +95,71 @@ pub const SEND_NEEDS: &[SecretNeed] = &[SecretNeed::Codes];
 pub const VERIFY_NEEDS: &[SecretNeed] = &[SecretNeed::Codes, SecretNeed::Proofs, SecretNeed::Totp];
 pub const ENROLL_NEEDS: &[SecretNeed] = &[SecretNeed::Totp];
 
-/// The service for the send function: SMS by SNS, email by SES.
+/// The service for the send function: SMS by SNS, email by SES, and the bot check when a
+/// profile has one.
 pub async fn send_otp_from_env() -> anyhow::Result<LambdaOtp> {
-    lambda_otp_from_env(Settings::from_env()?, SEND_NEEDS, aws_delivery).await
+    let settings = Settings::from_env()?;
+    let bot_checks = settings.profiles.use_bot_checks();
+    let sdk = aws::sdk_config().await;
+    let otp = lambda_otp_from_env(&sdk, settings, SEND_NEEDS, aws_delivery).await?;
+    if !bot_checks {
+        return Ok(otp);
+    }
+    let bot_check = bot_check_from_env(&sdk)
+        .await?
+        .context("a profile has a bot check: set OTP_CAPTCHA_SECRET_ARN (or OTP_CAPTCHA_SECRET)")?;
+    Ok(otp.with_bot_check(Arc::new(bot_check)))
+}
+
+/// The bot check: its secret from Secrets Manager when `OTP_CAPTCHA_SECRET_ARN` is set, else
+/// `OTP_CAPTCHA_SECRET`, else `None`.
+pub async fn bot_check_from_env(sdk: &SdkConfig) -> anyhow::Result<Option<SiteVerify>> {
+    match env_var("OTP_CAPTCHA_SECRET_ARN") {
+        Some(arn) => {
+            let client = aws_sdk_secretsmanager::Client::new(sdk);
+            let secret = aws::captcha_secret_from_secrets_manager(&client, &arn).await?;
+            Ok(Some(SiteVerify::with_secret(secret, env_var)?))
+        }
+        None => SiteVerify::from_lookup(env_var),
+    }
 }
 
 /// The service for the verify function. It delivers nothing, so it links no SNS or SES client,
 /// which keeps its binary and cold start small.
 pub async fn verify_otp_from_env() -> anyhow::Result<LambdaOtp> {
-    lambda_otp_from_env(Settings::from_env_without_sending()?, VERIFY_NEEDS, |_| {
-        Ok(AwsDelivery::default())
-    })
+    let sdk = aws::sdk_config().await;
+    lambda_otp_from_env(
+        &sdk,
+        Settings::from_env_without_sending()?,
+        VERIFY_NEEDS,
+        |_| Ok(AwsDelivery::default()),
+    )
     .await
 }
 
 /// The service for the enroll function: the table and the TOTP secret, no delivery.
 pub async fn enroll_otp_from_env() -> anyhow::Result<LambdaOtp> {
-    lambda_otp_from_env(Settings::from_env_without_sending()?, ENROLL_NEEDS, |_| {
-        Ok(AwsDelivery::default())
-    })
+    let sdk = aws::sdk_config().await;
+    lambda_otp_from_env(
+        &sdk,
+        Settings::from_env_without_sending()?,
+        ENROLL_NEEDS,
+        |_| Ok(AwsDelivery::default()),
+    )
     .await
 }
 
 /// Builds the service from `settings` and the environment: AWS clients (one shared configuration),
-/// the service secret and the delivery `delivery` builds.
+/// the keys of the secrets in `needs` and the delivery `delivery` builds.
 async fn lambda_otp_from_env(
+    sdk: &SdkConfig,
     settings: Settings,
     needs: &[SecretNeed],
     delivery: impl FnOnce(&SdkConfig) -> anyhow::Result<AwsDelivery>,
 ) -> anyhow::Result<LambdaOtp> {
-    let sdk = aws::sdk_config().await;
-    let keys = keys_from_env(&sdk, needs).await?;
+    let keys = keys_from_env(sdk, needs).await?;
     let table = env_var("OTP_TABLE_NAME").context("OTP_TABLE_NAME is not set")?;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table);
     let clock = Arc::new(SystemClock);
     // Metrics go to stdout as EMF records: CloudWatch Logs extracts them, no API call needed.
     let metrics = Arc::new(EmfMetrics::stdout(
@@ -120,7 +168,7 @@ async fn lambda_otp_from_env(
     ));
     Ok(Otp::new(
         store,
-        delivery(&sdk)?,
+        delivery(sdk)?,
         clock,
         Arc::new(OsRandomness),
         keys,

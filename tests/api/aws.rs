@@ -818,3 +818,44 @@ async fn each_function_reads_only_the_secrets_it_needs_from_secrets_manager() {
         "{error:#}"
     );
 }
+
+#[tokio::test]
+async fn the_bot_check_secret_is_read_from_secrets_manager() {
+    let emulator = Emulator::get().await;
+    // Read as the send function (its cold start), through the recording client: the IAM check
+    // (infra/iam_calls.py) takes a secret named after CaptchaSecretArn for that parameter's secret.
+    let client = crate::calls::secrets(&emulator.sdk);
+    let value = "0x4AAAAAAAbotchecksecretfortests";
+    crate::logs::sensitive(value);
+    let name = format!(
+        "otp-test-CaptchaSecretArn-{}",
+        ChallengeId::generate(&OsRandomness)
+    );
+    let arn = client
+        .create_secret()
+        .name(&name)
+        .secret_string(format!("{value}\n"))
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let read = otp_local::Function::Send
+        .run(otp_shared::adapters::aws::captcha_secret_from_secrets_manager(&client, &arn))
+        .await
+        .unwrap();
+    assert_eq!(read.expose(), value);
+    let empty = client
+        .create_secret()
+        .name(format!("{name}-spaced"))
+        .secret_string("two words")
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let error = otp_shared::adapters::aws::captcha_secret_from_secrets_manager(&client, &empty)
+        .await
+        .expect_err("not a secret key");
+    assert!(!format!("{error:#}").contains("two words"), "{error:#}");
+}

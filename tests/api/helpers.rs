@@ -42,16 +42,26 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    spawn_app_wired(settings, |otp| otp).await
+}
+
+/// [`spawn_app_with`], the service finished by `wire` (a bot check, say) before it serves.
+pub async fn spawn_app_wired(
+    settings: Settings,
+    wire: impl FnOnce(otp_local::LocalOtp) -> otp_local::LocalOtp,
+) -> TestApp {
     crate::logs::captured();
     if on_aws() {
         let emulator = Emulator::get().await;
         let store = emulator.store(crate::calls::dynamodb(&emulator.sdk)).await;
-        emulator.spawn(store, emulator.delivery(), settings).await
+        emulator
+            .spawn_wired(store, emulator.delivery(), settings, wire)
+            .await
     } else {
         let clock = Arc::new(ManualClock::default());
         let secret = ServiceSecret::ephemeral(&OsRandomness);
         let otp = otp_local::local_otp(settings, &secret, clock.clone(), Arc::new(OsRandomness));
-        serve(otp, clock, None, None).await
+        serve(wire(otp), clock, None, None).await
     }
 }
 
@@ -138,6 +148,17 @@ impl Emulator {
         delivery: AwsDelivery,
         settings: Settings,
     ) -> TestApp {
+        self.spawn_wired(store, delivery, settings, |otp| otp).await
+    }
+
+    /// [`Self::spawn`], the service finished by `wire` before it serves.
+    pub async fn spawn_wired(
+        &self,
+        store: DynamoStore,
+        delivery: AwsDelivery,
+        settings: Settings,
+        wire: impl FnOnce(otp_local::LocalOtp) -> otp_local::LocalOtp,
+    ) -> TestApp {
         crate::logs::captured();
         let clock = Arc::new(ManualClock::default());
         let secret = ServiceSecret::ephemeral(&OsRandomness);
@@ -150,7 +171,7 @@ impl Emulator {
             clock.clone(),
             Arc::new(OsRandomness),
         );
-        serve(otp, clock, Some(self.endpoint.clone()), Some(table)).await
+        serve(wire(otp), clock, Some(self.endpoint.clone()), Some(table)).await
     }
 
     /// SNS and SES delivery as the send Lambda builds it.

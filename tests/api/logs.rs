@@ -132,7 +132,8 @@ pub fn sensitive_fields(body: &Value) {
     for (key, value) in object {
         match (key.as_str(), value) {
             (
-                "to" | "code" | "recovery_code" | "secret" | "otpauth_uri" | "token",
+                "to" | "code" | "recovery_code" | "secret" | "otpauth_uri" | "token"
+                | "captcha_token",
                 Value::String(s),
             ) => {
                 sensitive(s);

@@ -3,6 +3,7 @@
 
 mod abuse;
 mod aws;
+mod bot_check;
 mod calls;
 mod concurrency;
 mod cors;

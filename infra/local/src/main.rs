@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use otp_local::{LocalDelivery, LocalStore, Outbox};
 use otp_shared::adapters::aws::{self, DynamoStore, create_table_if_missing};
+use otp_shared::adapters::siteverify::SiteVerify;
 use otp_shared::adapters::{OsRandomness, SystemClock};
 use otp_shared::metrics::EmfMetrics;
 use otp_shared::runtime::{aws_delivery, service_secret};
@@ -183,6 +184,7 @@ async fn main() -> anyhow::Result<()> {
         _ => LocalDelivery::Outbox(Outbox::new(clock.clone())),
     };
     let namespace = settings.metrics_namespace.clone();
+    let bot_checks = settings.profiles.use_bot_checks();
     let mut otp = otp_local::local_otp_on(
         store,
         delivery,
@@ -193,6 +195,15 @@ async fn main() -> anyhow::Result<()> {
     );
     if args.emf_metrics {
         otp = otp.with_metrics(Arc::new(EmfMetrics::stdout(namespace, clock)));
+    }
+    // As the send Lambda: a profile with a bot check needs the provider's secret.
+    if bot_checks {
+        let bot_check = match &sdk {
+            Some(sdk) => otp_shared::runtime::bot_check_from_env(sdk).await?,
+            None => SiteVerify::from_lookup(otp_shared::config::env_var)?,
+        }
+        .context("a profile has a bot check: set OTP_CAPTCHA_SECRET (the provider's secret key)")?;
+        otp = otp.with_bot_check(Arc::new(bot_check));
     }
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await

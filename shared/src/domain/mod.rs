@@ -1,5 +1,6 @@
 //! Domain values. Each is built by parsing, so the rest of the code cannot hold an invalid one.
 
+mod captcha;
 mod challenge;
 mod code;
 mod destination;
@@ -10,6 +11,7 @@ mod transaction;
 mod user;
 mod web_otp;
 
+pub use captcha::{BotCheckPolicy, BotCheckProvider, CaptchaToken};
 pub use challenge::{ChallengeId, IdempotencyKey, Purpose, Reference, Ttl};
 pub use code::{Alphabet, Code, CodeAttempt, CodeLength, CodeSpec};
 pub use destination::{Channel, Destination, EmailAddress, LineType, Mailbox, PhoneNumber};

@@ -72,10 +72,18 @@ pub fn first_present(request: &Request, names: &[&'static str]) -> Option<&'stat
 }
 
 /// The body of a request [`parse`] accepted, as JSON with sorted keys and no insignificant
-/// whitespace: the same request however a client spaced or ordered it.
+/// whitespace: the same request however a client spaced or ordered it. Without
+/// `captcha_token`: a bot-check token is single use, so a retry carries a fresh one, and is still
+/// the same request.
 pub fn canonical(request: &Request) -> Vec<u8> {
     // serde_json's map is ordered by key (this workspace does not enable `preserve_order`).
     serde_json::from_slice::<Value>(bytes(request))
+        .map(|mut value| {
+            if let Value::Object(object) = &mut value {
+                object.remove("captcha_token");
+            }
+            value
+        })
         .and_then(|value| serde_json::to_vec(&value))
         .unwrap_or_default()
 }

@@ -7,9 +7,9 @@ use super::ApiError;
 use super::body::Field;
 use crate::config::Settings;
 use crate::domain::{
-    Alphabet, AndroidAppHash, Brand, ChallengeId, Channel, CodeAttempt, CodeLength, CodeSpec,
-    Destination, EmailAddress, Invalid, Locale, Purpose, Reference, SmsBinding, Transaction, Ttl,
-    UserId, WebOtpOrigin,
+    Alphabet, AndroidAppHash, Brand, CaptchaToken, ChallengeId, Channel, CodeAttempt, CodeLength,
+    CodeSpec, Destination, EmailAddress, Invalid, Locale, Purpose, Reference, SmsBinding,
+    Transaction, Ttl, UserId, WebOtpOrigin,
 };
 use crate::messages::{CustomTemplate, MAX_SMS_SEGMENTS};
 use crate::ports::VerifyOutcome;
@@ -81,6 +81,10 @@ pub const SEND_FIELDS: &[Field] = &[
         name: "transaction",
         expected: "an object {\"amount\": \"12.50\", \"currency\": \"EUR\", \"payee\": \"Acme Ltd\"}",
     },
+    Field {
+        name: "captcha_token",
+        expected: "the bot-check widget's token, a string",
+    },
 ];
 
 /// The fields only the app's backend may set, on `POST /v1/server/otp/send`: each changes a code's
@@ -114,6 +118,7 @@ pub struct SendBody {
     app_hash: Option<String>,
     fallback: Option<FallbackBody>,
     transaction: Option<TransactionBody>,
+    captcha_token: Option<String>,
 }
 
 /// The payment a server send's code confirms.
@@ -377,7 +382,26 @@ impl SendBody {
                 ));
             }
         }
+        // Read only where it is checked: a public send under a profile with a bot check. Anywhere
+        // else it is ignored (the backend is trusted; a profile without a check has nothing to
+        // check it against), so a front end may send it before or after its profile asks for it.
+        let captcha_token = match &profile.bot_check {
+            Some(_) if !server => {
+                let token = self.captcha_token.ok_or_else(|| {
+                    ApiError::invalid(
+                        "captcha_token",
+                        format!(
+                            "is required: the profile `{}` has a bot check; send the widget's token",
+                            profile.name
+                        ),
+                    )
+                })?;
+                Some(CaptchaToken::parse(&token).map_err(at("captcha_token"))?)
+            }
+            _ => None,
+        };
         Ok(SendRequest {
+            captcha_token,
             profile,
             destination,
             purpose,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::domain::Channel;
 use crate::guard::SmsRefusal;
 use crate::ports::{QuotaKind, StoreError, VerifyOutcome};
-use crate::usecases::{SendError, TotpError, TotpOutcome, VerifyError};
+use crate::usecases::{BotCheckError, SendError, TotpError, TotpOutcome, VerifyError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -78,6 +78,11 @@ impl ApiError {
             ApiError::Send(SendError::IdempotencyKeyInUse { .. }) => StatusCode::CONFLICT,
             ApiError::Send(SendError::IdempotencyKeyReused) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Send(SendError::Delivery(_)) => StatusCode::BAD_GATEWAY,
+            ApiError::Send(SendError::BotCheck(BotCheckError::Failed)) => StatusCode::BAD_REQUEST,
+            // Fail closed: the provider could not say the browser is not a bot.
+            ApiError::Send(SendError::BotCheck(BotCheckError::Unavailable(_))) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Totp(TotpError::ActiveExists) => StatusCode::CONFLICT,
             ApiError::Totp(TotpError::NotEnrolled) => StatusCode::NOT_FOUND,
             _ if self.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
@@ -106,7 +111,8 @@ impl ApiError {
                 | SendError::LockedOut { .. }
                 | SendError::OverQuota { .. }
                 | SendError::SmsRefused(_)
-                | SendError::SmsTooLong { .. }),
+                | SendError::SmsTooLong { .. }
+                | SendError::BotCheck(BotCheckError::Failed)),
             ) => (
                 refusal.refusal_reason().unwrap_or("refused"),
                 send_refusal_title(refusal),
@@ -114,6 +120,10 @@ impl ApiError {
             ApiError::Send(SendError::Delivery(_)) => {
                 ("delivery-failed", "The code could not be delivered")
             }
+            ApiError::Send(SendError::BotCheck(BotCheckError::Unavailable(_))) => (
+                "captcha-unavailable",
+                "The bot check is unavailable for now",
+            ),
             ApiError::Send(SendError::IdempotencyKeyInUse { .. }) => (
                 "idempotency-key-in-use",
                 "A send with this Idempotency-Key is under way",
@@ -182,6 +192,9 @@ impl ApiError {
                 | SendError::OverQuota { retry_after, .. }
                 | SendError::IdempotencyKeyInUse { retry_after },
             ) => Some(retry_after.as_secs()),
+            ApiError::Send(SendError::BotCheck(BotCheckError::Unavailable(_))) => {
+                Some(Self::UNAVAILABLE_RETRY_AFTER)
+            }
             _ if self.is_unavailable() => Some(Self::UNAVAILABLE_RETRY_AFTER),
             _ => None,
         }
@@ -212,6 +225,9 @@ impl ApiError {
             }
             ApiError::Send(SendError::Delivery(e)) => {
                 tracing::error!(channel = %e.channel, error = ?e.source, "delivery failed");
+            }
+            ApiError::Send(SendError::BotCheck(BotCheckError::Unavailable(e))) => {
+                tracing::error!(error = ?e.0, "the bot-check provider gave no verdict; refused (fail closed)");
             }
             _ => {
                 tracing::info!(status = self.status().as_u16(), problem = %self, "request refused")
@@ -260,7 +276,9 @@ fn send_refusal_title(refusal: &SendError) -> &'static str {
             "SMS is only sent to mobile numbers"
         }
         SendError::SmsTooLong { .. } => "The SMS text is longer than one segment",
-        SendError::IdempotencyKeyInUse { .. }
+        SendError::BotCheck(BotCheckError::Failed) => "The bot check failed",
+        SendError::BotCheck(BotCheckError::Unavailable(_))
+        | SendError::IdempotencyKeyInUse { .. }
         | SendError::IdempotencyKeyReused
         | SendError::Delivery(_)
         | SendError::Unexpected(_) => "Not sent",

@@ -1,11 +1,13 @@
 //! The use cases, generic over the store and notifier ports. They know no HTTP and no AWS.
 
+mod bot_check;
 mod send;
 mod totp;
 mod verify;
 
 use std::sync::Arc;
 
+pub use bot_check::BotCheckError;
 pub use send::{
     Caller, FallbackReason, IDEMPOTENCY_LEASE, IDEMPOTENCY_WINDOW, Idempotency, SendError,
     SendReceipt, SendRequest,
@@ -21,7 +23,7 @@ use crate::domain::NetworkKey;
 use crate::config::Settings;
 use crate::hashing::{Keys, SecretNeed};
 use crate::metrics::{Metrics, NoMetrics};
-use crate::ports::{Clock, Randomness};
+use crate::ports::{BotCheck, Clock, Randomness};
 use crate::proof::ProofSigner;
 
 /// The OTP service: its ports, keys and settings, built once per process.
@@ -35,6 +37,8 @@ pub struct Otp<S, N> {
     /// `None` in a function given no proof-signing secret (send, enroll), which signs nothing.
     proof: Option<ProofSigner>,
     metrics: Arc<dyn Metrics>,
+    /// Asks the provider about a public send's `captcha_token`; `None` until configured.
+    bot_check: Option<Arc<dyn BotCheck>>,
 }
 
 impl<S, N> Otp<S, N> {
@@ -59,6 +63,7 @@ impl<S, N> Otp<S, N> {
             settings,
             proof,
             metrics: Arc::new(NoMetrics),
+            bot_check: None,
         }
     }
 
@@ -66,6 +71,14 @@ impl<S, N> Otp<S, N> {
     /// nothing is reported.
     pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
         self.metrics = metrics;
+        self
+    }
+
+    /// Checks the `captcha_token` of public sends under a profile with a bot check with
+    /// `bot_check`; without one such a send fails (500), so a deployment whose profiles need it
+    /// must configure it (the Lambdas and otp-local refuse to start otherwise).
+    pub fn with_bot_check(mut self, bot_check: Arc<dyn BotCheck>) -> Self {
+        self.bot_check = Some(bot_check);
         self
     }
 

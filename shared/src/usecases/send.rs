@@ -4,10 +4,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use time::OffsetDateTime;
 
-use super::{Otp, Requester, until};
+use super::{BotCheckError, Otp, Requester, until};
 use crate::domain::{
-    Brand, ChallengeId, Channel, Code, CodeAttempt, CodeSpec, Destination, EmailAddress,
-    IdempotencyKey, Locale, Purpose, Reference, SmsBinding, Transaction, Ttl,
+    Brand, CaptchaToken, ChallengeId, Channel, Code, CodeAttempt, CodeSpec, Destination,
+    EmailAddress, IdempotencyKey, Locale, Purpose, Reference, SmsBinding, Transaction, Ttl,
 };
 use crate::guard::{self, SmsRefusal};
 use crate::messages::{self, CustomTemplate, MessageInput};
@@ -45,6 +45,8 @@ pub struct SendRequest {
     pub sms_binding: SmsBinding,
     /// Set when the caller made the send idempotent.
     pub idempotency: Option<Idempotency>,
+    /// The browser's bot-check token, checked when the profile has a bot check (public sends).
+    pub captcha_token: Option<CaptchaToken>,
 }
 
 impl SendRequest {
@@ -241,6 +243,8 @@ pub enum SendError {
     )]
     IdempotencyKeyReused,
     #[error(transparent)]
+    BotCheck(#[from] BotCheckError),
+    #[error(transparent)]
     Delivery(#[from] DeliveryError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -290,7 +294,9 @@ impl SendError {
                 "sms-number-type-not-allowed"
             }
             SendError::SmsTooLong { .. } => "sms-too-long",
-            SendError::IdempotencyKeyInUse { .. }
+            SendError::BotCheck(BotCheckError::Failed) => "captcha-failed",
+            SendError::BotCheck(BotCheckError::Unavailable(_))
+            | SendError::IdempotencyKeyInUse { .. }
             | SendError::IdempotencyKeyReused
             | SendError::Delivery(_)
             | SendError::Unexpected(_) => return None,
@@ -355,6 +361,8 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         fields(channel = %request.destination.channel(), to = %request.destination.masked(), purpose = request.purpose.as_str(), client = request.client.map(tracing::field::display), id)
     )]
     pub async fn send(&self, request: SendRequest) -> Result<SendReceipt, SendError> {
+        // First of all: a send the bot check refuses claims, stores and sends nothing.
+        self.check_bot(&request).await?;
         let Some(idempotency) = &request.idempotency else {
             return self.send_with_fallback(&request).await;
         };

@@ -74,6 +74,7 @@ fn sms(otp: &Otp<MemoryStore, Outbox>, to: &str, template: &str) -> SendRequest 
         fallback: None,
         sms_binding: SmsBinding::default(),
         idempotency: None,
+        captcha_token: None,
     }
 }
 

@@ -1,4 +1,4 @@
-//! The AWS adapters: the DynamoDB store, SNS and SES delivery, and the Secrets Manager service secret.
+//! The AWS adapters: the DynamoDB store, SNS and SES delivery, and the Secrets Manager secrets.
 //!
 //! Clients are built from aws-config's standard chain, so `AWS_REGION`, the credentials variables and
 //! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` (an emulator, in tests) apply with no code of ours.
@@ -21,7 +21,7 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 pub use delivery::{AwsDelivery, EmailSettings, SesEmail, SmsSettings, SnsSms};
 pub use dynamodb::{DynamoStore, create_table_if_missing};
-pub use secrets::service_secret_from_secrets_manager;
+pub use secrets::{captcha_secret_from_secrets_manager, service_secret_from_secrets_manager};
 
 /// The shared SDK configuration, loaded once per container.
 ///
