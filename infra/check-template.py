@@ -115,7 +115,8 @@ for function, sid, keys in [
 # the code secret, verify all three, enroll the TOTP secret (ServiceSecret). The policy and the
 # environment agree, and no function gets a secret through Globals.
 expected_secrets = {
-    "SendFunction": {"OTP_CODE_SECRET_ARN": "CodeSecret"},
+    # And the bot check's secret, which the deployment brings (CaptchaSecretArn), when it does.
+    "SendFunction": {"OTP_CODE_SECRET_ARN": "CodeSecret", "OTP_CAPTCHA_SECRET_ARN": "CaptchaSecretArn"},
     "VerifyFunction": {
         "OTP_CODE_SECRET_ARN": "CodeSecret",
         "OTP_PROOF_SECRET_ARN": "ProofSigningSecret",
@@ -133,8 +134,15 @@ for function, expected in expected_secrets.items():
         for statement in policy["PolicyDocument"]["Statement"]:
             if "secretsmanager:GetSecretValue" in str(statement["Action"]):
                 targets = statement["Resource"]
-                for target in targets if isinstance(targets, list) else [targets]:
-                    readable.add(target.get("Ref") if isinstance(target, dict) else target)
+                targets = targets if isinstance(targets, list) else [targets]
+                while targets:
+                    target = targets.pop()
+                    if isinstance(target, dict) and "Fn::If" in target:
+                        targets += target["Fn::If"][1:]
+                    elif isinstance(target, dict) and target.get("Ref") != "AWS::NoValue":
+                        readable.add(target.get("Ref") or json.dumps(target))
+                    elif not isinstance(target, dict):
+                        readable.add(target)
     if readable != set(expected.values()):
         failures.append(f"{function} may read the secrets {sorted(readable)}, expected {sorted(set(expected.values()))}")
     variables = source["Resources"][function]["Properties"].get("Environment", {}).get("Variables", {})
