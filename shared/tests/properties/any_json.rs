@@ -41,6 +41,7 @@ const SEND_FIELDS: &[&str] = &[
     "app_hash",
     "fallback",
     "transaction",
+    "captcha_token",
 ];
 const VERIFY_FIELDS: &[&str] = &["id", "code", "challenge_id", "user_id", "recovery_code"];
 const ENROLL_FIELDS: &[&str] = &[
@@ -346,6 +347,7 @@ fn good_values(field: &str) -> Vec<Value> {
             {"amount": "12.50", "currency": "EUR", "payee": "Acme Ltd"},
             {"amount": "12.5.0", "currency": "eur", "payee": ""},
         ]),
+        "captcha_token" => json!(["XXXX.DUMMY.TOKEN.XXXX", ""]),
         "id" => json!([LIVE_ID]),
         "code" => json!([LIVE_CODE, "123456"]),
         "recovery_code" => json!([LIVE_RECOVERY]),
