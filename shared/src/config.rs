@@ -195,7 +195,11 @@ impl Settings {
 
     /// Reads the settings through `lookup` (the environment, in production).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        Self::read(lookup, TestDestinations::parse)
+        Self::read(
+            lookup,
+            TestDestinations::parse,
+            TestDestinations::from_pairs,
+        )
     }
 
     /// The settings of a function that never sends (verify, enroll): `OTP_TEST_DESTINATIONS` only
@@ -209,7 +213,11 @@ impl Settings {
     pub fn from_lookup_without_sending(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        Self::read(lookup, |_| Ok(TestDestinations::default()))
+        Self::read(
+            lookup,
+            |_| Ok(TestDestinations::default()),
+            |_| Ok(TestDestinations::default()),
+        )
     }
 
     /// Reads the settings through `lookup`, test destinations through `test_destinations` (generic,
@@ -217,6 +225,7 @@ impl Settings {
     fn read(
         lookup: impl Fn(&str) -> Option<String>,
         test_destinations: impl FnOnce(&str) -> Result<TestDestinations, Invalid>,
+        profile_test_destinations: fn(&[(&str, &str)]) -> Result<TestDestinations, Invalid>,
     ) -> Result<Self, ConfigError> {
         let defaults = Self::default();
         let number =
@@ -315,13 +324,15 @@ impl Settings {
             variable: "OTP_BRAND",
             detail: e.detail,
         })?;
-        let profiles =
-            Profiles::parse(crate::profiles::EMBEDDED, default_profile).map_err(|e| {
-                ConfigError {
-                    variable: "profiles.json",
-                    detail: e.to_string(),
-                }
-            })?;
+        let profiles = Profiles::parse_with(
+            crate::profiles::EMBEDDED,
+            default_profile,
+            profile_test_destinations,
+        )
+        .map_err(|e| ConfigError {
+            variable: "profiles.json",
+            detail: e.to_string(),
+        })?;
         Ok(Self {
             profiles,
             send_policy: SendPolicy {

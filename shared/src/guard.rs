@@ -236,6 +236,11 @@ impl TestDestinations {
         )
     }
 
+    /// [`Self::from_entries`] of a slice, as [`crate::profiles::Profiles::parse_with`] takes it.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self, Invalid> {
+        Self::from_entries(pairs.iter().copied())
+    }
+
     /// Each destination with its code, as a profile lists them.
     pub fn from_entries<'a>(
         entries_in: impl IntoIterator<Item = (&'a str, &'a str)>,
