@@ -225,7 +225,7 @@ impl Settings {
     fn read(
         lookup: impl Fn(&str) -> Option<String>,
         test_destinations: impl FnOnce(&str) -> Result<TestDestinations, Invalid>,
-        profile_test_destinations: fn(&[(&str, &str)]) -> Result<TestDestinations, Invalid>,
+        profile_test_destinations: crate::guard::TestDestinationsParser,
     ) -> Result<Self, ConfigError> {
         let defaults = Self::default();
         let number =

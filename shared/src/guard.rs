@@ -207,6 +207,10 @@ pub fn quotas(
     quotas
 }
 
+/// How a profile's test destinations are read: [`TestDestinations::from_pairs`], or, in a function
+/// that sends nothing, one that ignores them.
+pub type TestDestinationsParser = fn(&[(&str, &str)]) -> Result<TestDestinations, Invalid>;
+
 /// Phone numbers and email addresses that get a fixed code and no message, for app-store reviewers
 /// and client apps' CI. Empty unless configured.
 #[derive(Clone, Default)]

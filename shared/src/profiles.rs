@@ -346,7 +346,7 @@ impl Profiles {
     pub fn parse_with(
         text: &str,
         builtin: Profile,
-        test_destinations: fn(&[(&str, &str)]) -> Result<TestDestinations, Invalid>,
+        test_destinations: crate::guard::TestDestinationsParser,
     ) -> Result<Self, ProfileError> {
         let file: ProfileFile =
             serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
@@ -471,7 +471,7 @@ impl RawProfile {
         self,
         name: &str,
         builtin: &Profile,
-        test_destinations: fn(&[(&str, &str)]) -> Result<TestDestinations, Invalid>,
+        test_destinations: crate::guard::TestDestinationsParser,
     ) -> Result<Profile, ProfileError> {
         let at = |field: &str| {
             let profile = name.to_owned();
