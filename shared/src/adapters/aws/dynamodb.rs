@@ -16,12 +16,14 @@
 //!   time the reply is kept. Claimed with one conditional `PutItem`, settled with one conditional
 //!   `UpdateItem` or `DeleteItem` on the holder.
 //!
-//! A verify is exactly one `UpdateItem`. A code counts as consumed once the hash of an attempt
+//! An approval is exactly one `UpdateItem`. A code counts as consumed once the hash of an attempt
 //! recorded on it equals its code hash, so the same write that counts an attempt also consumes the
-//! code: the condition requires the code pending, unexpired, below its attempt cap and not yet
-//! matched (`last_attempt_hash <> code_hash`), and the update records the attempt's hash. The new
-//! item comes back and the hashes are compared here in constant time; a refused condition returns
-//! the old item, which says why (consumed, withdrawn or replaced, expired, locked) without a read.
+//! code: the condition requires the code pending, unexpired, below its attempt cap, not yet matched
+//! (`last_attempt_hash <> code_hash`) and the asking network not locked out (the code's copies of its
+//! destination's guess locks), and the update records the attempt's hash. The old item comes back
+//! and the hashes are compared here in constant time; a refused condition returns the old item,
+//! which says why (consumed, withdrawn or replaced, expired, locked) without a read. A wrong code is
+//! then counted against the destination's guess budget ([`super::guesses`]).
 //!
 //! A send is one consistent `GetItem` of the destination item, the cooldown and cap decided by
 //! [`SendPolicy::admit`], then one `TransactWriteItems`: the destination item (conditional on its
