@@ -566,7 +566,7 @@ async fn sms_is_published_as_transactional_with_the_configured_attributes() {
 
     let sent = requests.take();
     assert_eq!(sent.len(), 1);
-    let form: Vec<(String, String)> = form_pairs(&sent[0].1);
+    let form: Vec<(String, String)> = crate::helpers::form_pairs(&sent[0].1);
     let value = |key: &str| form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     assert_eq!(value("Action"), Some("Publish"));
     assert_eq!(value("PhoneNumber"), Some("+447911123456"));
@@ -595,30 +595,6 @@ async fn sms_is_published_as_transactional_with_the_configured_attributes() {
             (Some("AWS.SNS.SMS.SenderID"), Some("String"), Some("Acme")),
         ]
     );
-}
-
-/// The pairs of a form-encoded body (SNS's query protocol).
-fn form_pairs(body: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        let bytes = s.replace('+', " ").into_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'%' && i + 2 < bytes.len() {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-                out.push(u8::from_str_radix(hex, 16).unwrap());
-                i += 3;
-            } else {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-        String::from_utf8(out).unwrap()
-    };
-    body.split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (decode(k), decode(v)))
-        .collect()
 }
 
 #[tokio::test]
