@@ -46,7 +46,7 @@ from procs import free_port, wait  # noqa: E402
 # otp-local's settings for the soak (run.sh passes them); the driver's model needs the cooldown.
 RESEND_COOLDOWN_S = float(os.environ.get("OTP_RESEND_COOLDOWN_SECONDS", "30"))
 MAX_ATTEMPTS = int(os.environ.get("OTP_MAX_ATTEMPTS", "5"))
-TOTP_MAX_FAILURES = int(os.environ.get("OTP_TOTP_MAX_FAILURES", "5"))
+TOTP_MAX_FAILURES = int(os.environ.get("OTP_TOTP_MAX_FAILURES", "10"))
 # Codes are verified well inside their default 300 s life, and pending enrolments inside their
 # 15 minutes, so that runs longer than those stay predictable; older ones are left alone.
 CODE_USABLE_S = 240

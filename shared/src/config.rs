@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
-use crate::domain::{Alphabet, Brand, CodeLength, CodeSpec, Invalid, Locale, Money, Ttl};
+use crate::domain::{
+    Alphabet, Brand, CodeLength, CodeSpec, GuessBudget, Invalid, Locale, Money, Ttl,
+};
 use crate::guard::{SmsRules, TestDestinations, VelocityLimits};
-use crate::ports::{LockPolicy, Randomness, SendPolicy};
+use crate::ports::{Randomness, SendPolicy};
 use crate::profiles::{Profile, Profiles};
 use crate::proof::ProofSettings;
 
@@ -26,8 +28,9 @@ pub struct Settings {
     /// The operator's profiles: the built-in `default` (from the `OTP_DEFAULT_*` variables) and the
     /// repository's `profiles.json`.
     pub profiles: Profiles,
-    /// When wrong authenticator or recovery codes lock a user's TOTP.
-    pub totp_lock: LockPolicy,
+    /// When wrong authenticator or recovery codes lock a network, or everyone, out of a user's TOTP:
+    /// the same rule and bounds as a destination's guess budget.
+    pub totp_guess_budget: GuessBudget,
     /// The proof tokens approvals carry.
     pub proof: ProofSettings,
     /// Sends per client address, SMS per country and in all, per hour.
@@ -55,10 +58,7 @@ impl Default for Settings {
                 None,
                 Locale::default(),
             )),
-            totp_lock: LockPolicy {
-                max_failures: 5,
-                lock_for: Duration::from_secs(15 * 60),
-            },
+            totp_guess_budget: GuessBudget::default(),
             proof: ProofSettings::default(),
             limits: VelocityLimits::default(),
             sms: SmsRules::default(),
@@ -113,13 +113,18 @@ impl Settings {
         ),
         (
             "OTP_TOTP_MAX_FAILURES",
-            "5",
-            "wrong authenticator or recovery codes in a row (1–20) that lock a user's TOTP",
+            "10",
+            "wrong authenticator or recovery codes in a row from one client network (3–10) that lock that network out of a user's TOTP",
         ),
         (
             "OTP_TOTP_LOCKOUT_SECONDS",
             "900",
-            "how long the first such lock lasts after the last wrong code, in seconds (60–86400); each later one until a success lasts twice the one before, at most 24 hours",
+            "how long a network's first such lock lasts, in seconds (900–86400); each later one until a success from it lasts twice the one before, at most 24 hours",
+        ),
+        (
+            "OTP_TOTP_MAX_FAILURES_PER_DAY",
+            "100",
+            "wrong authenticator or recovery codes from all networks together within 24 hours (10–100) that lock a user's TOTP for everyone until the oldest leaves the window",
         ),
         (
             "OTP_TOKEN_ISSUER",
@@ -352,18 +357,26 @@ impl Settings {
                     60..=86_400,
                 )?),
             },
-            totp_lock: LockPolicy {
-                max_failures: number(
+            totp_guess_budget: GuessBudget::new(
+                number(
                     "OTP_TOTP_MAX_FAILURES",
-                    defaults.totp_lock.max_failures.into(),
-                    1..=20,
+                    defaults.totp_guess_budget.per_network.into(),
+                    u64::from(*GuessBudget::PER_NETWORK.start())
+                        ..=u64::from(*GuessBudget::PER_NETWORK.end()),
                 )? as u32,
-                lock_for: Duration::from_secs(number(
+                Duration::from_secs(number(
                     "OTP_TOTP_LOCKOUT_SECONDS",
-                    defaults.totp_lock.lock_for.as_secs(),
-                    60..=86_400,
+                    defaults.totp_guess_budget.lock_for.as_secs(),
+                    GuessBudget::MIN_LOCK.as_secs()..=GuessBudget::MAX_LOCK.as_secs(),
                 )?),
-            },
+                number(
+                    "OTP_TOTP_MAX_FAILURES_PER_DAY",
+                    defaults.totp_guess_budget.per_destination.into(),
+                    u64::from(*GuessBudget::PER_DESTINATION.start())
+                        ..=u64::from(*GuessBudget::PER_DESTINATION.end()),
+                )? as u32,
+            )
+            .map_err(invalid("OTP_TOTP_MAX_FAILURES"))?,
             proof: ProofSettings {
                 issuer: claim_text("OTP_TOKEN_ISSUER", defaults.proof.issuer)?,
                 audience: claim_text("OTP_TOKEN_AUDIENCE", defaults.proof.audience)?,

@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::domain::{
-    BotCheckProvider, CaptchaToken, ChallengeId, Channel, GuessBudget, GuessLock, NetworkKey,
-    ProfileName, Purpose, Reference, Transaction, UserId,
+    BotCheckProvider, CaptchaToken, ChallengeId, Channel, GuessBudget, GuessLock, GuessRecord,
+    NetworkKey, ProfileName, Purpose, Reference, Transaction, UserId,
 };
 use crate::hashing::{CodeHash, DestinationKey};
 use crate::totp::{SealedSecret, TotpParams};
@@ -406,92 +406,6 @@ pub trait BotCheck: Send + Sync {
     ) -> BotCheckFuture<'a>;
 }
 
-/// When wrong TOTP codes (or recovery codes) lock a user out. Every `max_failures` wrong codes in a
-/// row start a lock at the last of them: the first lasts `lock_for`, each later one twice the one
-/// before it, up to [`Self::MAX_LOCK`]. The count starts again with each lock; a success resets the
-/// count and the escalation.
-///
-/// The rule is stated here only: both stores apply these methods (DynamoDB's conditions compare
-/// against values they computed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LockPolicy {
-    pub max_failures: u32,
-    /// The first lock's length.
-    pub lock_for: Duration,
-}
-
-impl LockPolicy {
-    /// The longest lock: 24 hours.
-    pub const MAX_LOCK: Duration = Duration::from_secs(24 * 60 * 60);
-
-    /// How long the lock that follows `lockouts` earlier ones (since the last success) lasts: the
-    /// first lock's length, doubled once per earlier lock, at most [`Self::MAX_LOCK`].
-    pub fn lock_for(&self, lockouts: u32) -> Duration {
-        1u32.checked_shl(lockouts)
-            .and_then(|factor| self.lock_for.checked_mul(factor))
-            .unwrap_or(Self::MAX_LOCK)
-            .min(Self::MAX_LOCK)
-    }
-
-    /// Until when `enrollment`'s user is locked out, if they are at `now`.
-    ///
-    /// An enrolment stored before locks were escalated has no lock end: there, as then, `failures`
-    /// at the limit lock for `lock_for` from the last of them.
-    pub fn locked_until(
-        &self,
-        enrollment: &Enrollment,
-        now: OffsetDateTime,
-    ) -> Option<OffsetDateTime> {
-        let stored = enrollment.locked_until;
-        let legacy = enrollment
-            .last_failure_at
-            .filter(|_| enrollment.failures >= self.max_failures)
-            .map(|last| last + self.lock_for);
-        stored.max(legacy).filter(|until| now < *until)
-    }
-
-    /// How many more wrong codes the user may make before the next lock, after `failures` in a row.
-    pub fn attempts_remaining(&self, failures: u32) -> u32 {
-        self.max_failures.saturating_sub(failures)
-    }
-
-    /// Counts one more wrong code at `now` on `enrollment`, unless its user is locked out. The one
-    /// that reaches `max_failures` starts the next lock (its length [`Self::lock_for`] the locks
-    /// since the last success) and the count starts again.
-    pub fn fail(&self, enrollment: &mut Enrollment, now: OffsetDateTime) -> FailureOutcome {
-        if let Some(until) = self.locked_until(enrollment, now) {
-            return FailureOutcome::Locked { until };
-        }
-        // A count left at the limit (an enrolment stored before locks were escalated) whose lock has
-        // run out starts again.
-        let before = if enrollment.failures >= self.max_failures {
-            0
-        } else {
-            enrollment.failures
-        };
-        enrollment.last_failure_at = Some(now);
-        if before + 1 < self.max_failures {
-            enrollment.failures = before + 1;
-            return FailureOutcome::Counted {
-                attempts_remaining: self.attempts_remaining(enrollment.failures),
-            };
-        }
-        let until = now + self.lock_for(enrollment.lockouts);
-        enrollment.failures = 0;
-        enrollment.lockouts = enrollment.lockouts.saturating_add(1);
-        enrollment.locked_until = Some(until);
-        FailureOutcome::Locked { until }
-    }
-
-    /// A success (a right code, a recovery code): no failures, no escalation.
-    pub fn reset(enrollment: &mut Enrollment) {
-        enrollment.failures = 0;
-        enrollment.last_failure_at = None;
-        enrollment.lockouts = 0;
-        enrollment.locked_until = None;
-    }
-}
-
 /// A user's authenticator enrolment as stored: the secret sealed, recovery codes as keyed hashes.
 #[derive(Debug, Clone)]
 pub struct Enrollment {
@@ -506,13 +420,12 @@ pub struct Enrollment {
     pub last_used_at: Option<OffsetDateTime>,
     /// The last time step accepted; only a later one is accepted next.
     pub last_step: Option<u64>,
-    /// Wrong codes in a row since the last success or the last lock, and when the last one was.
-    pub failures: u32,
-    pub last_failure_at: Option<OffsetDateTime>,
-    /// Locks since the last success: the next lasts [`LockPolicy::lock_for`] this many.
-    pub lockouts: u32,
-    /// The end of the latest lock (past once it has run out).
-    pub locked_until: Option<OffsetDateTime>,
+    /// Wrong codes against this user, per client network and in all: [`GuessRecord`]'s rule, the
+    /// same numbers as a destination's (`GuessBudget`).
+    pub guesses: GuessRecord,
+    /// How many times `guesses` was written: a store that writes the whole record makes each write
+    /// conditional on the version it was decided on.
+    pub guess_version: u64,
     pub recovery_hashes: Vec<CodeHash>,
 }
 
@@ -558,8 +471,15 @@ pub enum StepOutcome {
 /// The store's answer to a wrong code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureOutcome {
-    Counted { attempts_remaining: u32 },
-    Locked { until: OffsetDateTime },
+    Counted {
+        attempts_remaining: u32,
+    },
+    /// This wrong code started a lock (of its network, or of the user for everyone).
+    LockStarted(GuessLock),
+    /// The network was already locked out: not counted.
+    Locked {
+        until: OffsetDateTime,
+    },
     Gone,
 }
 
@@ -598,34 +518,35 @@ pub trait TotpStore: Send + Sync {
     /// Deletes the user's enrolment; whether there was one.
     fn remove(&self, user: &UserId) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Accepts `step` for enrolment `enrollment_id` if it is after the last accepted step and the
-    /// user is not locked out: activates a pending enrolment and resets the failure count.
+    /// Accepts `step` for `enrollment` (as the caller read it) if it is after the last accepted step
+    /// and `network` is not locked out: activates a pending enrolment and resets `network`'s count.
     fn accept_step(
         &self,
-        user: &UserId,
-        enrollment_id: &str,
+        enrollment: &Enrollment,
         step: u64,
+        network: &NetworkKey,
+        budget: &GuessBudget,
         now: OffsetDateTime,
-        policy: LockPolicy,
     ) -> impl Future<Output = Result<StepOutcome, StoreError>> + Send;
 
-    /// Counts a wrong code; locks the user out at the policy's limit.
+    /// Counts a wrong code from `network`; locks at the budget's limits.
     fn count_failure(
         &self,
-        user: &UserId,
-        enrollment_id: &str,
+        enrollment: &Enrollment,
+        network: &NetworkKey,
+        budget: &GuessBudget,
         now: OffsetDateTime,
-        policy: LockPolicy,
     ) -> impl Future<Output = Result<FailureOutcome, StoreError>> + Send;
 
-    /// Uses up the recovery code with keyed hash `hash` of an active enrolment.
+    /// Uses up the recovery code with keyed hash `hash` of an active enrolment, unless `network` is
+    /// locked out; resets `network`'s count.
     fn use_recovery_code(
         &self,
-        user: &UserId,
-        enrollment_id: &str,
+        enrollment: &Enrollment,
         hash: &CodeHash,
+        network: &NetworkKey,
+        budget: &GuessBudget,
         now: OffsetDateTime,
-        policy: LockPolicy,
     ) -> impl Future<Output = Result<RecoveryOutcome, StoreError>> + Send;
 }
 
@@ -692,167 +613,6 @@ mod tests {
         let source = CountingSource::default();
         crate::domain::Code::generate(crate::domain::CodeSpec::default(), &source);
         assert_eq!(source.0.lock().unwrap().0, 1);
-    }
-
-    const LOCK: LockPolicy = LockPolicy {
-        max_failures: 5,
-        lock_for: Duration::from_secs(900),
-    };
-
-    fn enrolment() -> Enrollment {
-        Enrollment {
-            user_id: UserId::parse("user-1").unwrap(),
-            enrollment_id: "e1".into(),
-            sealed_secret: SealedSecret {
-                key_id: "k".into(),
-                nonce: "n".into(),
-                ciphertext: "c".into(),
-            },
-            params: TotpParams::default(),
-            created_at: at(0),
-            pending_until: None,
-            last_used_at: None,
-            last_step: None,
-            failures: 0,
-            last_failure_at: None,
-            lockouts: 0,
-            locked_until: None,
-            recovery_hashes: Vec::new(),
-        }
-    }
-
-    /// `max_failures` wrong codes at `now`: the last one's outcome.
-    fn fail_all(e: &mut Enrollment, now: OffsetDateTime) -> FailureOutcome {
-        (1..LOCK.max_failures).for_each(|_| {
-            assert!(matches!(LOCK.fail(e, now), FailureOutcome::Counted { .. }));
-        });
-        LOCK.fail(e, now)
-    }
-
-    #[test]
-    fn each_lock_is_twice_the_one_before_and_none_is_longer_than_a_day() {
-        let minutes = |n: u64| Duration::from_secs(n * 60);
-        let ladder: Vec<_> = (0..9).map(|lockouts| LOCK.lock_for(lockouts)).collect();
-        assert_eq!(
-            ladder,
-            [15, 30, 60, 120, 240, 480, 960, 1440, 1440].map(minutes)
-        );
-        assert_eq!(LOCK.lock_for(31), LockPolicy::MAX_LOCK);
-        assert_eq!(LOCK.lock_for(32), LockPolicy::MAX_LOCK);
-        assert_eq!(LOCK.lock_for(u32::MAX), LockPolicy::MAX_LOCK);
-        // A first lock that does not divide the day reaches the cap between two doublings.
-        let long = LockPolicy {
-            max_failures: 1,
-            lock_for: Duration::from_secs(50_000),
-        };
-        assert_eq!(long.lock_for(0), Duration::from_secs(50_000));
-        assert_eq!(long.lock_for(1), LockPolicy::MAX_LOCK);
-    }
-
-    #[test]
-    fn locks_escalate_from_the_failure_that_reaches_the_limit_and_a_success_resets() {
-        let mut e = enrolment();
-        for (remaining, t) in [(4, 0), (3, 1), (2, 2), (1, 3)] {
-            assert_eq!(
-                LOCK.fail(&mut e, at(t)),
-                FailureOutcome::Counted {
-                    attempts_remaining: remaining
-                }
-            );
-            assert_eq!(LOCK.locked_until(&e, at(t)), None);
-        }
-        assert_eq!(
-            LOCK.fail(&mut e, at(4)),
-            FailureOutcome::Locked { until: at(904) }
-        );
-        assert_eq!((e.failures, e.lockouts), (0, 1), "the count starts again");
-        assert_eq!(LOCK.locked_until(&e, at(903)), Some(at(904)));
-        // Wrong codes while locked are not counted.
-        assert_eq!(
-            LOCK.fail(&mut e, at(903)),
-            FailureOutcome::Locked { until: at(904) }
-        );
-        assert_eq!((e.failures, e.lockouts), (0, 1));
-        assert_eq!(LOCK.locked_until(&e, at(904)), None);
-
-        // The next lock is twice as long, the one after twice that.
-        assert_eq!(
-            fail_all(&mut e, at(1000)),
-            FailureOutcome::Locked {
-                until: at(1000 + 1800)
-            }
-        );
-        assert_eq!(
-            fail_all(&mut e, at(3000)),
-            FailureOutcome::Locked {
-                until: at(3000 + 3600)
-            }
-        );
-        // Up to a day, and no further.
-        let mut now = 7000;
-        for expected in [7200, 14_400, 28_800, 57_600, 86_400, 86_400] {
-            assert_eq!(
-                fail_all(&mut e, at(now)),
-                FailureOutcome::Locked {
-                    until: at(now + expected)
-                }
-            );
-            now += expected;
-        }
-
-        // A success resets the count and the escalation.
-        e.failures = 3;
-        LockPolicy::reset(&mut e);
-        assert_eq!(
-            (e.failures, e.last_failure_at, e.lockouts, e.locked_until),
-            (0, None, 0, None)
-        );
-        assert_eq!(
-            fail_all(&mut e, at(now)),
-            FailureOutcome::Locked {
-                until: at(now + 900)
-            }
-        );
-    }
-
-    #[test]
-    fn an_enrolment_stored_before_escalation_keeps_its_lock() {
-        // Five failures, the last at 0, and no lock end: locked for the first lock's length.
-        let mut e = enrolment();
-        e.failures = 5;
-        e.last_failure_at = Some(at(0));
-        assert_eq!(LOCK.locked_until(&e, at(1)), Some(at(900)));
-        assert_eq!(LOCK.locked_until(&e, at(900)), None);
-        assert_eq!(
-            LOCK.fail(&mut e, at(899)),
-            FailureOutcome::Locked { until: at(900) }
-        );
-        // Once over, the count starts again; that lock was the first.
-        assert_eq!(
-            LOCK.fail(&mut e, at(900)),
-            FailureOutcome::Counted {
-                attempts_remaining: 4
-            }
-        );
-        for remaining in [3, 2, 1] {
-            assert_eq!(
-                LOCK.fail(&mut e, at(1000)),
-                FailureOutcome::Counted {
-                    attempts_remaining: remaining
-                }
-            );
-        }
-        assert_eq!(
-            LOCK.fail(&mut e, at(1000)),
-            FailureOutcome::Locked {
-                until: at(1000 + 900)
-            }
-        );
-        // Fewer than the limit with no lock end: not locked.
-        let mut e = enrolment();
-        e.failures = 4;
-        e.last_failure_at = Some(at(0));
-        assert_eq!(LOCK.locked_until(&e, at(1)), None);
     }
 
     #[test]

@@ -349,10 +349,11 @@ async fn a_totp_verify_is_one_read_and_one_conditional_write() {
     let authenticator = App::scan(&enrolled);
 
     let code = authenticator.code(&app, 0);
-    for (attempt, status) in [
-        ("000000", "incorrect"),
-        (code.as_str(), "approved"),
-        (code.as_str(), "consumed"),
+    // A replay is known from the read (steps only move forward): no write.
+    for (attempt, status, operations) in [
+        ("000000", "incorrect", &["GetItem", "UpdateItem"][..]),
+        (code.as_str(), "approved", &["GetItem", "UpdateItem"]),
+        (code.as_str(), "consumed", &["GetItem"]),
     ] {
         assert_eq!(
             app.verify_totp("user-1", attempt).await.body["status"],
@@ -360,7 +361,7 @@ async fn a_totp_verify_is_one_read_and_one_conditional_write() {
         );
         assert_eq!(
             requests.operations_of(&format!("TOTP verify ({status})")),
-            ["GetItem", "UpdateItem"]
+            operations
         );
     }
     // A challenge reads the enrolment once; the browser's verify with it costs what the backend's
@@ -402,6 +403,18 @@ async fn a_totp_verify_is_one_read_and_one_conditional_write() {
         requests.operations_of("TOTP verify (not_found)"),
         ["GetItem"]
     );
+    // The wrong code that locks is one write like any other; a verify while locked writes nothing.
+    for _ in 0..9 {
+        assert_eq!(app.verify_totp("user-1", "000000").await.status, 422);
+    }
+    requests.operations_of("nine wrong codes");
+    assert_eq!(app.verify_totp("user-1", "000000").await.status, 429);
+    assert_eq!(
+        requests.operations_of("TOTP verify (the wrong code that locks)"),
+        ["GetItem", "UpdateItem"]
+    );
+    assert_eq!(app.verify_totp("user-1", &code).await.status, 429);
+    assert_eq!(requests.operations_of("TOTP verify (locked)"), ["GetItem"]);
 
     // At rest: the secret sealed, recovery codes hashed, nothing an app shows in the clear.
     let items = stored_items(&client, app.table.as_deref().unwrap()).await;

@@ -663,11 +663,22 @@ async fn real_replies_match_their_documented_schemas() {
         locked = app.server_post("/v1/server/otp/verify", &by_user).await;
     }
     assert_eq!(locked.status, 429, "{}", locked.body);
-    let locked = app.post("/v1/otp/verify", &against("000000")).await;
+    // The backend's principal is locked out; the browser's network is not, until its own ten.
+    let mut locked = app.post("/v1/otp/verify", &against("000000")).await;
+    for _ in 0..10 {
+        verify(&locked);
+        if locked.status == 429 {
+            break;
+        }
+        locked = app.post("/v1/otp/verify", &against("000000")).await;
+    }
     assert_eq!(locked.status, 429, "{}", locked.body);
-    verify(&locked);
     let while_locked = app.server_request(Method::GET, enrollment, None).await;
-    assert!(while_locked.body["locked_until"].is_string());
+    assert_eq!(
+        while_locked.body["locked_networks"], 2,
+        "{}",
+        while_locked.body
+    );
     status(&while_locked);
     app.advance(5 * 60 + 1);
     let expired = app.post("/v1/otp/verify", &against(&right)).await;

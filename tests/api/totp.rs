@@ -328,7 +328,7 @@ async fn each_time_step_is_accepted_once_and_never_an_older_one_after_it() {
     );
     // A refused replay is not a failure: the count is untouched.
     let wrong = app.verify_challenge(&challenge, "000000").await;
-    assert_eq!(wrong.body["attempts_remaining"], 4, "{}", wrong.body);
+    assert_eq!(wrong.body["attempts_remaining"], 9, "{}", wrong.body);
 
     // Two steps on, a fresh code is accepted; codes beyond one step of drift are not.
     app.advance(60);
@@ -383,13 +383,13 @@ async fn concurrent_uses_of_one_code_give_exactly_one_approval() {
 }
 
 #[tokio::test]
-async fn five_wrong_codes_lock_for_fifteen_minutes_then_twice_as_long_and_a_success_resets() {
+async fn ten_wrong_codes_lock_their_network_out_for_fifteen_minutes_then_twice_as_long() {
     let app = spawn_app().await;
     let (_, authenticator) = app.activate("user-5").await;
     let challenge = app.challenge_id("user-5").await;
 
-    // Four wrong, then a right one: the count starts again.
-    for remaining in [4, 3, 2, 1] {
+    // Nine wrong, then a right one: the count starts again.
+    for remaining in (1..=9).rev() {
         let reply = app.verify_challenge(&challenge, "000000").await;
         assert_eq!(reply.status, 422, "{}", reply.body);
         assert_eq!(reply.body["status"], "incorrect");
@@ -403,12 +403,12 @@ async fn five_wrong_codes_lock_for_fifteen_minutes_then_twice_as_long_and_a_succ
         "approved"
     );
 
-    // The browser's and the backend's wrong codes count toward one lock.
-    for (i, remaining) in [4, 3, 2, 1].into_iter().enumerate() {
-        let reply = if i % 2 == 0 {
+    // Wrong codes and wrong recovery codes from one browser network count toward one lock.
+    for remaining in (1..=9).rev() {
+        let reply = if remaining % 2 == 0 {
             app.verify_challenge(&challenge, "000000").await
         } else {
-            app.verify_totp("user-5", "000000").await
+            app.recover_challenge(&challenge, "AAAAA-AAAAA").await
         };
         assert_eq!(
             reply.body["attempts_remaining"], remaining,
@@ -422,7 +422,7 @@ async fn five_wrong_codes_lock_for_fifteen_minutes_then_twice_as_long_and_a_succ
     assert_eq!(locked.retry_after(), 900);
     let locked_at = app.clock_unix();
 
-    // While locked even the right code is refused, on either route, and so is a recovery code.
+    // While locked, that network's right code is refused, and so is its recovery code.
     app.advance(30);
     let right = app
         .verify_by_challenge("user-5", &authenticator.code(&app, 0))
@@ -430,28 +430,46 @@ async fn five_wrong_codes_lock_for_fifteen_minutes_then_twice_as_long_and_a_succ
     assert_eq!(right.status, 429);
     assert_eq!(right.retry_after(), 870);
     assert_eq!(
-        app.verify_totp("user-5", &authenticator.code(&app, 0))
-            .await
-            .status,
-        429
-    );
-    let status = app.enrollment("user-5").await;
-    assert_eq!(
-        time_of(&status.body["locked_until"]).unix_timestamp() as u64,
+        time_of(&right.body["locked_until"]).unix_timestamp() as u64,
         locked_at + 900
     );
+    let status = app.enrollment("user-5").await;
+    assert_eq!(status.body["locked_networks"], 1, "{}", status.body);
+    assert!(
+        status.body.get("locked_until").is_none(),
+        "not for everyone"
+    );
 
-    // The lock ends by itself; five more wrong codes lock again, for twice as long.
-    app.advance(870);
-    for remaining in [4, 3, 2, 1] {
-        let reply = app.verify_totp("user-5", "000000").await;
+    // The user on another network, and the app's backend, are not locked out: their right codes
+    // are accepted, and leave the locked network locked.
+    let other = app.challenge_id("user-5").await;
+    let from_home = app
+        .post_from(
+            "127.0.0.2",
+            VERIFY,
+            &json!({"challenge_id": other, "code": authenticator.code(&app, 0)}),
+        )
+        .await;
+    assert_eq!(from_home.status, 200, "{}", from_home.body);
+    app.advance(30);
+    let by_backend = app
+        .verify_totp("user-5", &authenticator.code(&app, 0))
+        .await;
+    assert_eq!(by_backend.status, 200, "{}", by_backend.body);
+    let still = app.verify_challenge(&other, "000000").await;
+    assert_eq!(still.status, 429, "{}", still.body);
+
+    // The lock ends by itself; ten more wrong codes from that network lock it for twice as long.
+    app.advance(840);
+    for remaining in (1..=9).rev() {
+        let reply = app.verify_by_challenge("user-5", "000000").await;
         assert_eq!(
             reply.body["attempts_remaining"], remaining,
             "{}",
             reply.body
         );
     }
-    let locked = app.verify_totp("user-5", "000000").await;
+    let locked = app.verify_by_challenge("user-5", "000000").await;
     assert_eq!(locked.status, 429, "{}", locked.body);
     assert_eq!(locked.retry_after(), 1800);
     let locked_at = app.clock_unix();
@@ -467,35 +485,28 @@ async fn five_wrong_codes_lock_for_fifteen_minutes_then_twice_as_long_and_a_succ
         .await;
     assert_eq!(right.status, 429, "{}", right.body);
     assert_eq!(right.retry_after(), 1);
-    let status = app.enrollment("user-5").await;
-    assert_eq!(
-        time_of(&status.body["locked_until"]).unix_timestamp() as u64,
-        locked_at + 1800
-    );
 
-    // Once it ends, the right code is accepted (a fresh challenge: the first one has lapsed by
-    // now), and the success resets the escalation: the next lock is fifteen minutes again.
+    // Once it ends, that network's right code is accepted, and its success resets the escalation:
+    // the next lock is fifteen minutes again.
     app.advance(1);
     let after = app
         .verify_by_challenge("user-5", &authenticator.code(&app, 0))
         .await;
     assert_eq!(after.status, 200, "{}", after.body);
-    assert!(
-        app.enrollment("user-5")
-            .await
-            .body
-            .get("locked_until")
-            .is_none()
-    );
-    for _ in 0..4 {
+    assert_eq!(app.enrollment("user-5").await.body["locked_networks"], 0);
+    for _ in 0..9 {
         assert_eq!(
-            app.verify_totp("user-5", "000000").await.body["status"],
+            app.verify_by_challenge("user-5", "000000").await.body["status"],
             "incorrect"
         );
     }
-    let locked = app.verify_totp("user-5", "000000").await;
+    let locked = app.verify_by_challenge("user-5", "000000").await;
     assert_eq!(locked.status, 429, "{}", locked.body);
     assert_eq!(locked.retry_after(), 900);
+
+    // The backend's own wrong codes count under its principal, not the browser's network.
+    let wrong = app.verify_totp("user-5", "000000").await;
+    assert_eq!(wrong.body["attempts_remaining"], 9, "{}", wrong.body);
 }
 
 #[tokio::test]
@@ -553,7 +564,7 @@ async fn recovery_codes_work_once_each_and_say_how_many_remain() {
     );
 
     // Wrong recovery codes count toward the same lockout.
-    for _ in 0..4 {
+    for _ in 0..9 {
         app.recover_challenge(&challenge, "AAAAA-AAAAA").await;
     }
     let locked = app.recover_challenge(&challenge, "AAAAA-AAAAA").await;
@@ -902,7 +913,7 @@ async fn a_user_id_on_the_public_verify_is_400_for_every_user_and_counts_no_fail
     assert!(status.body.get("locked_until").is_none(), "{}", status.body);
     assert_eq!(status.body["recovery_codes_remaining"], 10);
     let wrong = app.verify_challenge(&challenge, "000000").await;
-    assert_eq!(wrong.body["attempts_remaining"], 4, "{}", wrong.body);
+    assert_eq!(wrong.body["attempts_remaining"], 9, "{}", wrong.body);
     let approved = app.verify_challenge(&challenge, &right).await;
     assert_eq!(approved.status, 200, "{}", approved.body);
     assert_eq!(approved.body["status"], "approved");
@@ -1106,7 +1117,7 @@ async fn a_challenge_lapses_after_exactly_five_minutes() {
     let status = app.enrollment("user-14").await;
     assert!(status.body.get("locked_until").is_none());
     let next = app.verify_by_challenge("user-14", "000000").await;
-    assert_eq!(next.body["attempts_remaining"], 3, "{}", next.body);
+    assert_eq!(next.body["attempts_remaining"], 8, "{}", next.body);
 }
 
 /// otp-local's demo backend holds the server key for the demo page: enrolment, its status and

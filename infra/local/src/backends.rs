@@ -3,11 +3,11 @@
 
 use otp_shared::adapters::MemoryStore;
 use otp_shared::adapters::aws::{AwsDelivery, DynamoStore};
-use otp_shared::domain::{ChallengeId, NetworkKey, UserId};
+use otp_shared::domain::{ChallengeId, GuessBudget, NetworkKey, UserId};
 use otp_shared::hashing::CodeHash;
 use otp_shared::ports::{
     ChallengeStore, Delivered, DeliveryError, EnrollAdmission, Enrollment, FailureOutcome,
-    IdempotencyClaim, IdempotentSend, LockPolicy, NewChallenge, Notifier, OutgoingMessage, Quota,
+    IdempotencyClaim, IdempotentSend, NewChallenge, Notifier, OutgoingMessage, Quota,
     RecoveryOutcome, SendAdmission, SendPolicy, StepOutcome, StoreError, TotpStore, VerifyOutcome,
 };
 use time::OffsetDateTime;
@@ -107,34 +107,34 @@ impl TotpStore for LocalStore {
 
     async fn accept_step(
         &self,
-        user: &UserId,
-        enrollment_id: &str,
+        enrollment: &Enrollment,
         step: u64,
+        network: &NetworkKey,
+        budget: &GuessBudget,
         now: OffsetDateTime,
-        policy: LockPolicy,
     ) -> Result<StepOutcome, StoreError> {
-        delegate!(self.accept_step(user, enrollment_id, step, now, policy))
+        delegate!(self.accept_step(enrollment, step, network, budget, now))
     }
 
     async fn count_failure(
         &self,
-        user: &UserId,
-        enrollment_id: &str,
+        enrollment: &Enrollment,
+        network: &NetworkKey,
+        budget: &GuessBudget,
         now: OffsetDateTime,
-        policy: LockPolicy,
     ) -> Result<FailureOutcome, StoreError> {
-        delegate!(self.count_failure(user, enrollment_id, now, policy))
+        delegate!(self.count_failure(enrollment, network, budget, now))
     }
 
     async fn use_recovery_code(
         &self,
-        user: &UserId,
-        enrollment_id: &str,
+        enrollment: &Enrollment,
         hash: &CodeHash,
+        network: &NetworkKey,
+        budget: &GuessBudget,
         now: OffsetDateTime,
-        policy: LockPolicy,
     ) -> Result<RecoveryOutcome, StoreError> {
-        delegate!(self.use_recovery_code(user, enrollment_id, hash, now, policy))
+        delegate!(self.use_recovery_code(enrollment, hash, network, budget, now))
     }
 }
 

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::domain::{ChallengeId, GuessBudget, GuessRecord, NetworkKey, Purpose, UserId};
+use crate::domain::{ChallengeId, Guess, GuessBudget, GuessRecord, NetworkKey, Purpose, UserId};
 use crate::hashing::{CodeHash, DestinationKey};
 use crate::ports::{
     ApprovedChallenge, ChallengeStore, EnrollAdmission, Enrollment, FailureOutcome,
-    IdempotencyClaim, IdempotentSend, LockPolicy, NewChallenge, Quota, RecoveryOutcome,
-    SendAdmission, SendPolicy, StepOutcome, StoreError, TotpStore, VerifyOutcome,
+    IdempotencyClaim, IdempotentSend, NewChallenge, Quota, RecoveryOutcome, SendAdmission,
+    SendPolicy, StepOutcome, StoreError, TotpStore, VerifyOutcome,
 };
 
 /// A store in process memory. One lock makes every operation atomic, as a conditional write does in
@@ -437,15 +437,15 @@ impl ChallengeStore for MemoryStore {
 
 impl Inner {
     /// The user's live enrolment, if it is the one `enrollment_id` names.
+    /// The stored enrolment `read` was read from, if it is still that one and has not lapsed.
     fn live_enrollment(
         &mut self,
-        user: &UserId,
-        enrollment_id: &str,
+        read: &Enrollment,
         now: OffsetDateTime,
     ) -> Option<&mut Enrollment> {
         self.enrollments
-            .get_mut(user)
-            .filter(|e| e.is_live(enrollment_id, now))
+            .get_mut(&read.user_id)
+            .filter(|e| e.is_live(&read.enrollment_id, now))
     }
 }
 
@@ -489,24 +489,26 @@ impl TotpStore for MemoryStore {
 
     async fn accept_step(
         &self,
-        user: &UserId,
-        enrollment_id: &str,
+        enrollment: &Enrollment,
         step: u64,
+        network: &NetworkKey,
+        _budget: &GuessBudget,
         now: OffsetDateTime,
-        policy: LockPolicy,
     ) -> Result<StepOutcome, StoreError> {
         let mut inner = self.lock()?;
-        let Some(e) = inner.live_enrollment(user, enrollment_id, now) else {
+        let Some(e) = inner.live_enrollment(enrollment, now) else {
             return Ok(StepOutcome::Gone);
         };
-        if let Some(until) = policy.locked_until(e, now) {
+        if let Some(until) = e.guesses.locked_until(network, now) {
             return Ok(StepOutcome::Locked { until });
         }
         if e.last_step.is_some_and(|last| step <= last) {
             return Ok(StepOutcome::Replayed);
         }
         e.last_step = Some(step);
-        LockPolicy::reset(e);
+        e.guesses.succeed(network);
+        e.guesses.prune(now);
+        e.guess_version += 1;
         e.pending_until = None;
         e.last_used_at = Some(now);
         Ok(StepOutcome::Accepted)
@@ -514,38 +516,47 @@ impl TotpStore for MemoryStore {
 
     async fn count_failure(
         &self,
-        user: &UserId,
-        enrollment_id: &str,
+        enrollment: &Enrollment,
+        network: &NetworkKey,
+        budget: &GuessBudget,
         now: OffsetDateTime,
-        policy: LockPolicy,
     ) -> Result<FailureOutcome, StoreError> {
         let mut inner = self.lock()?;
-        let Some(e) = inner.live_enrollment(user, enrollment_id, now) else {
+        let Some(e) = inner.live_enrollment(enrollment, now) else {
             return Ok(FailureOutcome::Gone);
         };
-        Ok(policy.fail(e, now))
+        if let Some(until) = e.guesses.locked_until(network, now) {
+            return Ok(FailureOutcome::Locked { until });
+        }
+        e.guess_version += 1;
+        Ok(match e.guesses.fail(budget, network, now) {
+            Guess::Counted { attempts_remaining } => FailureOutcome::Counted { attempts_remaining },
+            Guess::LockStarted(lock) => FailureOutcome::LockStarted(lock),
+        })
     }
 
     async fn use_recovery_code(
         &self,
-        user: &UserId,
-        enrollment_id: &str,
+        enrollment: &Enrollment,
         hash: &CodeHash,
+        network: &NetworkKey,
+        _budget: &GuessBudget,
         now: OffsetDateTime,
-        policy: LockPolicy,
     ) -> Result<RecoveryOutcome, StoreError> {
         let mut inner = self.lock()?;
-        let Some(e) = inner.live_enrollment(user, enrollment_id, now) else {
+        let Some(e) = inner.live_enrollment(enrollment, now) else {
             return Ok(RecoveryOutcome::Gone);
         };
-        if let Some(until) = policy.locked_until(e, now) {
+        if let Some(until) = e.guesses.locked_until(network, now) {
             return Ok(RecoveryOutcome::Locked { until });
         }
         let position = e.recovery_hashes.iter().position(|h| h == hash);
         match position {
             Some(i) if e.is_active() => {
                 e.recovery_hashes.swap_remove(i);
-                LockPolicy::reset(e);
+                e.guesses.succeed(network);
+                e.guesses.prune(now);
+                e.guess_version += 1;
                 e.last_used_at = Some(now);
                 Ok(RecoveryOutcome::Accepted {
                     remaining: e.recovery_hashes.len() as u32,

@@ -131,6 +131,15 @@ impl GuessLock {
     }
 }
 
+/// What a wrong code did to the budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guess {
+    /// Counted; this many more before a lock.
+    Counted { attempts_remaining: u32 },
+    /// It started this lock.
+    LockStarted(GuessLock),
+}
+
 /// What a store keeps for one destination's guess budget.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GuessRecord {
@@ -207,6 +216,13 @@ impl GuessRecord {
         if lapsed {
             entry.failures = 0;
         }
+        // So whether `prune` ran in between never matters.
+        if entry
+            .last_failure_at
+            .is_some_and(|last| now - last >= ESCALATION_MEMORY)
+        {
+            entry.lockouts = 0;
+        }
         entry.failures = entry.failures.saturating_add(1);
         entry.last_failure_at = Some(now);
         let bucket = self.hourly.entry(hour_of(now)).or_default();
@@ -280,6 +296,48 @@ impl GuessRecord {
     /// keeps its failures.
     pub fn succeed(&mut self, network: &NetworkKey) {
         self.networks.remove(network);
+    }
+
+    /// How many more wrong codes `network` may make before a lock: the fewer of its own run's and
+    /// the destination's window's.
+    pub fn attempts_remaining(
+        &self,
+        budget: &GuessBudget,
+        network: &NetworkKey,
+        now: OffsetDateTime,
+    ) -> u32 {
+        let run = if self.run_has_lapsed(network, now) {
+            0
+        } else {
+            self.networks.get(network).map_or(0, |n| n.failures)
+        };
+        let window = u32::try_from(self.failures_in_window(now)).unwrap_or(u32::MAX);
+        budget
+            .per_network
+            .saturating_sub(run)
+            .min(budget.per_destination.saturating_sub(window))
+    }
+
+    /// One wrong code from `network` at `now`, for a store that holds the whole record: counts it,
+    /// starts the lock it calls for, and drops what no rule needs any more.
+    pub fn fail(
+        &mut self,
+        budget: &GuessBudget,
+        network: &NetworkKey,
+        now: OffsetDateTime,
+    ) -> Guess {
+        self.count_failure(network, now);
+        let outcome = match self.lock_due(budget, network, now) {
+            Some(lock) => {
+                self.apply(lock, network);
+                Guess::LockStarted(lock)
+            }
+            None => Guess::Counted {
+                attempts_remaining: self.attempts_remaining(budget, network, now),
+            },
+        };
+        self.prune(now);
+        outcome
     }
 
     /// Drops what no rule needs any more: hours outside the window, and networks whose lock is over

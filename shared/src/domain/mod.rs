@@ -16,7 +16,8 @@ pub use challenge::{ChallengeId, IdempotencyKey, Purpose, Reference, Ttl};
 pub use code::{Alphabet, Code, CodeAttempt, CodeLength, CodeSpec};
 pub use destination::{Channel, Destination, EmailAddress, LineType, Mailbox, PhoneNumber};
 pub use guesses::{
-    ESCALATION_MEMORY, GuessBudget, GuessLock, GuessRecord, NetworkGuesses, NetworkKey, hour_of,
+    ESCALATION_MEMORY, Guess, GuessBudget, GuessLock, GuessRecord, NetworkGuesses, NetworkKey,
+    hour_of,
 };
 pub use region::{Money, Region};
 pub use text::{Brand, Locale, ProfileName};

@@ -597,6 +597,8 @@ impl VerifyBody {
                 user_id,
                 proof,
                 enrollment_id: None,
+                // The handler sets who asks.
+                requester: Requester::Browser(None),
             }));
         }
         Err(ApiError::invalid(

@@ -122,7 +122,7 @@ pub async fn verify<S: ChallengeStore + TotpStore, N: Notifier>(
             Caller::Public
         };
         let body: VerifyBody = body::parse(&request, VERIFY_FIELDS)?;
-        let verify = match body.into_request(server)? {
+        let mut verify = match body.into_request(server)? {
             VerifyKind::Challenge(mut verify) => {
                 verify.requester = requester(&request, &caller);
                 let id = verify.id.clone();
@@ -147,6 +147,7 @@ pub async fn verify<S: ChallengeStore + TotpStore, N: Notifier>(
                     user_id: opened.user_id,
                     proof,
                     enrollment_id: Some(opened.enrollment_id),
+                    requester: Requester::Browser(None),
                 },
                 Err(ChallengeRefusal::Expired) => return Err(ApiError::ChallengeExpired),
                 Err(ChallengeRefusal::Invalid) => {
@@ -157,6 +158,7 @@ pub async fn verify<S: ChallengeStore + TotpStore, N: Notifier>(
                 }
             },
         };
+        verify.requester = requester(&request, &caller);
         let (user_id, method) = (verify.user_id.clone(), verify.proof.method());
         let outcome = otp.verify_totp(verify).await?;
         let mut response = json_response(

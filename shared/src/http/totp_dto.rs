@@ -126,6 +126,8 @@ pub struct StatusReply<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     locked_until: Option<OffsetDateTime>,
+    /// Client networks locked out of this user now (each by its own wrong codes).
+    locked_networks: u32,
     algorithm: TotpAlgorithm,
     digits: u8,
     period: u64,
@@ -142,6 +144,7 @@ impl<'a> StatusReply<'a> {
             expires_at: status.expires_at.map(whole_seconds),
             // Rounded up, like Retry-After: never earlier than the real end.
             locked_until: status.locked_until.map(round_up),
+            locked_networks: status.locked_networks,
             algorithm: status.params.algorithm,
             digits: status.params.digits,
             period: status.params.period,

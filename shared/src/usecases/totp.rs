@@ -10,8 +10,8 @@ use crate::metrics::MetricEvent;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use super::{Otp, until};
-use crate::domain::{ChallengeId, CodeAttempt, UserId};
+use super::{Otp, Requester, until};
+use crate::domain::{ChallengeId, CodeAttempt, GuessLock, GuessRecord, NetworkKey, UserId};
 use crate::ports::{
     EnrollAdmission, Enrollment, FailureOutcome, RecoveryOutcome, StepOutcome, TotpStore,
 };
@@ -85,6 +85,8 @@ pub struct TotpVerifyRequest {
     /// Set for a verify under a challenge: the enrolment it was issued against. A challenge does
     /// not carry over to an enrolment that replaced that one.
     pub enrollment_id: Option<String>,
+    /// Who asks: wrong codes count against the user per client network (or backend principal).
+    pub requester: Requester,
 }
 
 /// What an opened challenge names.
@@ -163,7 +165,10 @@ pub struct EnrollmentStatus {
     pub expires_at: Option<OffsetDateTime>,
     pub last_used_at: Option<OffsetDateTime>,
     pub recovery_codes_remaining: u32,
+    /// Until when the user is locked out for everyone (the day's guess budget is spent).
     pub locked_until: Option<OffsetDateTime>,
+    /// How many client networks are locked out of this user now.
+    pub locked_networks: u32,
 }
 
 impl<S, N> Otp<S, N> {
@@ -278,10 +283,9 @@ impl<S: TotpStore, N> Otp<S, N> {
             pending_until: Some(expires_at),
             last_used_at: None,
             last_step: None,
-            failures: 0,
-            last_failure_at: None,
-            lockouts: 0,
-            locked_until: None,
+            // A new secret: guesses at the old one say nothing about it.
+            guesses: GuessRecord::default(),
+            guess_version: 0,
             recovery_hashes,
         };
         match self
@@ -332,14 +336,16 @@ impl<S: TotpStore, N> Otp<S, N> {
             }
             Some(enrollment) => {
                 span.record("enrollment", enrollment.enrollment_id.as_str());
+                let network = self.network_of(&request.requester);
                 match &request.proof {
                     TotpProof::Code(code) => {
                         span.record("method", "totp");
-                        self.check_code(&enrollment, code, now).await?
+                        self.check_code(&enrollment, code, &network, now).await?
                     }
                     TotpProof::RecoveryCode(code) => {
                         span.record("method", "recovery_code");
-                        self.use_recovery_code(&enrollment, code, now).await?
+                        self.use_recovery_code(&enrollment, code, &network, now)
+                            .await?
                     }
                 }
             }
@@ -363,10 +369,11 @@ impl<S: TotpStore, N> Otp<S, N> {
         &self,
         enrollment: &Enrollment,
         code: &CodeAttempt,
+        network: &NetworkKey,
         now: OffsetDateTime,
     ) -> Result<TotpOutcome, TotpError> {
-        let policy = self.settings.totp_lock;
-        let (user, eid) = (&enrollment.user_id, enrollment.enrollment_id.as_str());
+        let budget = &self.settings.totp_guess_budget;
+        let user = &enrollment.user_id;
         let secret = self
             .keys
             .totp_sealer()
@@ -377,7 +384,7 @@ impl<S: TotpStore, N> Otp<S, N> {
         let outcome = match authenticator.matching_step(code.expose(), unix_now) {
             Some(step) => match self
                 .store
-                .accept_step(user, eid, step, now, policy)
+                .accept_step(enrollment, step, network, budget, now)
                 .await
                 .context("recording the accepted step")?
             {
@@ -390,7 +397,7 @@ impl<S: TotpStore, N> Otp<S, N> {
                 StepOutcome::Locked { until: end } => locked(now, end),
                 StepOutcome::Gone => TotpOutcome::NotFound,
             },
-            None => self.count_failure(enrollment, now).await?,
+            None => self.count_failure(enrollment, network, now).await?,
         };
         Ok(outcome)
     }
@@ -399,14 +406,15 @@ impl<S: TotpStore, N> Otp<S, N> {
         &self,
         enrollment: &Enrollment,
         code: &CodeAttempt,
+        network: &NetworkKey,
         now: OffsetDateTime,
     ) -> Result<TotpOutcome, TotpError> {
-        let policy = self.settings.totp_lock;
-        let (user, eid) = (&enrollment.user_id, enrollment.enrollment_id.as_str());
+        let budget = &self.settings.totp_guess_budget;
+        let user = &enrollment.user_id;
         let hash = self.keys.recovery_code_hash(user.as_str(), code.expose());
         let outcome = match self
             .store
-            .use_recovery_code(user, eid, &hash, now, policy)
+            .use_recovery_code(enrollment, &hash, network, budget, now)
             .await
             .context("using the recovery code")?
         {
@@ -420,7 +428,7 @@ impl<S: TotpStore, N> Otp<S, N> {
                     token: self.user_proof(user, "recovery_code", now),
                 }
             }
-            RecoveryOutcome::Unknown => self.count_failure(enrollment, now).await?,
+            RecoveryOutcome::Unknown => self.count_failure(enrollment, network, now).await?,
             RecoveryOutcome::Locked { until: end } => locked(now, end),
             RecoveryOutcome::Gone => TotpOutcome::NotFound,
         };
@@ -447,26 +455,29 @@ impl<S: TotpStore, N> Otp<S, N> {
     async fn count_failure(
         &self,
         enrollment: &Enrollment,
+        network: &NetworkKey,
         now: OffsetDateTime,
     ) -> Result<TotpOutcome, TotpError> {
         let outcome = self
             .store
-            .count_failure(
-                &enrollment.user_id,
-                &enrollment.enrollment_id,
-                now,
-                self.settings.totp_lock,
-            )
+            .count_failure(enrollment, network, &self.settings.totp_guess_budget, now)
             .await
             .context("counting a wrong code")?;
         Ok(match outcome {
             FailureOutcome::Counted { attempts_remaining } => {
                 TotpOutcome::Incorrect { attempts_remaining }
             }
-            FailureOutcome::Locked { until: end } => {
-                tracing::warn!(until = %end, "too many wrong codes: TOTP locked");
-                locked(now, end)
+            FailureOutcome::LockStarted(lock) => {
+                let everyone = matches!(lock, GuessLock::Destination { .. });
+                self.metrics.record(&MetricEvent::GuessLock { everyone });
+                tracing::warn!(
+                    until = %lock.until(),
+                    everyone,
+                    "too many wrong codes: TOTP locked"
+                );
+                locked(now, lock.until())
             }
+            FailureOutcome::Locked { until: end } => locked(now, end),
             FailureOutcome::Gone => TotpOutcome::NotFound,
         })
     }
@@ -487,7 +498,8 @@ impl<S: TotpStore, N> Otp<S, N> {
             expires_at: enrollment.pending_until,
             last_used_at: enrollment.last_used_at,
             recovery_codes_remaining: enrollment.recovery_hashes.len() as u32,
-            locked_until: self.settings.totp_lock.locked_until(&enrollment, now),
+            locked_until: enrollment.guesses.locked_until.filter(|until| now < *until),
+            locked_networks: enrollment.guesses.active_locks(now).0.len() as u32,
         })
     }
 

@@ -428,3 +428,84 @@ pub(super) fn mirrored_lock(
 pub(super) fn has_guessed(code: &HashMap<String, AttributeValue>, network: &NetworkKey) -> bool {
     matches!(code.get(GUESSED_FROM), Some(AttributeValue::Ss(set)) if set.iter().any(|n| n == network.as_str()))
 }
+
+/// A whole guess record as one map attribute, for an item whose every write is conditional on the
+/// record's version (an enrolment's): no counter needs updating in place.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub(super) struct StoredGuesses {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    networks: BTreeMap<String, StoredNetwork>,
+    /// Wrong codes per clock hour (hours since the epoch, as text: map keys are strings).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    hourly: BTreeMap<String, u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    locked_until_ms: Option<i64>,
+}
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct StoredNetwork {
+    #[serde(default, skip_serializing_if = "is_zero")]
+    failures: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_failure_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    lockouts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    locked_until_ms: Option<i64>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl StoredGuesses {
+    pub(super) fn from_record(record: &GuessRecord) -> Self {
+        Self {
+            networks: record
+                .networks
+                .iter()
+                .map(|(key, n)| {
+                    let stored = StoredNetwork {
+                        failures: n.failures,
+                        last_failure_ms: n.last_failure_at.map(millis),
+                        lockouts: n.lockouts,
+                        locked_until_ms: n.locked_until.map(millis),
+                    };
+                    (key.as_str().to_owned(), stored)
+                })
+                .collect(),
+            hourly: record
+                .hourly
+                .iter()
+                .map(|(hour, count)| (hour.to_string(), *count))
+                .collect(),
+            locked_until_ms: record.locked_until.map(millis),
+        }
+    }
+
+    pub(super) fn into_record(self) -> Result<GuessRecord, StoreError> {
+        let time = |ms: Option<i64>| ms.map(from_millis).transpose();
+        let mut record = GuessRecord {
+            locked_until: time(self.locked_until_ms)?,
+            ..GuessRecord::default()
+        };
+        for (name, n) in self.networks {
+            let network =
+                NetworkKey::parse(&name).map_err(|_| super::dynamodb::corrupt("guess network"))?;
+            let guesses = NetworkGuesses {
+                failures: n.failures,
+                last_failure_at: time(n.last_failure_ms)?,
+                lockouts: n.lockouts,
+                locked_until: time(n.locked_until_ms)?,
+            };
+            record.networks.insert(network, guesses);
+        }
+        for (hour, count) in self.hourly {
+            let hour = hour
+                .parse()
+                .map_err(|_| super::dynamodb::corrupt("guess hour"))?;
+            record.hourly.insert(hour, count);
+        }
+        Ok(record)
+    }
+}

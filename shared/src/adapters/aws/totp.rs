@@ -1,15 +1,17 @@
 //! Authenticator enrolments on the DynamoDB table, one item per user: `totp#<user id>`.
 //!
 //! Every change is one conditional write on that item. A write names the enrolment it was decided
-//! on (`enrollment_id`), so nothing meant for a replaced enrolment lands on its successor. The lock
-//! is [`LockPolicy`]'s: `failures` in a row (and the time of the last), `lockouts` since the last
-//! success and `locked_until_ms`, the end of the latest lock; a user is locked while it is ahead.
-//! The wrong code that starts a lock is the one change that takes two writes: the end depends on
-//! `lockouts`, so the policy computes it from the item the first, refused, write hands back, and the
-//! second is conditional on the count and `lockouts` it was computed from. (An item written before
-//! locks escalated has no lock end: `failures` at the limit lock it for the first lock's length.)
-//! Recovery codes are a string set of keyed hashes; using one is a `DELETE` from the set
-//! conditional on `contains`.
+//! on (`enrollment_id`), so nothing meant for a replaced enrolment lands on its successor. Wrong
+//! codes count against the user under [`GuessRecord`]'s rule (per client network, and for
+//! everyone), kept whole in the map `guesses`; `guess_version` counts its writes. The use case has
+//! read the item already, so each write decides on that read and is conditional on its
+//! `guess_version`: a wrong code, the one that starts a lock included, is one `UpdateItem`, and an
+//! approval is one too. A write refused because another changed the record meanwhile hands back the
+//! item, and the decision is made again on it. Recovery codes are a string set of keyed hashes;
+//! using one is a `DELETE` from the set conditional on `contains`.
+//!
+//! An item written before the guess record keeps its user-wide lock (`locked_until_ms`, read as a
+//! lock for everyone); its old count is dropped at the next write.
 //!
 //! A pending enrolment carries `purge_at` (its confirmation deadline plus a day) for TTL; an active
 //! one has none and stays until deleted.
@@ -27,12 +29,13 @@ use time::OffsetDateTime;
 use super::dynamodb::{
     DynamoStore, PARTITION_KEY, failed, from_millis, key, millis, purge_seconds,
 };
+use super::guesses::StoredGuesses;
 use crate::adapters::OsRandomness;
-use crate::domain::{ChallengeId, UserId};
+use crate::domain::{ChallengeId, Guess, GuessBudget, GuessRecord, NetworkKey, UserId};
 use crate::hashing::CodeHash;
 use crate::ports::{
-    EnrollAdmission, Enrollment, FailureOutcome, LockPolicy, RecoveryOutcome, StepOutcome,
-    StoreError, TotpStore,
+    EnrollAdmission, Enrollment, FailureOutcome, RecoveryOutcome, StepOutcome, StoreError,
+    TotpStore,
 };
 use crate::totp::{SealedSecret, TotpParams};
 
@@ -59,22 +62,23 @@ struct EnrollmentItem {
     last_used_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_step: Option<u64>,
-    #[serde(default)]
-    failures: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    last_failure_ms: Option<i64>,
-    /// Locks since the last success; absent means none.
+    guesses: Option<StoredGuesses>,
     #[serde(default, skip_serializing_if = "is_zero")]
-    lockouts: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    guess_version: u64,
+    /// The user-wide lock of an item written before the guess record: read, never written.
+    #[serde(default, skip_serializing)]
     locked_until_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     purge_at: Option<i64>,
 }
 
-fn is_zero(n: &u32) -> bool {
+fn is_zero(n: &u64) -> bool {
     *n == 0
 }
+
+/// What an item written before the guess record may still hold, and every write removes.
+const LEGACY_COUNT: &str = "failures, last_failure_ms, lockouts, locked_until_ms";
 
 fn to_item(e: &Enrollment) -> Result<HashMap<String, AttributeValue>, StoreError> {
     let item = EnrollmentItem {
@@ -86,10 +90,9 @@ fn to_item(e: &Enrollment) -> Result<HashMap<String, AttributeValue>, StoreError
         pending_until_ms: e.pending_until.map(millis),
         last_used_ms: e.last_used_at.map(millis),
         last_step: e.last_step,
-        failures: e.failures,
-        last_failure_ms: e.last_failure_at.map(millis),
-        lockouts: e.lockouts,
-        locked_until_ms: e.locked_until.map(millis),
+        guesses: (!e.guesses.is_empty()).then(|| StoredGuesses::from_record(&e.guesses)),
+        guess_version: e.guess_version,
+        locked_until_ms: None,
         purge_at: e
             .pending_until
             .map(|until| purge_seconds(until + PENDING_RETENTION)),
@@ -131,6 +134,12 @@ fn from_item(
         })
         .collect::<Result<_, _>>()?;
     let time = |ms: Option<i64>| ms.map(from_millis).transpose();
+    let mut guesses = item
+        .guesses
+        .map(StoredGuesses::into_record)
+        .transpose()?
+        .unwrap_or_default();
+    guesses.locked_until = guesses.locked_until.max(time(item.locked_until_ms)?);
     Ok(Enrollment {
         user_id: user.clone(),
         enrollment_id: item.enrollment_id,
@@ -140,31 +149,30 @@ fn from_item(
         pending_until: time(item.pending_until_ms)?,
         last_used_at: time(item.last_used_ms)?,
         last_step: item.last_step,
-        failures: item.failures,
-        last_failure_at: time(item.last_failure_ms)?,
-        lockouts: item.lockouts,
-        locked_until: time(item.locked_until_ms)?,
+        guesses,
+        guess_version: item.guess_version,
         recovery_hashes,
     })
 }
 
-/// The part of every TOTP write's condition that says the enrolment is still the one decided on:
-/// present, the same enrolment, and not a lapsed pending one.
-const LIVE: &str = "attribute_exists(#pk) AND enrollment_id = :eid \
-                    AND (attribute_not_exists(pending_until_ms) OR pending_until_ms > :now)";
+/// The part of every TOTP write's condition that says the enrolment is still the one decided on
+/// (present, the same enrolment, not a lapsed pending one) and its guess record is as it was read.
+fn decided_on(enrollment: &Enrollment) -> String {
+    let version = if enrollment.guess_version == 0 {
+        "attribute_not_exists(guess_version)"
+    } else {
+        "guess_version = :version"
+    };
+    format!(
+        "attribute_exists(#pk) AND enrollment_id = :eid \
+         AND (attribute_not_exists(pending_until_ms) OR pending_until_ms > :now) AND {version}"
+    )
+}
 
-/// ... and the user is not locked out ([`LockPolicy::locked_until`]): the latest lock has ended, and
-/// an item from before locks escalated is not at the limit within the first lock's length.
-const UNLOCKED: &str = "(attribute_not_exists(locked_until_ms) OR locked_until_ms <= :now) \
-                        AND (failures < :max OR attribute_not_exists(last_failure_ms) \
-                        OR last_failure_ms <= :lock_start)";
-
-/// What a success clears: the count, the escalation, the lock.
-const RESET: &str = "last_failure_ms, lockouts, locked_until_ms";
-
-/// Rounds of [`TotpStore::count_failure`]'s compare-and-set before it gives up: each refusal means
-/// another request changed the count meanwhile.
-const FAILURE_ROUNDS: usize = 8;
+/// How often a write is decided again after another changed the enrolment first. Each refusal
+/// means another write landed, and writes per user are few (a network stops writing once locked,
+/// all stop at the day's budget), so this bounds only how many verifies for one user may race.
+const ROUNDS: usize = 32;
 
 /// The attribute naming the latest write on an enrolment (see [`DynamoStore::update_enrollment`]).
 const LAST_WRITE_ID: &str = "last_write_id";
@@ -235,44 +243,83 @@ fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-/// The values every LIVE + UNLOCKED condition uses.
-fn guard_values(
-    enrollment_id: &str,
-    now: OffsetDateTime,
-    policy: LockPolicy,
-) -> Vec<(&'static str, AttributeValue)> {
-    vec![
-        (":eid", AttributeValue::S(enrollment_id.to_owned())),
-        (":now", n(millis(now))),
-        (":max", n(policy.max_failures)),
-        (":lock_start", n(millis(now - policy.lock_for(0)))),
-    ]
+/// A write decided on the enrolment as last read: its own condition and clauses. The guess record
+/// is written whole beside them, under the next version.
+struct Decided {
+    condition: &'static str,
+    /// `SET` assignments (`a = :a, …`), or empty.
+    set: &'static str,
+    /// Attributes to `REMOVE`, or empty.
+    remove: &'static str,
+    /// A `DELETE` clause's body, or empty.
+    delete: &'static str,
+    values: Vec<(&'static str, AttributeValue)>,
 }
 
-/// Why a write on an enrolment was refused, from the old item.
-enum Refusal {
-    /// None, another enrolment, or a lapsed pending one.
-    Gone,
-    Locked {
-        until: OffsetDateTime,
-    },
-    /// The same live, unlocked enrolment, as it stands: its own condition (step, recovery code,
-    /// count) refused.
-    Live(Box<Enrollment>),
-}
-
-fn refusal(
-    old: Option<Enrollment>,
-    enrollment_id: &str,
-    now: OffsetDateTime,
-    policy: LockPolicy,
-) -> Refusal {
-    match old {
-        Some(e) if e.is_live(enrollment_id, now) => match policy.locked_until(&e, now) {
-            Some(until) => Refusal::Locked { until },
-            None => Refusal::Live(Box::new(e)),
-        },
-        _ => Refusal::Gone,
+impl DynamoStore {
+    /// Writes what `decide` makes of the enrolment as last read, conditional on it, and answers what
+    /// `decide` said the write means; decides again on the item a refusal hands back. `decide`
+    /// answers `Err(outcome)` when no write is needed.
+    async fn decide_and_write<T>(
+        &self,
+        read: &Enrollment,
+        now: OffsetDateTime,
+        gone: T,
+        mut decide: impl FnMut(&Enrollment, &mut GuessRecord) -> Result<(Decided, T), T>,
+    ) -> Result<T, StoreError> {
+        let mut known = read.clone();
+        let eid = read.enrollment_id.clone();
+        for _ in 0..ROUNDS {
+            if !known.is_live(&eid, now) {
+                return Ok(gone);
+            }
+            let mut guesses = known.guesses.clone();
+            let (decided, outcome) = match decide(&known, &mut guesses) {
+                Ok(decided) => decided,
+                Err(outcome) => return Ok(outcome),
+            };
+            guesses.prune(now);
+            let mut values = decided.values;
+            values.extend([
+                (":eid", AttributeValue::S(eid.clone())),
+                (":now", n(millis(now))),
+                (":next_version", n(known.guess_version + 1)),
+            ]);
+            if known.guess_version > 0 {
+                values.push((":version", n(known.guess_version)));
+            }
+            let mut set = vec!["guess_version = :next_version"];
+            let mut remove = vec![LEGACY_COUNT];
+            if guesses.is_empty() {
+                remove.push("guesses");
+            } else {
+                set.push("guesses = :guesses");
+                let stored = serde_dynamo::to_attribute_value(StoredGuesses::from_record(&guesses))
+                    .context("mapping a guess record")?;
+                values.push((":guesses", stored));
+            }
+            set.extend(Some(decided.set).filter(|s| !s.is_empty()));
+            remove.extend(Some(decided.remove).filter(|r| !r.is_empty()));
+            let mut update = format!("SET {} REMOVE {}", set.join(", "), remove.join(", "));
+            if !decided.delete.is_empty() {
+                update.push_str(" DELETE ");
+                update.push_str(decided.delete);
+            }
+            let condition = format!("({}) AND ({})", decided_on(&known), decided.condition);
+            match self
+                .update_enrollment(&known.user_id, condition, &update, values)
+                .await?
+            {
+                Ok(_) => return Ok(outcome),
+                Err(None) => return Ok(gone),
+                // Changed meanwhile (or its own condition refused): decide again on what it is.
+                Err(Some(old)) => known = old,
+            }
+        }
+        tracing::warn!("an enrolment's guess record kept changing under concurrent verifies");
+        Err(StoreError::Unavailable(anyhow::anyhow!(
+            "the enrolment kept changing"
+        )))
     }
 }
 
@@ -345,167 +392,94 @@ impl TotpStore for DynamoStore {
 
     async fn accept_step(
         &self,
-        user: &UserId,
-        enrollment_id: &str,
+        enrollment: &Enrollment,
         step: u64,
+        network: &NetworkKey,
+        _budget: &GuessBudget,
         now: OffsetDateTime,
-        policy: LockPolicy,
     ) -> Result<StepOutcome, StoreError> {
-        let mut values = guard_values(enrollment_id, now, policy);
-        values.extend([(":step", n(step)), (":zero", n(0))]);
-        let result = self
-            .update_enrollment(
-                user,
-                format!("{LIVE} AND {UNLOCKED} AND (attribute_not_exists(last_step) OR last_step < :step)"),
-                &format!(
-                    "SET last_step = :step, failures = :zero, last_used_ms = :now \
-                     REMOVE pending_until_ms, purge_at, {RESET}"
-                ),
-                values,
-            )
-            .await?;
-        Ok(match result {
-            Ok(_) => StepOutcome::Accepted,
-            Err(old) => match refusal(old, enrollment_id, now, policy) {
-                Refusal::Locked { until } => StepOutcome::Locked { until },
-                Refusal::Live(_) => StepOutcome::Replayed,
-                Refusal::Gone => StepOutcome::Gone,
-            },
+        self.decide_and_write(enrollment, now, StepOutcome::Gone, |known, guesses| {
+            if let Some(until) = known.guesses.locked_until(network, now) {
+                return Err(StepOutcome::Locked { until });
+            }
+            // Steps only move forward, so a stale read that refuses one is right.
+            if known.last_step.is_some_and(|last| step <= last) {
+                return Err(StepOutcome::Replayed);
+            }
+            guesses.succeed(network);
+            let write = Decided {
+                condition: "attribute_not_exists(last_step) OR last_step < :step",
+                set: "last_step = :step, last_used_ms = :now",
+                remove: "pending_until_ms, purge_at",
+                delete: "",
+                values: vec![(":step", n(step))],
+            };
+            Ok((write, StepOutcome::Accepted))
         })
+        .await
     }
 
     async fn count_failure(
         &self,
-        user: &UserId,
-        enrollment_id: &str,
+        enrollment: &Enrollment,
+        network: &NetworkKey,
+        budget: &GuessBudget,
         now: OffsetDateTime,
-        policy: LockPolicy,
     ) -> Result<FailureOutcome, StoreError> {
-        // Most wrong codes start no lock: one more on the count, on condition that it stays below
-        // the limit (where `LockPolicy::fail` only counts). One write.
-        let mut values = guard_values(enrollment_id, now, policy);
-        values.extend([
-            (":one", n(1)),
-            (":below", n(policy.max_failures.saturating_sub(1))),
-        ]);
-        let result = self
-            .update_enrollment(
-                user,
-                format!("{LIVE} AND {UNLOCKED} AND failures < :below"),
-                "SET failures = failures + :one, last_failure_ms = :now",
-                values,
-            )
-            .await?;
-        let mut known = match result {
-            Ok(output) => {
-                let failures = output
-                    .attributes
-                    .and_then(|a| a.get("failures").cloned())
-                    .and_then(|v| v.as_n().ok().and_then(|n| n.parse().ok()))
-                    .unwrap_or(policy.max_failures);
-                return Ok(FailureOutcome::Counted {
-                    attempts_remaining: policy.attempts_remaining(failures),
-                });
+        self.decide_and_write(enrollment, now, FailureOutcome::Gone, |known, guesses| {
+            if let Some(until) = known.guesses.locked_until(network, now) {
+                return Err(FailureOutcome::Locked { until });
             }
-            Err(old) => match refusal(old, enrollment_id, now, policy) {
-                Refusal::Locked { until } => return Ok(FailureOutcome::Locked { until }),
-                Refusal::Gone => return Ok(FailureOutcome::Gone),
-                Refusal::Live(old) => old,
-            },
-        };
-        // This failure starts a lock (or restarts a count left at the limit): the refusal handed
-        // back the item, the policy decides from it, and the write is conditional on the count and
-        // the escalation it was decided on.
-        for _ in 0..FAILURE_ROUNDS {
-            let mut next = (*known).clone();
-            let outcome = policy.fail(&mut next, now);
-            let mut values = guard_values(enrollment_id, now, policy);
-            values.extend([
-                (":failures", n(known.failures)),
-                (":lockouts", n(known.lockouts)),
-                (":next_failures", n(next.failures)),
-            ]);
-            let escalation = if known.lockouts == 0 {
-                "(attribute_not_exists(lockouts) OR lockouts = :lockouts)"
-            } else {
-                "lockouts = :lockouts"
+            let outcome = match guesses.fail(budget, network, now) {
+                Guess::Counted { attempts_remaining } => {
+                    FailureOutcome::Counted { attempts_remaining }
+                }
+                Guess::LockStarted(lock) => FailureOutcome::LockStarted(lock),
             };
-            let mut update = "SET failures = :next_failures, last_failure_ms = :now".to_owned();
-            if let Some(until) = next
-                .locked_until
-                .filter(|_| next.lockouts != known.lockouts)
-            {
-                update.push_str(", lockouts = :next_lockouts, locked_until_ms = :until");
-                values.extend([
-                    (":next_lockouts", n(next.lockouts)),
-                    (":until", n(millis(until))),
-                ]);
-            }
-            let result = self
-                .update_enrollment(
-                    user,
-                    format!("{LIVE} AND {UNLOCKED} AND failures = :failures AND {escalation}"),
-                    &update,
-                    values,
-                )
-                .await?;
-            known = match result {
-                Ok(_) => return Ok(outcome),
-                Err(old) => match refusal(old, enrollment_id, now, policy) {
-                    Refusal::Locked { until } => return Ok(FailureOutcome::Locked { until }),
-                    Refusal::Gone => return Ok(FailureOutcome::Gone),
-                    // Another request changed the count meanwhile: decide again on what it left.
-                    Refusal::Live(old) => old,
-                },
+            let write = Decided {
+                condition: "attribute_exists(#pk)",
+                set: "",
+                remove: "",
+                delete: "",
+                values: Vec::new(),
             };
-        }
-        Err(StoreError::Unavailable(anyhow::anyhow!(
-            "the failure count kept changing under concurrent wrong codes"
-        )))
+            Ok((write, outcome))
+        })
+        .await
     }
 
     async fn use_recovery_code(
         &self,
-        user: &UserId,
-        enrollment_id: &str,
+        enrollment: &Enrollment,
         hash: &CodeHash,
+        network: &NetworkKey,
+        _budget: &GuessBudget,
         now: OffsetDateTime,
-        policy: LockPolicy,
     ) -> Result<RecoveryOutcome, StoreError> {
-        let hash = HEXLOWER.encode(hash.as_bytes());
-        let mut values = guard_values(enrollment_id, now, policy);
-        values.extend([
-            (":hash", AttributeValue::S(hash.clone())),
-            (":hashes", AttributeValue::Ss(vec![hash])),
-            (":zero", n(0)),
-        ]);
-        let result = self
-            .update_enrollment(
-                user,
-                format!(
-                    "{LIVE} AND {UNLOCKED} AND attribute_not_exists(pending_until_ms) \
-                     AND contains({RECOVERY}, :hash)"
-                ),
-                &format!(
-                    "DELETE {RECOVERY} :hashes SET failures = :zero, last_used_ms = :now \
-                     REMOVE {RESET}"
-                ),
-                values,
-            )
-            .await?;
-        Ok(match result {
-            Ok(output) => RecoveryOutcome::Accepted {
-                remaining: output
-                    .attributes
-                    .and_then(|a| a.get(RECOVERY).cloned())
-                    .and_then(|v| v.as_ss().map(Vec::len).ok())
-                    .unwrap_or(0) as u32,
-            },
-            Err(old) => match refusal(old, enrollment_id, now, policy) {
-                Refusal::Locked { until } => RecoveryOutcome::Locked { until },
-                Refusal::Live(_) => RecoveryOutcome::Unknown,
-                Refusal::Gone => RecoveryOutcome::Gone,
-            },
+        let hex = HEXLOWER.encode(hash.as_bytes());
+        self.decide_and_write(enrollment, now, RecoveryOutcome::Gone, |known, guesses| {
+            if let Some(until) = known.guesses.locked_until(network, now) {
+                return Err(RecoveryOutcome::Locked { until });
+            }
+            // Codes are only ever used up, so a stale read that lacks one is right.
+            if !known.is_active() || !known.recovery_hashes.contains(hash) {
+                return Err(RecoveryOutcome::Unknown);
+            }
+            guesses.succeed(network);
+            let write = Decided {
+                condition: "attribute_not_exists(pending_until_ms) AND contains(recovery, :hash)",
+                set: "last_used_ms = :now",
+                remove: "",
+                delete: "recovery :hashes",
+                values: vec![
+                    (":hash", AttributeValue::S(hex.clone())),
+                    (":hashes", AttributeValue::Ss(vec![hex.clone()])),
+                ],
+            };
+            // The read is the item at its version, so it knows what is left after this one.
+            let remaining = known.recovery_hashes.len().saturating_sub(1) as u32;
+            Ok((write, RecoveryOutcome::Accepted { remaining }))
         })
+        .await
     }
 }
