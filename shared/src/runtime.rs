@@ -18,7 +18,7 @@ use crate::usecases::Otp;
 /// The service as a Lambda runs it: codes in DynamoDB, SMS by SNS, email by SES.
 pub type LambdaOtp = Otp<DynamoStore, AwsDelivery>;
 
-/// The environment a function reads beyond [`Settings::VARIABLES`]; the README lists the same.
+/// The environment a function reads beyond [`Settings::VARIABLES`]; docs/configuration.md lists the same.
 pub const AWS_VARIABLES: &[(&str, &str, &str)] = &[
     ("OTP_TABLE_NAME", "(required)", "the DynamoDB table"),
     (
