@@ -4,7 +4,7 @@ integration tests recorded (target/aws-calls.jsonl, or OTP_TEST_AWS_CALLS) is on
 policy allows (infra/iam_calls.py; --strict also fails on allowed actions no call needed); the routes are exactly the
 expected ones, every /v1/server/ route requires SigV4 (AWS_IAM) and no other route does, and
 ServerCallerPolicy allows exactly the /v1/server/ routes; every parameter behind an OTP_* variable
-defaults to what README.md's Configuration table (and so otp-local) says, within the same range; the
+defaults to what docs/configuration.md's table (and so otp-local) says, within the same range; the
 alarms exist and notify the alerts topic; and the alarms and the dashboard use only metrics the
 functions emit. Run with infra/.venv/bin/python (aws-sam-cli brings samtranslator and cfn-lint)."""
 
@@ -211,15 +211,15 @@ if outputs.get("ServerCallerPolicyArn", {}).get("Value") != {"Ref": "ServerCalle
 if "EnrollCallerPolicyArn" in outputs:
     failures.append("output EnrollCallerPolicyArn is still there")
 
-# Parameter defaults = README.md's Configuration table, which is otp-local's defaults (tested there):
+# Parameter defaults = docs/configuration.md's table, generated from otp-local's defaults (tests/api/docs.rs):
 # rows like | `OTP_MAX_ATTEMPTS` | 5 | meaning |, with (none) where the template's default is empty.
-readme_defaults = {}
-readme_meanings = {}
-for line in open(os.path.join(root, "README.md"), encoding="utf-8"):
+documented_defaults = {}
+documented_meanings = {}
+for line in open(os.path.join(root, "docs", "configuration.md"), encoding="utf-8"):
     row = re.match(r"\|\s*`(OTP_[A-Z0-9_]+)`\s*\|([^|]*)\|([^|]*)\|", line)
     if row:
-        readme_defaults.setdefault(row[1], row[2].strip().strip("`"))
-        readme_meanings.setdefault(row[1], row[3])
+        documented_defaults.setdefault(row[1], row[2].strip().strip("`"))
+        documented_meanings.setdefault(row[1], row[3])
 parameters = source["Parameters"]
 variables = source["Globals"]["Function"]["Environment"]["Variables"]
 checked_defaults = 0
@@ -230,21 +230,21 @@ for variable, value in variables.items():
     checked_defaults += 1
     # No Default (EmailFrom: the deployer must give one) reads as empty, like (none).
     default = str(parameters[parameter].get("Default", ""))
-    if variable not in readme_defaults:
-        failures.append(f"{variable} (parameter {parameter}) is not in README.md's Configuration table")
-    elif default != ("" if readme_defaults[variable] == "(none)" else readme_defaults[variable]):
+    if variable not in documented_defaults:
+        failures.append(f"{variable} (parameter {parameter}) is not in docs/configuration.md's table")
+    elif default != ("" if documented_defaults[variable] == "(none)" else documented_defaults[variable]):
         failures.append(
-            f"parameter {parameter} defaults to {default!r}, README.md gives {variable} "
-            f"{readme_defaults[variable]!r}"
+            f"parameter {parameter} defaults to {default!r}, docs/configuration.md gives "
+            f"{variable} {documented_defaults[variable]!r}"
         )
-    # A number's range, as the README row's first "(low–high)" gives it.
-    bounds = re.search(r"\((\d+)–(\d+)", readme_meanings.get(variable, ""))
+    # A number's range, as the docs row's first "(low–high)" gives it.
+    bounds = re.search(r"\((\d+)–(\d+)", documented_meanings.get(variable, ""))
     if parameters[parameter].get("Type") == "Number" and bounds:
         template_range = (parameters[parameter].get("MinValue"), parameters[parameter].get("MaxValue"))
         if template_range != (int(bounds[1]), int(bounds[2])):
             failures.append(
-                f"parameter {parameter} ranges over {template_range}, README.md gives {variable} "
-                f"{bounds[1]}–{bounds[2]}"
+                f"parameter {parameter} ranges over {template_range}, docs/configuration.md gives "
+                f"{variable} {bounds[1]}–{bounds[2]}"
             )
 if variables.get("OTP_METRICS_NAMESPACE") != {"Fn::Sub": "OtpLambda/${AWS::StackName}"}:
     failures.append(f"OTP_METRICS_NAMESPACE is {variables.get('OTP_METRICS_NAMESPACE')}")
@@ -418,6 +418,6 @@ print(
     f"template.yaml: {len(expected_actions)} function policies (allowing the {calls_summary}), "
     f"{len(routes)} routes "
     f"({len(expected_arns)} SigV4, all in ServerCallerPolicy), "
-    f"{checked_defaults} parameter defaults (= README.md), {len(alarms)} alarms and "
+    f"{checked_defaults} parameter defaults (= docs/configuration.md), {len(alarms)} alarms and "
     f"{len(widgets)} dashboard widgets ({len(graphed)} metrics) as expected"
 )

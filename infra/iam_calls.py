@@ -27,7 +27,7 @@ resource policies, none of which the stack has):
   pattern against that prefix followed by an unknown rest, so `code#*` covers it and `code#1*` not.
 - SES v2 SendEmail needs ses:SendEmail on the sending identity and, when one is named, on the
   configuration set. SES authorizes the identity it sends as, which is the address or its domain
-  depending on which the deployer verified (the README allows either): both must be allowed.
+  depending on which the deployer verified (docs/deploy.md allows either): both must be allowed.
 - Secrets Manager GetSecretValue needs secretsmanager:GetSecretValue on the secret's ARN.
 
 The template's parameters and resources are resolved for each call as the recording saw them: the

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs one of the README's curl walkthroughs, exactly as written, against a fresh otp-local on a free
-# port (the one substitution: 127.0.0.1:3000 → that port, and for `aws` 127.0.0.1:5000 → the
-# emulator at AWS_ENDPOINT_URL), and checks the code is approved once and refused after.
+# Runs one of the documented curl walkthroughs (memory: README.md's; aws, totp: docs/walkthroughs.md's),
+# exactly as written, against a fresh otp-local on a free port (the one substitution: 127.0.0.1:3000 →
+# that port, and for `aws` 127.0.0.1:5000 → the emulator at AWS_ENDPOINT_URL), and checks the code is
+# approved once and refused after.
 #   memory: the default otp-local (in-memory store, outbox)
 #   aws:    otp-local --store dynamodb --delivery aws --create-table, against the emulator
 #   totp:   the authenticator-app walkthrough on the default otp-local, codes from oathtool
@@ -14,18 +15,21 @@ work=$(mktemp -d)
 args=()
 substitute=()
 block=walkthrough
+source_file=README.md
 if [ "$mode" = totp ]; then
   command -v oathtool >/dev/null || { echo "the totp walkthrough needs oathtool: apt-get install oathtool"; exit 1; }
   block=walkthrough-totp
+  source_file=docs/walkthroughs.md
 elif [ "$mode" = aws ]; then
   emulator=${AWS_ENDPOINT_URL:?the aws walkthrough needs the emulator: run tests/run.sh}
   args+=(--store dynamodb --delivery aws --create-table --table "walkthrough-$$")
   substitute+=("s#http://127\.0\.0\.1:5000#$emulator#g")
   block=walkthrough-aws
+  source_file=docs/walkthroughs.md
   export OTP_EMAIL_FROM=no-reply@example.com
 fi
 # The key otp-local's /v1/server/ routes take, in the environment of both otp-local and the
-# walkthrough (whose server calls send it as the README says: `Bearer $OTP_LOCAL_SERVER_KEY`).
+# walkthrough (whose server calls send it as docs/walkthroughs.md says: `Bearer $OTP_LOCAL_SERVER_KEY`).
 OTP_LOCAL_SERVER_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
 export OTP_LOCAL_SERVER_KEY
 source tests/otp-local.sh
@@ -33,10 +37,10 @@ trap 'kill "${otp_local_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 start_otp_local "$work/otp-local.log" "${args[@]}"
 substitute+=("s/127\.0\.0\.1:3000/127.0.0.1:$port/g")
 
-sed -n "/<!-- $block:start -->/,/<!-- $block:end -->/p" README.md \
+sed -n "/<!-- $block:start -->/,/<!-- $block:end -->/p" "$source_file" \
   | sed -n '/^```sh$/,/^```$/p' | grep -v '^```' >"$work/walkthrough.sh"
 for expression in "${substitute[@]}"; do sed -i "$expression" "$work/walkthrough.sh"; done
-[ -s "$work/walkthrough.sh" ] || { echo "README $block not found"; exit 1; }
+[ -s "$work/walkthrough.sh" ] || { echo "$source_file: $block not found"; exit 1; }
 
 (cd "$work" && bash -euo pipefail walkthrough.sh) >"$work/out.txt" || { cat "$work/out.txt" "$work/otp-local.log"; exit 1; }
 cat "$work/out.txt"
@@ -79,4 +83,4 @@ if [ "$mode" = totp ]; then
   [ "$by_user" = 400 ] || fail "the public verify with a user_id answered $by_user, not 400"
   ! grep -qF "$OTP_LOCAL_SERVER_KEY" "$work/out.txt" || fail "a reply repeats the server key"
 fi
-echo "1 passed, 0 failed: README $block"
+echo "1 passed, 0 failed: $source_file $block"

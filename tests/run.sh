@@ -7,8 +7,9 @@
 #   2. every integration scenario again, on DynamoDB, SNS and SES (the emulator), then every log line
 #      both runs wrote checked against every destination, code and secret they used; both runs record
 #      each function's AWS calls in target/aws-calls.jsonl for infra/check-template.py;
-#   3. the README's walkthroughs against a real otp-local: in memory, on the AWS adapters, and the
-#      authenticator-app one (codes from oathtool, an independent TOTP implementation);
+#   3. the walkthroughs (README.md, docs/walkthroughs.md) against a real otp-local: in memory, on the
+#      AWS adapters, and the authenticator-app one (codes from oathtool, an independent TOTP
+#      implementation);
 #   4. coverage-guided fuzzing of every input surface, FUZZ_SECONDS (default 60) per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -74,7 +74,7 @@ impl Settings {
         (
             "OTP_MAX_ATTEMPTS",
             "5",
-            "the built-in `default` profile's wrong attempts allowed per code (1–20) before it locks",
+            "wrong attempts allowed per code (1–20) before it locks: the built-in `default` profile's, and other profiles' unless they set `max_attempts`",
         ),
         (
             "OTP_RESEND_COOLDOWN_SECONDS",
@@ -94,7 +94,7 @@ impl Settings {
         (
             "OTP_DEFAULT_TTL_SECONDS",
             "300",
-            "the built-in `default` profile's code lifetime (30–600: NIST SP 800-63B caps out-of-band codes at 10 minutes)",
+            "the built-in `default` profile's code lifetime in seconds (30–600: NIST SP 800-63B caps out-of-band codes at 10 minutes)",
         ),
         (
             "OTP_DEFAULT_CODE_LENGTH",
@@ -134,7 +134,7 @@ impl Settings {
         (
             "OTP_TOKEN_AUDIENCE",
             "otp-lambda-clients",
-            "the `aud` of proof tokens: what your backend expects (1–256 characters)",
+            "the `aud` of proof tokens: what your backend expects (1–256 characters); a profile's `token_audience` replaces it for that profile's sent codes",
         ),
         (
             "OTP_TOKEN_TTL_SECONDS",

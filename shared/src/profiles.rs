@@ -334,7 +334,7 @@ impl Profiles {
         Self(map)
     }
 
-    /// The profiles of a file (JSON, see the README), on top of the built-in `default`, which a
+    /// The profiles of a file (JSON, see docs/profiles.md), on top of the built-in `default`, which a
     /// profile named `default` replaces. Every profile is checked; the first problem is the error.
     pub fn parse(text: &str, builtin: Profile) -> Result<Self, ProfileError> {
         Self::parse_with(text, builtin, TestDestinations::from_pairs)

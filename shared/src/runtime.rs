@@ -18,13 +18,17 @@ use crate::usecases::Otp;
 /// The service as a Lambda runs it: codes in DynamoDB, SMS by SNS, email by SES.
 pub type LambdaOtp = Otp<DynamoStore, AwsDelivery>;
 
-/// The environment a function reads beyond [`Settings::VARIABLES`]; the README lists the same.
+/// The environment a function reads beyond [`Settings::VARIABLES`]; docs/configuration.md lists the same.
 pub const AWS_VARIABLES: &[(&str, &str, &str)] = &[
-    ("OTP_TABLE_NAME", "(required)", "the DynamoDB table"),
+    (
+        "OTP_TABLE_NAME",
+        "(required)",
+        "the DynamoDB table (Lambdas; otp-local `--store dynamodb`, where it defaults to `otp-local`)",
+    ),
     (
         "OTP_CODE_SECRET_ARN",
         "(none)",
-        "Secrets Manager secret (ARN or name) of code hashes, destination pseudonyms and sealing: send and verify read it at cold start",
+        "Secrets Manager secret (ARN or name) of code hashes, destination pseudonyms and sealing (HKDF-SHA256); send and verify read it once per cold start (the SAM template sets it)",
     ),
     (
         "OTP_PROOF_SECRET_ARN",
@@ -44,7 +48,7 @@ pub const AWS_VARIABLES: &[(&str, &str, &str)] = &[
     (
         "OTP_SECRET",
         "(none)",
-        "one secret for all three itself (≥ 32 bytes), when no secret ARN is given (local use)",
+        "one secret for all three itself (≥ 32 bytes), when no secret ARN is given; otp-local without it makes an ephemeral key",
     ),
     (
         "OTP_EMAIL_FROM",
@@ -59,7 +63,7 @@ pub const AWS_VARIABLES: &[(&str, &str, &str)] = &[
     (
         "OTP_SMS_SENDER_ID",
         "(none)",
-        "SNS alphanumeric sender ID (1–11 characters)",
+        "SNS alphanumeric sender ID (1–11 characters) where the destination country supports it",
     ),
     (
         "OTP_SMS_ORIGINATION_NUMBER",
@@ -74,17 +78,17 @@ pub const AWS_VARIABLES: &[(&str, &str, &str)] = &[
     (
         "OTP_CAPTCHA_SECRET_ARN",
         "(none)",
-        "Secrets Manager secret (ARN or name) holding the bot-check provider's secret key; read once per cold start by the send function, only when a profile has a bot check",
+        "Secrets Manager secret (ARN or name) holding the bot check's provider secret key; read once per cold start by the send function, only when a profile has a `bot_check` (the template's `CaptchaSecretArn` sets it)",
     ),
     (
         "OTP_CAPTCHA_SECRET",
         "(none)",
-        "the bot-check provider's secret key itself, when there is no OTP_CAPTCHA_SECRET_ARN",
+        "the bot-check provider's secret key itself, when there is no `OTP_CAPTCHA_SECRET_ARN` (otp-local, tests)",
     ),
     (
         "OTP_CAPTCHA_VERIFY_URL",
         "(none)",
-        "tests only: a siteverify URL to ask instead of the provider's (https, or http to a loopback address)",
+        "tests only, never in production: a `siteverify` URL asked instead of the provider's; `https://`, or `http://` to a loopback address only",
     ),
 ];
 

@@ -1,4 +1,4 @@
-//! Proof tokens, checked as an app's backend checks them: by the README's Python example
+//! Proof tokens, checked as an app's backend checks them: by docs/api.md's Python example
 //! (`examples/backend/verify_token.py`, PyJWT) against otp-local's `/.well-known/jwks.json`.
 
 use std::process::Command;

@@ -30,6 +30,27 @@ pub use outbox::{Outbox, OutboxEntry};
 
 pub type LocalOtp = Otp<LocalStore, LocalDelivery>;
 
+/// The variables otp-local reads beyond [`Settings::VARIABLES`] and
+/// [`otp_shared::runtime::AWS_VARIABLES`], with their defaults and meanings; docs/configuration.md
+/// lists all three tables (tests/api/docs.rs generates it from them).
+pub const VARIABLES: &[(&str, &str, &str)] = &[
+    (
+        "OTP_PROFILES_FILE",
+        "(none)",
+        "at build time: the profiles file compiled into every binary instead of the repository's `profiles.json` (a path relative to the repository root); at run time, otp-local only (`--profiles FILE`): a file to use instead of the compiled-in one",
+    ),
+    (
+        "OTP_LOCAL_SERVER_KEY",
+        "(none)",
+        "otp-local only: the key its `/v1/server/` routes take as `Authorization: Bearer`; without it otp-local generates one and prints it at start",
+    ),
+    (
+        "RUST_LOG",
+        "info",
+        "otp-local's log filter (the Lambdas follow `AWS_LAMBDA_LOG_LEVEL` / `AWS_LAMBDA_LOG_FORMAT`)",
+    ),
+];
+
 /// The service as otp-local runs it, on the given store and delivery.
 pub fn local_otp_on(
     store: LocalStore,

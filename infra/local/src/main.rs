@@ -52,7 +52,7 @@ enum Command {
     /// Checks a profile file as a deploy would load it, prints each profile and exits: 0 when every
     /// profile is valid, 1 naming the profile and field of the first problem.
     CheckProfiles {
-        /// The file (JSON; see the README's Profiles section).
+        /// The file (JSON; see docs/profiles.md).
         file: PathBuf,
     },
 }

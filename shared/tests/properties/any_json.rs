@@ -55,7 +55,7 @@ const ENROLL_FIELDS: &[&str] = &[
 ];
 const CHALLENGE_FIELDS: &[&str] = &["user_id"];
 
-/// The send fields only the app's backend may set (README: `POST /v1/server/otp/send`); on the
+/// The send fields only the app's backend may set (docs/api.md: `POST /v1/server/otp/send`); on the
 /// public send each is a `400`.
 const SERVER_ONLY_SEND_FIELDS: &[&str] = &[
     "length",
