@@ -453,6 +453,7 @@ fn active_authenticator(otp: &FuzzOtp) -> (String, String) {
         user_id,
         proof: TotpProof::Code(confirm),
         enrollment_id: None,
+        requester: otp_shared::usecases::Requester::Server("fuzz".to_owned()),
     }))
     .expect("a verify answers");
     assert_eq!(

@@ -69,7 +69,7 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Every variable, its default and its meaning; the README's configuration table lists the same.
+    /// Every variable, its default and its meaning; docs/configuration.md's table is generated from it (tests/api/docs.rs).
     pub const VARIABLES: &'static [(&'static str, &'static str, &'static str)] = &[
         (
             "OTP_MAX_ATTEMPTS",
