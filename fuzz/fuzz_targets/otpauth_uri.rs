@@ -8,7 +8,8 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use otp_shared::totp::{Authenticator, TotpLabel, TotpParams, TotpSecret, qr_images};
+use otp_shared::crypto::TotpSecret;
+use otp_shared::totp::{Authenticator, TotpLabel, TotpParams, qr_images};
 
 #[derive(Debug, Arbitrary)]
 struct Input<'a> {

@@ -12,7 +12,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use otp_shared::totp::{Authenticator, TotpParams, TotpSecret};
+use otp_shared::crypto::TotpSecret;
+use otp_shared::totp::{Authenticator, TotpParams};
 
 /// RFC 6238 Appendix B's SHA1 seed; base32 GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ.
 const SECRET: [u8; 20] = *b"12345678901234567890";

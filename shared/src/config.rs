@@ -1,15 +1,13 @@
 //! Configuration, read once at start-up from the environment. Every setting has a safe default.
 
-use std::fmt;
 use std::time::Duration;
 
-use zeroize::Zeroizing;
-
+use crate::crypto::ServiceSecret;
 use crate::domain::{
     Alphabet, Brand, CodeLength, CodeSpec, GuessBudget, Invalid, Locale, Money, Ttl,
 };
 use crate::guard::{SmsRules, TestDestinations, VelocityLimits};
-use crate::ports::{Randomness, SendPolicy};
+use crate::ports::SendPolicy;
 use crate::profiles::{Profile, Profiles};
 use crate::proof::ProofSettings;
 
@@ -462,56 +460,23 @@ impl Settings {
     }
 }
 
+/// `OTP_SECRET` from the environment: `None` when unset, an error when set but unusable.
+pub fn service_secret_from_env() -> Result<Option<ServiceSecret>, ConfigError> {
+    env_var("OTP_SECRET")
+        .map(|value| {
+            ServiceSecret::parse(&value).map_err(|e| ConfigError {
+                variable: "OTP_SECRET",
+                detail: e.to_string(),
+            })
+        })
+        .transpose()
+}
+
 /// A variable from the environment; set but empty counts as unset (templates pass "" for "none").
 pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()
         .filter(|value| !value.trim().is_empty())
-}
-
-/// The one secret every key of the service derives from. Never printed.
-#[derive(Clone)]
-pub struct ServiceSecret(Zeroizing<Vec<u8>>);
-
-impl ServiceSecret {
-    pub const MIN_BYTES: usize = 32;
-
-    pub fn parse(value: &str) -> Result<Self, ConfigError> {
-        if value.len() < Self::MIN_BYTES {
-            return Err(ConfigError {
-                variable: "OTP_SECRET",
-                detail: format!(
-                    "must be at least {} bytes (e.g. `openssl rand -base64 32`)",
-                    Self::MIN_BYTES
-                ),
-            });
-        }
-        Ok(Self(Zeroizing::new(value.as_bytes().to_vec())))
-    }
-
-    /// `OTP_SECRET` from the environment: `None` when unset, an error when set but unusable.
-    pub fn from_env() -> Result<Option<Self>, ConfigError> {
-        env_var("OTP_SECRET")
-            .map(|value| Self::parse(&value))
-            .transpose()
-    }
-
-    /// A fresh random secret, for a local server that was given none. Codes die with the process.
-    pub fn ephemeral(randomness: &dyn Randomness) -> Self {
-        let mut bytes = Zeroizing::new(vec![0u8; Self::MIN_BYTES]);
-        randomness.fill(&mut bytes);
-        Self(bytes)
-    }
-
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ServiceSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ServiceSecret(<redacted>)")
-    }
 }
 
 #[cfg(test)]
@@ -679,12 +644,5 @@ mod tests {
                 "{name} is read but not documented"
             );
         }
-    }
-
-    #[test]
-    fn short_secrets_are_refused_and_never_printed() {
-        assert!(ServiceSecret::parse("too short").is_err());
-        let secret = ServiceSecret::parse("a secret that is long enough to use!").unwrap();
-        assert!(!format!("{secret:?}").contains("long enough"));
     }
 }

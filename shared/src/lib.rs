@@ -10,9 +10,9 @@
 
 pub mod adapters;
 pub mod config;
+pub mod crypto;
 pub mod domain;
 pub mod guard;
-pub mod hashing;
 pub mod http;
 pub mod logging;
 pub mod messages;
@@ -26,5 +26,6 @@ pub mod runtime;
 pub mod totp;
 pub mod usecases;
 
-pub use config::{ServiceSecret, Settings};
+pub use config::Settings;
+pub use crypto::ServiceSecret;
 pub use usecases::Otp;

@@ -14,8 +14,8 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 
+use crate::crypto::Keys;
 use crate::domain::Transaction;
-use crate::hashing::Keys;
 
 /// What a deployment configures about its tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,7 +220,7 @@ mod tests {
     use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 
     use super::*;
-    use crate::config::ServiceSecret;
+    use crate::crypto::ServiceSecret;
 
     fn keys() -> Keys {
         Keys::derive(&ServiceSecret::parse("proof token tests secret, 32+ bytes long").unwrap())
@@ -378,7 +378,7 @@ mod tests {
 
     #[test]
     fn the_proof_keys_come_from_the_proof_secret_alone() {
-        use crate::hashing::KeySecrets;
+        use crate::crypto::KeySecrets;
         let proofs = ServiceSecret::parse("the proof-signing secret, 32+ bytes long").unwrap();
         let codes = ServiceSecret::parse("the code secret, at least 32 bytes long").unwrap();
         let split = Keys::from_secrets(KeySecrets {
@@ -396,7 +396,7 @@ mod tests {
             codes: Some(&codes),
             ..KeySecrets::default()
         });
-        assert!(!without.has(crate::hashing::SecretNeed::Proofs));
+        assert!(!without.has(crate::crypto::SecretNeed::Proofs));
         let signing = std::panic::catch_unwind(|| without.proof_signing_seed(1));
         assert!(signing.is_err(), "no proof key without the proof secret");
     }

@@ -10,8 +10,8 @@ use crate::adapters::aws::{
 };
 use crate::adapters::siteverify::SiteVerify;
 use crate::adapters::{OsRandomness, SystemClock};
-use crate::config::{ServiceSecret, Settings, env_var};
-use crate::hashing::{KeySecrets, Keys, SecretNeed};
+use crate::config::{Settings, env_var};
+use crate::crypto::{KeySecrets, Keys, SecretNeed, ServiceSecret};
 use crate::metrics::EmfMetrics;
 use crate::usecases::Otp;
 
@@ -245,7 +245,7 @@ pub async fn service_secret(sdk: &SdkConfig) -> anyhow::Result<Option<ServiceSec
                 aws::service_secret_from_secrets_manager(&client, &arn).await?,
             ))
         }
-        None => Ok(ServiceSecret::from_env()?),
+        None => Ok(crate::config::service_secret_from_env()?),
     }
 }
 

@@ -8,9 +8,10 @@ use std::hint::black_box;
 
 use otp_shared::ServiceSecret;
 use otp_shared::adapters::SeededRandomness;
+use otp_shared::crypto::Keys;
+use otp_shared::crypto::TotpSecret;
 use otp_shared::domain::{ChallengeId, CodeAttempt};
-use otp_shared::hashing::Keys;
-use otp_shared::totp::{Authenticator, TotpParams, TotpSecret};
+use otp_shared::totp::{Authenticator, TotpParams};
 
 struct CountingAllocator;
 
@@ -70,10 +71,11 @@ fn the_counter_sees_an_allocation() {
 fn a_code_hash_and_its_comparison_allocate_at_most_once() {
     let keys = keys();
     let id = ChallengeId::generate(&SeededRandomness::new(1));
-    let stored = keys.code_hash(&id, "493817");
+    let stored = keys.code_hash(id.as_str(), "493817");
 
     for (attempt, expected) in [("493817", true), ("493818", false)] {
-        let (count, matched) = allocations(|| keys.code_hash(&id, black_box(attempt)) == stored);
+        let (count, matched) =
+            allocations(|| keys.code_hash(id.as_str(), black_box(attempt)) == stored);
         assert_eq!(matched, expected);
         assert!(
             count <= 1,
@@ -85,7 +87,7 @@ fn a_code_hash_and_its_comparison_allocate_at_most_once() {
     // With the parse of what the user typed (normalised into its own zeroized string): one more.
     let (count, matched) = allocations(|| {
         let attempt = CodeAttempt::parse(black_box(" 493 817 ")).unwrap();
-        keys.code_hash(&id, attempt.expose()) == stored
+        keys.code_hash(id.as_str(), attempt.expose()) == stored
     });
     assert!(matched);
     assert!(count <= 2, "parse + hash + compare: {count} allocations");

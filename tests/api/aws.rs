@@ -15,8 +15,8 @@ use otp_shared::adapters::aws::{
     service_secret_from_secrets_manager,
 };
 use otp_shared::adapters::{OsRandomness, SeededRandomness};
+use otp_shared::crypto::Keys;
 use otp_shared::domain::{ChallengeId, EmailAddress};
-use otp_shared::hashing::Keys;
 use serde_json::json;
 
 use crate::helpers::{Emulator, TestApp, wrong_code};
@@ -704,7 +704,7 @@ async fn assert_withdrawn(client: &aws_sdk_dynamodb::Client, table: &str) {
 
 #[tokio::test]
 async fn each_function_reads_only_the_secrets_it_needs_from_secrets_manager() {
-    use otp_shared::hashing::SecretNeed;
+    use otp_shared::crypto::SecretNeed;
     use otp_shared::runtime::{ENROLL_NEEDS, SEND_NEEDS, VERIFY_NEEDS, keys_from_secrets_manager};
 
     let emulator = Emulator::get().await;
@@ -768,12 +768,12 @@ async fn each_function_reads_only_the_secrets_it_needs_from_secrets_manager() {
     let id = ChallengeId::generate(&SeededRandomness::new(7));
     let code_secret = ServiceSecret::parse(arns["OTP_CODE_SECRET_ARN"].1).unwrap();
     assert_eq!(
-        keys[0].code_hash(&id, "123456"),
-        Keys::derive(&code_secret).code_hash(&id, "123456")
+        keys[0].code_hash(id.as_str(), "123456"),
+        Keys::derive(&code_secret).code_hash(id.as_str(), "123456")
     );
     assert_eq!(
-        keys[0].code_hash(&id, "123456"),
-        keys[1].code_hash(&id, "123456")
+        keys[0].code_hash(id.as_str(), "123456"),
+        keys[1].code_hash(id.as_str(), "123456")
     );
     // A function missing one of its secrets does not start, and says which.
     let error = keys_from_secrets_manager(&client, VERIFY_NEEDS, |variable| {

@@ -8,8 +8,8 @@ use otp_shared::adapters::aws::{
     create_table_if_missing,
 };
 use otp_shared::adapters::{ManualClock, MemoryStore, OsRandomness};
+use otp_shared::crypto::Keys;
 use otp_shared::domain::EmailAddress;
-use otp_shared::hashing::Keys;
 use otp_shared::metrics::RecordedMetrics;
 use otp_shared::ports::{Delivered, DeliveryError, Notifier, OutgoingMessage};
 use otp_shared::{Otp, ServiceSecret, Settings};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use otp_shared::adapters::{ManualClock, MemoryStore, OsRandomness};
-use otp_shared::hashing::Keys;
+use otp_shared::crypto::Keys;
 use otp_shared::ports::{Delivered, DeliveryError, Notifier, OutgoingMessage};
 use otp_shared::{Otp, ServiceSecret, Settings};
 use serde_json::{Value, json};

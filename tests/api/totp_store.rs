@@ -6,12 +6,13 @@ use std::time::Duration;
 use futures::future::join_all;
 use otp_shared::ServiceSecret;
 use otp_shared::adapters::{MemoryStore, OsRandomness};
+use otp_shared::crypto::TotpSecret;
+use otp_shared::crypto::{CodeHash, Keys};
 use otp_shared::domain::{GuessBudget, GuessLock, NetworkKey, UserId};
-use otp_shared::hashing::{CodeHash, Keys};
 use otp_shared::ports::{
     EnrollAdmission, Enrollment, FailureOutcome, RecoveryOutcome, StepOutcome, TotpStore,
 };
-use otp_shared::totp::{TotpParams, TotpSecret};
+use otp_shared::totp::TotpParams;
 use time::OffsetDateTime;
 
 use crate::helpers::Emulator;

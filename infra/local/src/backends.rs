@@ -3,12 +3,13 @@
 
 use otp_shared::adapters::MemoryStore;
 use otp_shared::adapters::aws::{AwsDelivery, DynamoStore};
+use otp_shared::crypto::CodeHash;
+use otp_shared::crypto::IdempotentSend;
 use otp_shared::domain::{ChallengeId, GuessBudget, NetworkKey, UserId};
-use otp_shared::hashing::CodeHash;
 use otp_shared::ports::{
     ChallengeStore, Delivered, DeliveryError, EnrollAdmission, Enrollment, FailureOutcome,
-    IdempotencyClaim, IdempotentSend, NewChallenge, Notifier, OutgoingMessage, Quota,
-    RecoveryOutcome, SendAdmission, SendPolicy, StepOutcome, StoreError, TotpStore, VerifyOutcome,
+    IdempotencyClaim, NewChallenge, Notifier, OutgoingMessage, Quota, RecoveryOutcome,
+    SendAdmission, SendPolicy, StepOutcome, StoreError, TotpStore, VerifyOutcome,
 };
 use time::OffsetDateTime;
 

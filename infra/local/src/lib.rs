@@ -17,9 +17,10 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
-use otp_shared::hashing::Keys;
+use otp_shared::crypto::Keys;
+use otp_shared::crypto::Randomness;
 use otp_shared::http::{ApiError, MAX_BODY_BYTES, PeerAddress, ServerPrincipal};
-use otp_shared::ports::{Clock, Randomness};
+use otp_shared::ports::Clock;
 use otp_shared::{Otp, ServiceSecret, Settings};
 use tokio::net::TcpListener;
 

@@ -154,7 +154,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let secret = match &sdk {
         Some(sdk) => service_secret(sdk).await?,
-        None => ServiceSecret::from_env()?,
+        None => otp_shared::config::service_secret_from_env()?,
     };
     let secret = secret.unwrap_or_else(|| {
         tracing::warn!(

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::crypto::{CodeHash, DestinationKey, IdempotentSend};
 use crate::domain::{ChallengeId, Guess, GuessBudget, GuessRecord, NetworkKey, Purpose, UserId};
-use crate::hashing::{CodeHash, DestinationKey};
 use crate::ports::{
     ApprovedChallenge, ChallengeStore, EnrollAdmission, Enrollment, FailureOutcome,
-    IdempotencyClaim, IdempotentSend, NewChallenge, Quota, RecoveryOutcome, SendAdmission,
-    SendPolicy, StepOutcome, StoreError, TotpStore, VerifyOutcome,
+    IdempotencyClaim, NewChallenge, Quota, RecoveryOutcome, SendAdmission, SendPolicy, StepOutcome,
+    StoreError, TotpStore, VerifyOutcome,
 };
 
 /// A store in process memory. One lock makes every operation atomic, as a conditional write does in
@@ -597,7 +597,7 @@ mod tests {
             code_hash: CodeHash::from_bytes([1; 32]),
             channel: Channel::Sms,
             masked_to: "+44•••••••123".into(),
-            sealed_to: crate::totp::SealedSecret {
+            sealed_to: crate::crypto::SealedSecret {
                 key_id: "k".into(),
                 nonce: "n".into(),
                 ciphertext: "c".into(),
@@ -619,13 +619,13 @@ mod tests {
 
     fn fake_destination(name: &str) -> DestinationKey {
         // Any stable key will do for the store; real keys come from `Keys::destination_key`.
-        let keys = crate::hashing::Keys::derive(
-            &crate::config::ServiceSecret::parse("memory store tests secret, 32+ bytes").unwrap(),
+        let keys = crate::crypto::Keys::derive(
+            &crate::crypto::ServiceSecret::parse("memory store tests secret, 32+ bytes").unwrap(),
         );
         let dest =
             crate::domain::Destination::parse(Channel::Email, &format!("{name}@example.com"))
                 .unwrap();
-        keys.destination_key(&dest)
+        keys.destination_key(&dest.recipient())
     }
 
     #[tokio::test]

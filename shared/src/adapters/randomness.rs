@@ -3,7 +3,7 @@ use std::sync::Mutex;
 use rand::rngs::{OsRng, StdRng};
 use rand::{RngCore, SeedableRng, TryRngCore};
 
-use crate::ports::Randomness;
+use crate::crypto::Randomness;
 
 /// The operating system's CSPRNG (getrandom), read directly for every draw.
 #[derive(Debug, Clone, Copy, Default)]

@@ -4,7 +4,7 @@ use std::time::Duration;
 use data_encoding::BASE32_NOPAD;
 
 use super::Invalid;
-use crate::ports::Randomness;
+use crate::crypto::Randomness;
 
 /// The public, unguessable name of one send: 160 random bits, lower-case base32 (32 characters).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

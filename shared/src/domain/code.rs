@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::Invalid;
-use crate::ports::{Randomness, RandomnessRng};
+use crate::crypto::{Randomness, RandomnessRng};
 
 /// The symbols a code is made of. Letter alphabets are upper case and leave out the characters that
 /// are easily misread for one another (O/0, I/1/L), so what a user reads is what they type.

@@ -25,7 +25,7 @@ use super::Invalid;
 pub struct NetworkKey(String);
 
 impl NetworkKey {
-    /// A pseudonym as [`crate::hashing::Keys`] makes it, or as a store read it back: lower-case hex
+    /// A pseudonym as [`crate::crypto::Keys`] makes it, or as a store read it back: lower-case hex
     /// or `-`, so it can name an attribute.
     pub fn parse(key: &str) -> Result<Self, Invalid> {
         if key.is_empty()

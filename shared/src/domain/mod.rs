@@ -5,6 +5,7 @@ mod challenge;
 mod code;
 mod destination;
 mod guesses;
+mod invalid;
 mod region;
 mod text;
 mod transaction;
@@ -19,19 +20,9 @@ pub use guesses::{
     ESCALATION_MEMORY, Guess, GuessBudget, GuessLock, GuessRecord, NetworkGuesses, NetworkKey,
     hour_of,
 };
+pub use invalid::Invalid;
 pub use region::{Money, Region};
 pub use text::{Brand, Locale, ProfileName};
 pub use transaction::Transaction;
 pub use user::UserId;
 pub use web_otp::{AndroidAppHash, SmsBinding, WebOtpOrigin};
-
-/// Why a value was refused. The HTTP layer names the field it came from.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Invalid(pub String);
-
-impl Invalid {
-    pub fn new(detail: impl Into<String>) -> Self {
-        Self(detail.into())
-    }
-}

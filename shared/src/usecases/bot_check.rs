@@ -4,23 +4,8 @@
 
 use anyhow::anyhow;
 
-use super::{Otp, Requester, SendError, SendRequest};
+use super::{BotCheckError, Otp, Requester, SendError, SendRequest};
 use crate::metrics::MetricEvent;
-use crate::ports::BotCheckUnavailable;
-
-/// Why a bot check did not let a send through.
-#[derive(Debug, thiserror::Error)]
-pub enum BotCheckError {
-    /// No token, a token the provider refused (forged, expired, used before), or one solved on a
-    /// host the profile does not list.
-    #[error(
-        "the bot check failed: solve the challenge again and send its new token as `captcha_token`"
-    )]
-    Failed,
-    /// The provider gave no verdict, and the profile fails closed.
-    #[error("the bot-check provider did not answer; try again after the time in Retry-After")]
-    Unavailable(#[source] BotCheckUnavailable),
-}
 
 impl<S, N> Otp<S, N> {
     /// Passes a send whose profile has no bot check, a server send, and a public send whose token

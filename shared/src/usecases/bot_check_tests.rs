@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use super::*;
 use crate::adapters::{FixedAnswer, FixedBotCheck, ManualClock, MemoryStore, OsRandomness};
-use crate::config::{ServiceSecret, Settings};
+use crate::config::Settings;
+use crate::crypto::Keys;
+use crate::crypto::ServiceSecret;
 use crate::domain::{
     BotCheckPolicy, BotCheckProvider, CaptchaToken, Channel, CodeSpec, Destination, Locale,
     Purpose, SmsBinding, Ttl,
 };
-use crate::hashing::Keys;
 use crate::metrics::RecordedMetrics;
 use crate::ports::BotCheck;
 use crate::profiles::Profile;

@@ -4,7 +4,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use time::OffsetDateTime;
 
-use super::{BotCheckError, Otp, Requester, until};
+use super::{Otp, Requester, until};
 use crate::domain::{
     Brand, CaptchaToken, ChallengeId, Channel, Code, CodeAttempt, CodeSpec, Destination,
     EmailAddress, IdempotencyKey, Locale, Purpose, Reference, SmsBinding, Transaction, Ttl,
@@ -275,6 +275,20 @@ fn sms_refusal_detail(refusal: SmsRefusal) -> String {
     }
 }
 
+/// Why a bot check did not let a send through.
+#[derive(Debug, thiserror::Error)]
+pub enum BotCheckError {
+    /// No token, a token the provider refused (forged, expired, used before), or one solved on a
+    /// host the profile does not list.
+    #[error(
+        "the bot check failed: solve the challenge again and send its new token as `captcha_token`"
+    )]
+    Failed,
+    /// The provider gave no verdict, and the profile fails closed.
+    #[error("the bot-check provider did not answer; try again after the time in Retry-After")]
+    Unavailable(#[source] crate::ports::BotCheckUnavailable),
+}
+
 impl SendError {
     /// The problem type of a refusal (not of a failure), as metrics name it.
     pub fn refusal_reason(&self) -> Option<&'static str> {
@@ -372,7 +386,10 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         let caller = match &idempotency.caller {
             Caller::Server(principal) => format!("server:{principal}"),
             Caller::Public => match request.client {
-                Some(address) => format!("public:{}", self.keys.client_key(address)),
+                Some(address) => format!(
+                    "public:{}",
+                    self.keys.client_key(&guard::client_network(address))
+                ),
                 None => "public:".to_owned(),
             },
         };
@@ -380,14 +397,14 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             caller.as_bytes(),
             &[0],
             self.keys
-                .destination_key(&request.destination)
+                .destination_key(&request.destination.recipient())
                 .as_str()
                 .as_bytes(),
         ]
         .concat();
-        let record = self
-            .keys
-            .idempotent_send(&idempotency.key, &scope, &idempotency.request);
+        let record =
+            self.keys
+                .idempotent_send(idempotency.key.as_str(), &scope, &idempotency.request);
         // A fresh random id names this claim: only it may settle the key.
         let holder = ChallengeId::generate(self.randomness.as_ref());
         let claim = self
@@ -479,7 +496,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         let client = request
             .client
             .filter(|_| charge_client)
-            .map(|address| self.keys.client_key(address));
+            .map(|address| self.keys.client_key(&guard::client_network(address)));
         // A test destination gets no message; any other's is rendered before anything is recorded,
         // so an SMS is charged for the segments it takes, and one too long is refused unsent.
         let (code, policy, quotas, rendered, sms_segments) = match test_code {
@@ -540,9 +557,9 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             .begin(
                 NewChallenge {
                     id: id.clone(),
-                    destination: self.keys.destination_key(destination),
+                    destination: self.keys.destination_key(&destination.recipient()),
                     purpose: request.purpose.clone(),
-                    code_hash: self.keys.code_hash(&id, code.expose()),
+                    code_hash: self.keys.code_hash(id.as_str(), code.expose()),
                     channel,
                     masked_to: masked_to.clone(),
                     sealed_to: self.keys.destination_sealer().seal_bytes(

@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::adapters::{ManualClock, MemoryStore, OsRandomness};
-use crate::config::{ServiceSecret, Settings};
+use crate::config::Settings;
+use crate::crypto::Keys;
+use crate::crypto::ServiceSecret;
 use crate::domain::{Locale, Money};
 use crate::guard::SmsRules;
-use crate::hashing::Keys;
 use crate::metrics::RecordedMetrics;
 use crate::ports::Delivered;
 

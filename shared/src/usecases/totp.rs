@@ -11,14 +11,13 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::{Otp, Requester, until};
+use crate::crypto::TotpSecret;
 use crate::domain::{ChallengeId, CodeAttempt, GuessLock, GuessRecord, NetworkKey, UserId};
 use crate::ports::{
     EnrollAdmission, Enrollment, FailureOutcome, RecoveryOutcome, StepOutcome, TotpStore,
 };
 use crate::proof::{Proof, ProofSubject};
-use crate::totp::{
-    self, Authenticator, TotpLabel, TotpParams, TotpSecret, generate_recovery_codes,
-};
+use crate::totp::{self, Authenticator, TotpLabel, TotpParams, generate_recovery_codes};
 
 /// A pending enrolment must be confirmed with a code within this time, or it lapses.
 pub const PENDING_FOR: Duration = Duration::from_secs(15 * 60);

@@ -37,7 +37,9 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
     #[tracing::instrument(name = "verify", skip_all, fields(id = request.id.as_str(), status))]
     pub async fn verify(&self, request: VerifyRequest) -> Result<Verification, VerifyError> {
         let now = self.clock.now();
-        let candidate = self.keys.code_hash(&request.id, request.code.expose());
+        let candidate = self
+            .keys
+            .code_hash(request.id.as_str(), request.code.expose());
         let network = self.network_of(&request.requester);
         let outcome = self
             .store

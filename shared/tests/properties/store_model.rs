@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use otp_shared::adapters::{MemoryStore, SeededRandomness};
+use otp_shared::crypto::SealedSecret;
+use otp_shared::crypto::{CodeHash, DestinationKey, Keys};
 use otp_shared::domain::{ChallengeId, Channel, Destination, GuessBudget, NetworkKey, Purpose};
-use otp_shared::hashing::{CodeHash, DestinationKey, Keys};
 use otp_shared::ports::{ChallengeStore, NewChallenge, SendAdmission, SendPolicy, VerifyOutcome};
-use otp_shared::totp::SealedSecret;
 use otp_shared::{ServiceSecret, domain::Reference};
 use proptest::prelude::*;
 use time::OffsetDateTime;
@@ -217,7 +217,7 @@ fn destination_keys() -> Vec<DestinationKey> {
     (0..DESTINATIONS)
         .map(|n| {
             let to = Destination::parse(Channel::Email, &format!("user{n}@example.com")).unwrap();
-            keys.destination_key(&to)
+            keys.destination_key(&to.recipient())
         })
         .collect()
 }

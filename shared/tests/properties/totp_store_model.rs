@@ -10,12 +10,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use otp_shared::adapters::MemoryStore;
+use otp_shared::crypto::CodeHash;
+use otp_shared::crypto::SealedSecret;
 use otp_shared::domain::{GuessBudget, GuessLock, NetworkKey, UserId};
-use otp_shared::hashing::CodeHash;
 use otp_shared::ports::{
     EnrollAdmission, Enrollment, FailureOutcome, RecoveryOutcome, StepOutcome, TotpStore,
 };
-use otp_shared::totp::{SealedSecret, TotpParams};
+use otp_shared::totp::TotpParams;
 use proptest::prelude::*;
 use time::OffsetDateTime;
 

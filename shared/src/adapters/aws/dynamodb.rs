@@ -52,15 +52,14 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::adapters::OsRandomness;
+use crate::crypto::{CodeHash, IdempotentSend, SealedSecret};
 use crate::domain::{
     ChallengeId, Channel, GuessBudget, NetworkKey, ProfileName, Purpose, Reference, Transaction,
 };
-use crate::hashing::CodeHash;
 use crate::ports::{
-    ApprovedChallenge, ChallengeStore, IdempotencyClaim, IdempotentSend, NewChallenge, Quota,
-    SendAdmission, SendPolicy, StoreError, VerifyOutcome,
+    ApprovedChallenge, ChallengeStore, IdempotencyClaim, NewChallenge, Quota, SendAdmission,
+    SendPolicy, StoreError, VerifyOutcome,
 };
-use crate::totp::SealedSecret;
 
 /// The table's partition key and TTL attribute.
 pub const PARTITION_KEY: &str = "pk";
@@ -126,7 +125,7 @@ pub fn code_key(id: &str) -> String {
     format!("code#{id}")
 }
 
-pub(super) fn destination_key(destination: &crate::hashing::DestinationKey) -> String {
+pub(super) fn destination_key(destination: &crate::crypto::DestinationKey) -> String {
     format!("dest#{}", destination.as_str())
 }
 

@@ -5,7 +5,7 @@ use anyhow::{Context as _, anyhow};
 use zeroize::Zeroizing;
 
 use crate::adapters::siteverify::CaptchaSecret;
-use crate::config::ServiceSecret;
+use crate::crypto::ServiceSecret;
 
 /// Reads the secret `secret_id` (an ARN or name): its string value, or its binary value as bytes
 /// taken to be text. Every key of the service derives from it with HKDF.
@@ -14,7 +14,7 @@ pub async fn service_secret_from_secrets_manager(
     secret_id: &str,
 ) -> anyhow::Result<ServiceSecret> {
     let value = secret_value(client, secret_id, "the service secret").await?;
-    ServiceSecret::parse(value.trim()).map_err(|e| anyhow!("the service secret {}", e.detail))
+    ServiceSecret::parse(value.trim()).map_err(|e| anyhow!("the service secret {e}"))
 }
 
 /// Reads the bot-check provider's secret key from the secret `secret_id` (an ARN or name).

@@ -31,13 +31,14 @@ use super::dynamodb::{
 };
 use super::guesses::StoredGuesses;
 use crate::adapters::OsRandomness;
+use crate::crypto::CodeHash;
+use crate::crypto::SealedSecret;
 use crate::domain::{ChallengeId, Guess, GuessBudget, GuessRecord, NetworkKey, UserId};
-use crate::hashing::CodeHash;
 use crate::ports::{
     EnrollAdmission, Enrollment, FailureOutcome, RecoveryOutcome, StepOutcome, StoreError,
     TotpStore,
 };
-use crate::totp::{SealedSecret, TotpParams};
+use crate::totp::TotpParams;
 
 /// How long a lapsed pending enrolment's item is kept before TTL may remove it.
 const PENDING_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);

@@ -1,5 +1,5 @@
-//! Keyed hashing: codes are stored only as HMAC-SHA256 over (id, code), destinations only as a keyed
-//! pseudonym. Every key derives with HKDF from one of three secrets, one per need, so a function
+//! The key hierarchy: codes are stored only as HMAC-SHA256 over (id, code), destinations only as a
+//! keyed pseudonym. Every key derives with HKDF from one of three secrets, one per need, so a function
 //! holds only the keys it uses:
 //! - the **code secret** (send, verify): code hashes, destination pseudonyms and sealing, client
 //!   pseudonyms, idempotency records;
@@ -14,13 +14,9 @@ use std::fmt;
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::config::ServiceSecret;
-use crate::domain::{ChallengeId, Destination, IdempotencyKey};
-use crate::ports::IdempotentSend;
-use crate::totp::SecretSealer;
+use super::{CodeHash, DestinationKey, IdempotentSend, SecretSealer, ServiceSecret};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -188,23 +184,24 @@ impl Keys {
         SecretSealer::new(Self::TOTP_SEAL_KEY_ID, self.totp().totp_seal.clone())
     }
 
-    /// HMAC-SHA256(key, id ‖ 0x00 ‖ code). Binding the id means a hash is useless for any other send.
-    pub fn code_hash(&self, id: &ChallengeId, code: &str) -> CodeHash {
+    /// HMAC-SHA256(key, id ‖ 0x00 ‖ code), `id` the challenge's. Binding the id means a hash is
+    /// useless for any other send.
+    pub fn code_hash(&self, id: &str, code: &str) -> CodeHash {
         let mut mac = HmacSha256::new_from_slice(self.codes().code.as_ref())
             .expect("HMAC takes any key length");
-        mac.update(id.as_str().as_bytes());
+        mac.update(id.as_bytes());
         mac.update(&[0]);
         mac.update(code.as_bytes());
         CodeHash(mac.finalize().into_bytes().into())
     }
 
-    /// A stable pseudonym of the destination under which its sends are counted, so the store never
-    /// holds a phone number or an email address. It names the recipient, an email's mailbox, not
-    /// the address as typed: `ana+1@…` and `ana+2@…` share one cooldown and one cap.
-    pub fn destination_key(&self, destination: &Destination) -> DestinationKey {
+    /// A stable pseudonym of a destination's recipient (`Destination::recipient`: a phone number, an
+    /// email's mailbox) under which its sends are counted, so the store never holds a phone number
+    /// or an email address.
+    pub fn destination_key(&self, recipient: &str) -> DestinationKey {
         let mut mac = HmacSha256::new_from_slice(self.codes().destination.as_ref())
             .expect("HMAC takes any key length");
-        mac.update(destination.recipient().as_bytes());
+        mac.update(recipient.as_bytes());
         DestinationKey(data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes()[..16]))
     }
 
@@ -213,12 +210,7 @@ impl Keys {
     /// destination).
     /// The key is scoped to its caller and destination (`scope`): another caller's identical key
     /// is another record.
-    pub fn idempotent_send(
-        &self,
-        key: &IdempotencyKey,
-        scope: &[u8],
-        request: &[u8],
-    ) -> IdempotentSend {
+    pub fn idempotent_send(&self, key: &str, scope: &[u8], request: &[u8]) -> IdempotentSend {
         let hash = |part: &[u8], bytes: &[u8]| {
             let mut mac = HmacSha256::new_from_slice(self.codes().idempotency.as_ref())
                 .expect("HMAC takes any key length");
@@ -229,19 +221,19 @@ impl Keys {
         };
         IdempotentSend {
             slot: data_encoding::HEXLOWER
-                .encode(&hash(b"key", &[scope, &[0], key.as_str().as_bytes()].concat())[..16]),
+                .encode(&hash(b"key", &[scope, &[0], key.as_bytes()].concat())[..16]),
             fingerprint: data_encoding::HEXLOWER.encode(&hash(b"request", request)),
         }
     }
 
-    /// A stable pseudonym of a client's network (see [`crate::guard::client_network`]), under which
-    /// its sends are counted: the store never holds an IP address.
-    pub fn client_key(&self, address: std::net::IpAddr) -> String {
+    /// A stable pseudonym of a client's network (an IPv4 address, an IPv6 /64, as the abuse rules
+    /// name it), under which its sends are counted: the store never holds an IP address.
+    pub fn client_key(&self, network: &str) -> String {
         let mut mac = HmacSha256::new_from_slice(self.codes().destination.as_ref())
             .expect("HMAC takes any key length");
         // Destinations canonicalise to `+…` or an address with `@`: this prefix cannot collide.
         mac.update(b"client-network:");
-        mac.update(crate::guard::client_network(address).as_bytes());
+        mac.update(network.as_bytes());
         data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes()[..16])
     }
 
@@ -262,49 +254,11 @@ impl fmt::Debug for Keys {
     }
 }
 
-/// The keyed hash of a code. Equality is constant time.
-#[derive(Clone)]
-pub struct CodeHash([u8; 32]);
-
-impl CodeHash {
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl PartialEq for CodeHash {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
-    }
-}
-
-impl Eq for CodeHash {}
-
-impl fmt::Debug for CodeHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("CodeHash(<redacted>)")
-    }
-}
-
-/// A keyed pseudonym of a destination (128 bits, hex).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DestinationKey(String);
-
-impl DestinationKey {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::adapters::SeededRandomness;
-    use crate::domain::{Channel, Destination};
+    use crate::domain::{ChallengeId, Channel, Destination};
 
     fn keys(secret: &str) -> Keys {
         Keys::derive(&ServiceSecret::parse(secret).unwrap())
@@ -313,7 +267,7 @@ mod tests {
     #[test]
     fn totp_secrets_and_recovery_codes_use_keys_of_their_own() {
         let random = SeededRandomness::new(9);
-        let secret = crate::totp::TotpSecret::generate(&random);
+        let secret = super::super::TotpSecret::generate(&random);
         let a = keys("correct horse battery staple, long enough");
         let b = keys("another service secret, also long enough");
         let sealed = a.totp_sealer().seal("user-1", &secret, &random);
@@ -335,7 +289,7 @@ mod tests {
         );
         let id = crate::domain::ChallengeId::generate(&random);
         assert_ne!(
-            a.code_hash(&id, "ABCDE23456").as_bytes(),
+            a.code_hash(id.as_str(), "ABCDE23456").as_bytes(),
             hash.as_bytes(),
             "not the code key"
         );
@@ -345,7 +299,10 @@ mod tests {
     fn the_same_code_and_id_hash_the_same_under_one_key() {
         let keys = keys("correct horse battery staple, long enough");
         let id = ChallengeId::generate(&SeededRandomness::new(1));
-        assert_eq!(keys.code_hash(&id, "123456"), keys.code_hash(&id, "123456"));
+        assert_eq!(
+            keys.code_hash(id.as_str(), "123456"),
+            keys.code_hash(id.as_str(), "123456")
+        );
     }
 
     #[test]
@@ -357,10 +314,10 @@ mod tests {
         );
         let a = keys("correct horse battery staple, long enough");
         let b = keys("another secret of sufficient length, yes");
-        let hash = a.code_hash(&id, "123456");
-        assert_ne!(hash, a.code_hash(&id, "123457"));
-        assert_ne!(hash, a.code_hash(&other_id, "123456"));
-        assert_ne!(hash, b.code_hash(&id, "123456"));
+        let hash = a.code_hash(id.as_str(), "123456");
+        assert_ne!(hash, a.code_hash(id.as_str(), "123457"));
+        assert_ne!(hash, a.code_hash(other_id.as_str(), "123456"));
+        assert_ne!(hash, b.code_hash(id.as_str(), "123456"));
     }
 
     #[test]
@@ -375,7 +332,9 @@ mod tests {
         mac.update(format!("{}\0{}", id.as_str(), "A1B2C3").as_bytes());
         let expected: [u8; 32] = mac.finalize().into_bytes().into();
         assert_eq!(
-            Keys::derive(&secret).code_hash(&id, "A1B2C3").as_bytes(),
+            Keys::derive(&secret)
+                .code_hash(id.as_str(), "A1B2C3")
+                .as_bytes(),
             &expected
         );
     }
@@ -395,18 +354,20 @@ mod tests {
         let keys = keys("correct horse battery staple, long enough");
         let lower = Destination::parse(Channel::Email, "ana@example.com").unwrap();
         let upper = Destination::parse(Channel::Email, "ANA@EXAMPLE.COM").unwrap();
-        let key = keys.destination_key(&lower);
-        assert_eq!(key, keys.destination_key(&upper));
+        let key = keys.destination_key(&lower.recipient());
+        assert_eq!(key, keys.destination_key(&upper.recipient()));
         assert_eq!(key.as_str().len(), 32);
         assert!(!key.as_str().contains("ana"));
         let phone = Destination::parse(Channel::Sms, "+447911123456").unwrap();
-        assert_ne!(key, keys.destination_key(&phone));
+        assert_ne!(key, keys.destination_key(&phone.recipient()));
     }
 
     #[test]
     fn destination_keys_name_the_mailbox_not_the_address_as_typed() {
         let keys = keys("correct horse battery staple, long enough");
-        let key = |channel, to| keys.destination_key(&Destination::parse(channel, to).unwrap());
+        let key = |channel, to| {
+            keys.destination_key(&Destination::parse(channel, to).unwrap().recipient())
+        };
         let ana = key(Channel::Email, "ana@example.com");
         assert_eq!(ana, key(Channel::Email, "ana+1@example.com"));
         assert_eq!(ana, key(Channel::Email, "Ana+2@Example.com"));
