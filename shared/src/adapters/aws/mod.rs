@@ -5,14 +5,10 @@
 
 mod delivery;
 mod dynamodb;
-mod guesses;
 mod sdk;
 mod secrets;
-mod totp;
 
 pub use delivery::{AwsDelivery, EmailSettings, SesEmail, SmsSettings, SnsSms};
 pub use dynamodb::{DynamoStore, create_table_if_missing};
-pub use secrets::{captcha_secret_from_secrets_manager, service_secret_from_secrets_manager};
 pub use sdk::{configured, sdk_config};
-
-use sdk::is_unavailable;
+pub use secrets::{captcha_secret_from_secrets_manager, service_secret_from_secrets_manager};

@@ -27,10 +27,10 @@ use aws_sdk_dynamodb::types::{
 };
 use time::OffsetDateTime;
 
-use super::dynamodb::{
-    DestinationItem, DynamoStore, code_key, failed, from_millis, key, millis, purge_seconds,
-    put_versioned,
-};
+use super::codec::*;
+use super::destination_item::*;
+use super::errors::*;
+use super::store::*;
 use crate::domain::{
     ESCALATION_MEMORY, GuessBudget, GuessLock, GuessRecord, NetworkGuesses, NetworkKey, hour_of,
 };
@@ -45,7 +45,7 @@ pub(super) const DESTINATION_LOCK: &str = "dest_locked_until_ms";
 pub(super) const GUESSED_FROM: &str = "guessed_from";
 
 /// How often a lock is written again after losing a race with a send or another failure.
-const LOCK_ATTEMPTS: usize = 8;
+pub(super) const LOCK_ATTEMPTS: usize = 8;
 
 impl DestinationItem {
     /// The guess record this item holds.
@@ -61,8 +61,7 @@ impl DestinationItem {
             set: impl Fn(&mut NetworkGuesses, T) -> Result<(), StoreError>,
         ) -> Result<(), StoreError> {
             for (name, value) in map {
-                let network = NetworkKey::parse(name)
-                    .map_err(|_| super::dynamodb::corrupt("guess network"))?;
+                let network = NetworkKey::parse(name).map_err(|_| corrupt("guess network"))?;
                 set(record.networks.entry(network).or_default(), *value)?;
             }
             Ok(())
@@ -84,9 +83,7 @@ impl DestinationItem {
             Ok(())
         })?;
         for (hour, count) in &self.guess_hourly {
-            let hour = hour
-                .parse()
-                .map_err(|_| super::dynamodb::corrupt("guess hour"))?;
+            let hour = hour.parse().map_err(|_| corrupt("guess hour"))?;
             record.hourly.insert(hour, *count);
         }
         Ok(record)
@@ -118,7 +115,7 @@ impl DestinationItem {
 }
 
 /// What counting a failure with one `UpdateItem` found.
-enum Counted {
+pub(super) enum Counted {
     /// Counted; the item as it was before.
     Before(Box<DestinationItem>),
     /// Not counted: the item predates the guess budget, the network's run lapsed, or there is no
@@ -177,7 +174,7 @@ impl DynamoStore {
     }
 
     /// The fast path: one conditional `UpdateItem` that adds the failure to the counts.
-    async fn add_failure(
+    pub(super) async fn add_failure(
         &self,
         dest_pk: &str,
         network: &NetworkKey,
@@ -201,7 +198,7 @@ impl DynamoStore {
             .expression_attribute_names("#failures", "guess_failures")
             .expression_attribute_names("#last", "guess_last_failure_ms")
             .expression_attribute_names("#hourly", "guess_hourly")
-            .expression_attribute_names("#purge", super::dynamodb::TTL_ATTRIBUTE)
+            .expression_attribute_names("#purge", TTL_ATTRIBUTE)
             .expression_attribute_names("#version", "version")
             .expression_attribute_names("#n", network.as_str())
             .expression_attribute_names("#h", hour_of(now).to_string())
@@ -226,12 +223,12 @@ impl DynamoStore {
             Ok(output) => {
                 let before = output
                     .attributes
-                    .ok_or_else(|| super::dynamodb::corrupt("no attributes returned"))?;
+                    .ok_or_else(|| corrupt("no attributes returned"))?;
                 let before: DestinationItem =
                     serde_dynamo::from_item(before).context("mapping the sends item")?;
                 Ok(Counted::Before(Box::new(before)))
             }
-            Err(error) if super::dynamodb::is_condition_failure(&error) => Ok(Counted::SlowPath),
+            Err(error) if is_condition_failure(&error) => Ok(Counted::SlowPath),
             Err(error) => Err(failed("counting a wrong code")(error)),
         }
     }
@@ -239,7 +236,7 @@ impl DynamoStore {
     /// Writes the destination's item, conditional on the version it was read at, and with a lock,
     /// copies the lock onto every live code of the destination in the same transaction. `false`:
     /// a send or another failure wrote the item first.
-    async fn write_guesses(
+    pub(super) async fn write_guesses(
         &self,
         mut item: DestinationItem,
         lock: Option<GuessLock>,
@@ -285,8 +282,8 @@ impl DynamoStore {
             else {
                 break rest;
             };
-            let failed_checks = super::dynamodb::failed_conditions(&error);
-            if failed_checks.contains(&0) || super::dynamodb::is_transaction_conflict(&error) {
+            let failed_checks = failed_conditions(&error);
+            if failed_checks.contains(&0) || is_transaction_conflict(&error) {
                 return Ok(false);
             }
             if failed_checks.is_empty() {
@@ -345,14 +342,14 @@ impl DynamoStore {
             .await;
         match result {
             // An item from before the guess budget has no counts to reset.
-            Err(error) if super::dynamodb::is_condition_failure(&error) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Ok(()),
             other => other.map(|_| ()).map_err(failed("resetting a guess count")),
         }
     }
 }
 
 /// Copies `lock` onto a live code's item, which must still exist.
-fn mark_code(
+pub(super) fn mark_code(
     table: &str,
     id: &str,
     lock: GuessLock,
@@ -367,7 +364,7 @@ fn mark_code(
         .set_key(Some(key(code_key(id))))
         .update_expression("SET #lock = :until")
         .condition_expression("attribute_exists(#pk)")
-        .expression_attribute_names("#pk", super::dynamodb::PARTITION_KEY)
+        .expression_attribute_names("#pk", PARTITION_KEY)
         .expression_attribute_names("#lock", attribute)
         .expression_attribute_values(
             ":until",
@@ -434,27 +431,27 @@ pub(super) fn has_guessed(code: &HashMap<String, AttributeValue>, network: &Netw
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct StoredGuesses {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    networks: BTreeMap<String, StoredNetwork>,
+    pub(super) networks: BTreeMap<String, StoredNetwork>,
     /// Wrong codes per clock hour (hours since the epoch, as text: map keys are strings).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    hourly: BTreeMap<String, u32>,
+    pub(super) hourly: BTreeMap<String, u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    locked_until_ms: Option<i64>,
+    pub(super) locked_until_ms: Option<i64>,
 }
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct StoredNetwork {
+pub(super) struct StoredNetwork {
     #[serde(default, skip_serializing_if = "is_zero")]
-    failures: u32,
+    pub(super) failures: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    last_failure_ms: Option<i64>,
+    pub(super) last_failure_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "is_zero")]
-    lockouts: u32,
+    pub(super) lockouts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    locked_until_ms: Option<i64>,
+    pub(super) locked_until_ms: Option<i64>,
 }
 
-fn is_zero(n: &u32) -> bool {
+pub(super) fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
@@ -490,8 +487,7 @@ impl StoredGuesses {
             ..GuessRecord::default()
         };
         for (name, n) in self.networks {
-            let network =
-                NetworkKey::parse(&name).map_err(|_| super::dynamodb::corrupt("guess network"))?;
+            let network = NetworkKey::parse(&name).map_err(|_| corrupt("guess network"))?;
             let guesses = NetworkGuesses {
                 failures: n.failures,
                 last_failure_at: time(n.last_failure_ms)?,
@@ -501,9 +497,7 @@ impl StoredGuesses {
             record.networks.insert(network, guesses);
         }
         for (hour, count) in self.hourly {
-            let hour = hour
-                .parse()
-                .map_err(|_| super::dynamodb::corrupt("guess hour"))?;
+            let hour = hour.parse().map_err(|_| corrupt("guess hour"))?;
             record.hourly.insert(hour, count);
         }
         Ok(record)

@@ -26,10 +26,10 @@ use data_encoding::HEXLOWER;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::dynamodb::{
-    DynamoStore, PARTITION_KEY, failed, from_millis, key, millis, purge_seconds,
-};
+use super::codec::*;
+use super::errors::*;
 use super::guesses::StoredGuesses;
+use super::store::*;
 use crate::adapters::OsRandomness;
 use crate::crypto::CodeHash;
 use crate::crypto::SealedSecret;
@@ -41,47 +41,47 @@ use crate::ports::{
 use crate::totp::TotpParams;
 
 /// How long a lapsed pending enrolment's item is kept before TTL may remove it.
-const PENDING_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+pub(super) const PENDING_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 
-const RECOVERY: &str = "recovery";
+pub(super) const RECOVERY: &str = "recovery";
 
-fn totp_key(user: &UserId) -> String {
+pub(super) fn totp_key(user: &UserId) -> String {
     format!("totp#{}", user.as_str())
 }
 
 /// The item, but for its recovery code set, which serde_dynamo would write as a list.
 #[derive(Debug, Serialize, Deserialize)]
-struct EnrollmentItem {
-    pk: String,
-    enrollment_id: String,
-    sealed_secret: SealedSecret,
-    params: TotpParams,
-    created_at_ms: i64,
+pub(super) struct EnrollmentItem {
+    pub(super) pk: String,
+    pub(super) enrollment_id: String,
+    pub(super) sealed_secret: SealedSecret,
+    pub(super) params: TotpParams,
+    pub(super) created_at_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pending_until_ms: Option<i64>,
+    pub(super) pending_until_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    last_used_ms: Option<i64>,
+    pub(super) last_used_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    last_step: Option<u64>,
+    pub(super) last_step: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    guesses: Option<StoredGuesses>,
+    pub(super) guesses: Option<StoredGuesses>,
     #[serde(default, skip_serializing_if = "is_zero")]
-    guess_version: u64,
+    pub(super) guess_version: u64,
     /// The user-wide lock of an item written before the guess record: read, never written.
     #[serde(default, skip_serializing)]
-    locked_until_ms: Option<i64>,
+    pub(super) locked_until_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    purge_at: Option<i64>,
+    pub(super) purge_at: Option<i64>,
 }
 
-fn is_zero(n: &u64) -> bool {
+pub(super) fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
 /// What an item written before the guess record may still hold, and every write removes.
-const LEGACY_COUNT: &str = "failures, last_failure_ms, lockouts, locked_until_ms";
+pub(super) const LEGACY_COUNT: &str = "failures, last_failure_ms, lockouts, locked_until_ms";
 
-fn to_item(e: &Enrollment) -> Result<HashMap<String, AttributeValue>, StoreError> {
+pub(super) fn to_item(e: &Enrollment) -> Result<HashMap<String, AttributeValue>, StoreError> {
     let item = EnrollmentItem {
         pk: totp_key(&e.user_id),
         enrollment_id: e.enrollment_id.clone(),
@@ -111,7 +111,7 @@ fn to_item(e: &Enrollment) -> Result<HashMap<String, AttributeValue>, StoreError
     Ok(map)
 }
 
-fn from_item(
+pub(super) fn from_item(
     user: &UserId,
     mut map: HashMap<String, AttributeValue>,
 ) -> Result<Enrollment, StoreError> {
@@ -158,7 +158,7 @@ fn from_item(
 
 /// The part of every TOTP write's condition that says the enrolment is still the one decided on
 /// (present, the same enrolment, not a lapsed pending one) and its guess record is as it was read.
-fn decided_on(enrollment: &Enrollment) -> String {
+pub(super) fn decided_on(enrollment: &Enrollment) -> String {
     let version = if enrollment.guess_version == 0 {
         "attribute_not_exists(guess_version)"
     } else {
@@ -173,10 +173,10 @@ fn decided_on(enrollment: &Enrollment) -> String {
 /// How often a write is decided again after another changed the enrolment first. Each refusal
 /// means another write landed, and writes per user are few (a network stops writing once locked,
 /// all stop at the day's budget), so this bounds only how many verifies for one user may race.
-const ROUNDS: usize = 32;
+pub(super) const ROUNDS: usize = 32;
 
 /// The attribute naming the latest write on an enrolment (see [`DynamoStore::update_enrollment`]).
-const LAST_WRITE_ID: &str = "last_write_id";
+pub(super) const LAST_WRITE_ID: &str = "last_write_id";
 
 impl DynamoStore {
     /// A conditional update of a user's enrolment item. Refused, it hands back the old item (or
@@ -186,7 +186,7 @@ impl DynamoStore {
     /// a reply is lost and the SDK retries an update that did land, the retry is refused with the
     /// item as that update left it, which is the update's own result (a TOTP code is not then
     /// reported as replayed, nor a recovery code as unknown).
-    async fn update_enrollment(
+    pub(super) async fn update_enrollment(
         &self,
         user: &UserId,
         condition: String,
@@ -240,28 +240,28 @@ impl DynamoStore {
     }
 }
 
-fn n(value: impl ToString) -> AttributeValue {
+pub(super) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
 /// A write decided on the enrolment as last read: its own condition and clauses. The guess record
 /// is written whole beside them, under the next version.
-struct Decided {
-    condition: &'static str,
+pub(super) struct Decided {
+    pub(super) condition: &'static str,
     /// `SET` assignments (`a = :a, …`), or empty.
-    set: &'static str,
+    pub(super) set: &'static str,
     /// Attributes to `REMOVE`, or empty.
-    remove: &'static str,
+    pub(super) remove: &'static str,
     /// A `DELETE` clause's body, or empty.
-    delete: &'static str,
-    values: Vec<(&'static str, AttributeValue)>,
+    pub(super) delete: &'static str,
+    pub(super) values: Vec<(&'static str, AttributeValue)>,
 }
 
 impl DynamoStore {
     /// Writes what `decide` makes of the enrolment as last read, conditional on it, and answers what
     /// `decide` said the write means; decides again on the item a refusal hands back. `decide`
     /// answers `Err(outcome)` when no write is needed.
-    async fn decide_and_write<T>(
+    pub(super) async fn decide_and_write<T>(
         &self,
         read: &Enrollment,
         now: OffsetDateTime,
