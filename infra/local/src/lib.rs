@@ -398,3 +398,21 @@ fn to_hyper(response: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes
     };
     hyper::Response::from_parts(parts, Full::new(bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_route_runs_as_the_function_the_route_table_names() {
+        for route in routes::ROUTES {
+            assert_eq!(
+                lambda_of(route.function).map(Function::logical_id),
+                route.function.logical_id(),
+                "{} {}",
+                route.method,
+                route.path
+            );
+        }
+    }
+}
