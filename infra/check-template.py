@@ -1,9 +1,11 @@
 """Checks what `sam validate --lint` cannot: after SAM's own transform, each function may do exactly
 what its code does (the DynamoDB operations the emulator tests count), and every AWS call the
 integration tests recorded (target/aws-calls.jsonl, or OTP_TEST_AWS_CALLS) is one its function's
-policy allows (infra/iam_calls.py; --strict also fails on allowed actions no call needed); the routes are exactly the
-expected ones, every /v1/server/ route requires SigV4 (AWS_IAM) and no other route does, and
-ServerCallerPolicy allows exactly the /v1/server/ routes; every parameter behind an OTP_* variable
+policy allows (infra/iam_calls.py; --strict also fails on allowed actions no call needed); the HttpApi
+events are exactly the route table's routes (infra/routes.json, generated from shared/src/routes.rs
+and checked by tests/api/docs.rs) that are not otp-local's own, each on its function with its auth,
+every /v1/server/ route requires SigV4 (AWS_IAM) and no other route does, and ServerCallerPolicy
+allows exactly the /v1/server/ routes; every parameter behind an OTP_* variable
 defaults to what docs/configuration.md's table (and so otp-local) says, within the same range; the
 alarms exist and notify the alerts topic; and the alarms and the dashboard use only metrics the
 functions emit. Run with infra/.venv/bin/python (aws-sam-cli brings samtranslator and cfn-lint)."""
@@ -150,21 +152,51 @@ for function, expected in expected_secrets.items():
     if given != expected:
         failures.append(f"{function}'s secret variables {given}, expected {expected}")
 
+# The route table (shared/src/routes.rs, written out as infra/routes.json by tests/api/docs.rs):
+# every route not otp-local's own is an HttpApi event of its function, with SigV4 (AWS_IAM) for a
+# server route and no authorizer for a public one; and no other event.
+table = json.load(open(os.path.join(root, "infra", "routes.json"), encoding="utf-8"))
+TABLE_AUTH = {"public": None, "server": "AWS_IAM"}
+expected_events = {
+    (route["method"], route["path"]): (route["function"], TABLE_AUTH[route["auth"]])
+    for route in table
+    if route["function"] is not None
+}
+if not expected_events or any(
+    route["auth"] in TABLE_AUTH and route["function"] is None for route in table
+):
+    failures.append("infra/routes.json: no function's routes, or a public or server route with no function")
+events = {}
+for function, resource in source["Resources"].items():
+    if resource["Type"] != "AWS::Serverless::Function":
+        continue
+    for name, event in resource["Properties"].get("Events", {}).items():
+        if event["Type"] != "HttpApi":
+            continue
+        properties = event["Properties"]
+        key = (str(properties.get("Method")).upper(), properties.get("Path"))
+        if key in events:
+            failures.append(f"{function}.{name}: {key[0]} {key[1]} is already {events[key][0]}'s")
+        events[key] = (function, properties.get("Auth", {}).get("Authorizer"))
+for key in sorted(set(events) | set(expected_events)):
+    method, path = key
+    if key not in expected_events:
+        failures.append(f"{method} {path} ({events[key][0]}) is not in the route table (infra/routes.json)")
+    elif key not in events:
+        failures.append(
+            f"{method} {path}: the route table gives it to {expected_events[key][0]}, template.yaml has no such event"
+        )
+    elif events[key] != expected_events[key]:
+        failures.append(
+            f"{method} {path}: function and authorizer {events[key]}, the route table says {expected_events[key]}"
+        )
+
 paths = resources["HttpApi"]["Properties"]["Body"]["paths"]
 routes = {(m.upper(), p): op.get("security") for p, ops in paths.items() for m, op in ops.items()}
 SIGV4 = [{"AWS_IAM": []}]
-# Public routes (browsers, no credentials) and the backend's /v1/server/ routes (SigV4 only).
-expected_routes = {
-    ("POST", "/v1/otp/send"): None,
-    ("POST", "/v1/otp/verify"): None,
-    ("GET", "/.well-known/jwks.json"): None,
-    ("POST", "/v1/server/otp/send"): SIGV4,
-    ("POST", "/v1/server/otp/verify"): SIGV4,
-    ("POST", "/v1/server/totp/enroll"): SIGV4,
-    ("GET", "/v1/server/totp/enroll/{user_id}"): SIGV4,
-    ("DELETE", "/v1/server/totp/enroll/{user_id}"): SIGV4,
-    ("POST", "/v1/server/totp/challenge"): SIGV4,
-}
+# After the transform: public routes (browsers, no credentials) and the backend's /v1/server/
+# routes (SigV4 only), as the route table says.
+expected_routes = {key: (SIGV4 if auth else None) for key, (_, auth) in expected_events.items()}
 if routes != expected_routes:
     failures.append(f"routes and their auth: {routes}, expected {expected_routes}")
 # Whatever the list above says: a /v1/server/ route without SigV4 would hand a browser the backend's
@@ -178,13 +210,14 @@ for (method, path), security in sorted(routes.items()):
 if resources["HttpApi"]["Properties"]["Body"].get("x-amazon-apigateway-cors", {}).get("allowOrigins") == ["*"]:
     failures.append("CORS allows any origin")
 
-# ServerCallerPolicy allows execute-api:Invoke on exactly the /v1/server/ routes (a path parameter
-# is a `*`), on any stage, and nothing else; its ARN is an output. EnrollCallerPolicy is gone.
+# ServerCallerPolicy allows execute-api:Invoke on exactly the route table's server routes (the
+# /v1/server/ ones; a path parameter is a `*`), on any stage, and nothing else; its ARN is an
+# output. EnrollCallerPolicy is gone.
 ROUTE_ARN = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/"
 expected_arns = {
     ROUTE_ARN + method + re.sub(r"\{[^}]+\}", "*", path)
-    for method, path in routes
-    if path.startswith("/v1/server/")
+    for (method, path), (_, authorizer) in expected_events.items()
+    if authorizer == "AWS_IAM"
 }
 caller = resources.get("ServerCallerPolicy", {})
 if caller.get("Type") != "AWS::IAM::ManagedPolicy":
@@ -416,8 +449,8 @@ if failures:
     sys.exit("template.yaml:\n  " + "\n  ".join(failures))
 print(
     f"template.yaml: {len(expected_actions)} function policies (allowing the {calls_summary}), "
-    f"{len(routes)} routes "
-    f"({len(expected_arns)} SigV4, all in ServerCallerPolicy), "
+    f"{len(routes)} routes (= infra/routes.json's, "
+    f"{len(expected_arns)} SigV4, all in ServerCallerPolicy), "
     f"{checked_defaults} parameter defaults (= docs/configuration.md), {len(alarms)} alarms and "
     f"{len(widgets)} dashboard widgets ({len(graphed)} metrics) as expected"
 )

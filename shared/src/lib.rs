@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod ports;
 pub mod profiles;
 pub mod proof;
+pub mod routes;
 /// Only with the `aws` feature (on by default): it builds the Lambdas' service from the AWS SDK.
 #[cfg(feature = "aws")]
 pub mod runtime;

@@ -3,6 +3,7 @@
 
 use lambda_http::{Body, Request, Response};
 use otp_shared::adapters::{MemoryStore, NoDelivery, OsRandomness};
+use otp_shared::routes::{Auth, Function, ROUTES, Route};
 use otp_shared::{Otp, ServiceSecret};
 use serde_json::Value;
 
@@ -359,4 +360,89 @@ async fn without_path_parameters_the_user_id_comes_from_the_path() {
         .unwrap();
     assert_eq!(status.status(), 200);
     assert_eq!(json_of(&status)["user_id"], "user-1");
+}
+
+/// An API Gateway v2 event for `method` on `path` (a route of the table, its `{user_id}` filled in
+/// as API Gateway fills path parameters), behind `stage` (`$default`: none), signed or not.
+fn route_event(method: &str, route: &Route, stage: &str, signed: bool) -> Request {
+    let path = route.path.replace("{user_id}", "user-1");
+    let raw_path = if stage == "$default" {
+        path.clone()
+    } else {
+        format!("/{stage}{path}")
+    };
+    let fixture = format!(
+        "{}/fixtures/apigw-v2/enrollment-get.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+    let route_key = format!("{} {}", route.method, route.path);
+    json["routeKey"] = Value::String(route_key.clone());
+    json["rawPath"] = Value::String(raw_path.clone());
+    json["requestContext"]["routeKey"] = Value::String(route_key);
+    json["requestContext"]["stage"] = Value::String(stage.to_owned());
+    json["requestContext"]["http"]["method"] = Value::String(method.to_owned());
+    json["requestContext"]["http"]["path"] = Value::String(raw_path);
+    json["pathParameters"] = if route.is_template() {
+        serde_json::json!({"user_id": "user-1"})
+    } else {
+        Value::Null
+    };
+    if method == "POST" {
+        json["headers"]["content-type"] = Value::String("application/json".to_owned());
+        json["body"] = Value::String("{}".to_owned());
+    }
+    let request =
+        lambda_http::request::from_str(&json.to_string()).expect("a valid API Gateway v2 event");
+    if signed { request } else { unsigned(request) }
+}
+
+/// What each function's `main` runs (functions/*/src/main.rs).
+async fn function_entry(function: Function, request: Request) -> Response<Body> {
+    let otp = otp(NoDelivery);
+    match function {
+        Function::Send => otp_shared::http::send(&otp, request).await,
+        Function::Verify => otp_shared::http::verify_function(&otp, request).await,
+        Function::Enroll => otp_shared::http::enroll_function(&otp, request).await,
+        Function::Local => panic!("no function serves otp-local's own routes"),
+    }
+    .unwrap()
+}
+
+/// The Lambdas route by the route table: each function's entry point sends each of its routes (with
+/// or without a stage before the path) to the handler that takes the route's method, answers `405`
+/// with the table's `Allow` for another method, and `401` on a server route without the identity
+/// API Gateway's `AWS_IAM` authorizer sets.
+#[tokio::test]
+async fn each_function_routes_its_routes_by_the_route_table() {
+    for route in ROUTES.iter().filter(|r| r.function != Function::Local) {
+        for stage in ["$default", "prod"] {
+            let what = format!("{} {} (stage {stage})", route.method, route.path);
+            let signed = function_entry(
+                route.function,
+                route_event(route.method, route, stage, true),
+            )
+            .await;
+            assert_ne!(signed.status(), 405, "{what}: {:?}", json_of(&signed));
+            assert_ne!(signed.status(), 401, "{what}: {:?}", json_of(&signed));
+
+            let unsigned = function_entry(
+                route.function,
+                route_event(route.method, route, stage, false),
+            )
+            .await;
+            if route.auth == Auth::Server {
+                assert_eq!(unsigned.status(), 401, "{what} unsigned");
+            } else {
+                assert_ne!(unsigned.status(), 401, "{what} unsigned");
+                assert_ne!(unsigned.status(), 405, "{what} unsigned");
+            }
+
+            let other =
+                function_entry(route.function, route_event("PATCH", route, stage, true)).await;
+            assert_eq!(other.status(), 405, "PATCH {what}");
+            assert_eq!(other.headers()["allow"], route.allow(), "PATCH {what}");
+        }
+    }
 }

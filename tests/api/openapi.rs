@@ -5,46 +5,29 @@
 
 use std::collections::BTreeSet;
 
+use otp_shared::routes::{Auth, ROUTES, Route};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{Reply, TestApp, spawn_app, wrong_code};
 use crate::totp::App;
 
-/// Every route `route()` in `infra/local/src/lib.rs` matches, with each method it answers other than
-/// with `405`. Keep this in step with `route()`: a route added there and not here fails
-/// `every_route_is_documented_and_every_documented_operation_is_served` only if it is documented.
-const ROUTES: &[(&str, &str)] = &[
-    ("/v1/otp/send", "post"),
-    ("/v1/otp/verify", "post"),
-    ("/.well-known/jwks.json", "get"),
-    ("/v1/server/otp/send", "post"),
-    ("/v1/server/otp/verify", "post"),
-    ("/v1/server/totp/enroll", "post"),
-    ("/v1/server/totp/enroll/{user_id}", "get"),
-    ("/v1/server/totp/enroll/{user_id}", "delete"),
-    ("/v1/server/totp/challenge", "post"),
-    ("/_local/outbox", "get"),
-    ("/_local/demo/totp/enroll", "post"),
-    ("/_local/demo/totp/enroll/{user_id}", "get"),
-    ("/_local/demo/totp/challenge", "post"),
-    ("/openapi.json", "get"),
-    ("/", "get"),
-    ("/demo.js", "get"),
-    ("/demo.css", "get"),
-];
+/// Every route of the route table (`otp_shared::routes::ROUTES`, which otp-local's `route()` and
+/// the Lambdas' routing read), as the document names operations: `(path, lower-case method)`.
+fn routes() -> BTreeSet<(String, String)> {
+    ROUTES
+        .iter()
+        .map(|route| (route.path.to_owned(), route.method.to_ascii_lowercase()))
+        .collect()
+}
 
-/// The routes only otp-local has: the document marks them `x-local-only: true`.
-const LOCAL_ONLY: &[&str] = &[
-    "/_local/outbox",
-    "/_local/demo/totp/enroll",
-    "/_local/demo/totp/enroll/{user_id}",
-    "/_local/demo/totp/challenge",
-    "/openapi.json",
-    "/",
-    "/demo.js",
-    "/demo.css",
-];
+/// The table's route for a documented operation.
+fn table_route(path: &str, method: &str) -> &'static Route {
+    ROUTES
+        .iter()
+        .find(|route| route.path == path && route.method.eq_ignore_ascii_case(method))
+        .unwrap_or_else(|| panic!("{method} {path} is not in the route table"))
+}
 
 /// The methods an OpenAPI path item may describe.
 const METHODS: &[&str] = &[
@@ -53,12 +36,12 @@ const METHODS: &[&str] = &[
 
 const NOT_FOUND: &str = "urn:problem-type:otp-lambda:not-found";
 
-/// Where the routes for the app's backend live: they take the server key.
-const SERVER_PREFIX: &str = "/v1/server/";
-
-/// Whether `path` is a server route, which answers `401` unless the server key comes with it.
+/// Whether `path` (a documented path) is a server route's, which answers `401` unless the server
+/// key comes with it: the route table's server routes.
 fn is_server(path: &str) -> bool {
-    path.starts_with(SERVER_PREFIX)
+    ROUTES
+        .iter()
+        .any(|route| route.path == path && route.auth == Auth::Server)
 }
 
 /// The document in the repository, which otp-local embeds.
@@ -164,7 +147,9 @@ impl TestApp {
     /// `method path` as the document's clients send it: the server key on server routes (as the
     /// app's backend sends it), nothing on the others (as a browser does).
     async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
-        let key = is_server(path).then_some(self.server_key.as_str());
+        let key = path
+            .starts_with(otp_shared::routes::SERVER_PREFIX)
+            .then_some(self.server_key.as_str());
         self.request_as(method, path, body, key).await
     }
 
@@ -251,19 +236,16 @@ async fn every_route_is_documented_and_every_documented_operation_is_served() {
     let app = spawn_app().await;
     let doc = document();
     let documented = operations(&doc);
-    let routed: BTreeSet<_> = ROUTES
-        .iter()
-        .map(|(path, method)| (path.to_string(), method.to_string()))
-        .collect();
+    let routed = routes();
     assert_eq!(
         documented.difference(&routed).collect::<Vec<_>>(),
         Vec::<&(String, String)>::new(),
-        "documented but not in route()"
+        "documented but not in the route table (shared/src/routes.rs)"
     );
     assert_eq!(
         routed.difference(&documented).collect::<Vec<_>>(),
         Vec::<&(String, String)>::new(),
-        "in route() but not documented"
+        "in the route table (shared/src/routes.rs) but not documented"
     );
 
     // Every documented operation is served: it answers a status it documents, never the generic
@@ -372,12 +354,12 @@ async fn every_route_is_documented_and_every_documented_operation_is_served() {
         );
     }
 
-    // The local-only routes, and only they, say so.
+    // The route table's local-only routes, and only they, say so.
     for (path, method) in &documented {
         let local = doc["paths"][path][method]["x-local-only"] == true;
         assert_eq!(
             local,
-            LOCAL_ONLY.contains(&path.as_str()),
+            table_route(path, method).auth.is_local_only(),
             "{method} {path}: x-local-only"
         );
     }

@@ -21,6 +21,7 @@ use otp_shared::crypto::Keys;
 use otp_shared::crypto::Randomness;
 use otp_shared::http::{ApiError, MAX_BODY_BYTES, PeerAddress, ServerPrincipal};
 use otp_shared::ports::Clock;
+use otp_shared::routes::{self, Handler, Match, Route};
 use otp_shared::{Otp, ServiceSecret, Settings};
 use tokio::net::TcpListener;
 
@@ -211,10 +212,7 @@ async fn handle(
     parts.extensions.insert(PeerAddress(peer.ip()));
     // As API Gateway's AWS_IAM authorizer names the caller it verified; the handlers refuse a
     // server route without one.
-    if parts
-        .uri
-        .path()
-        .starts_with(otp_shared::http::SERVER_PREFIX)
+    if parts.uri.path().starts_with(routes::SERVER_PREFIX)
         && server_key.admits(parts.headers.get(http::header::AUTHORIZATION))
     {
         parts
@@ -238,76 +236,89 @@ async fn handle(
     to_hyper(response)
 }
 
-/// Where otp-local's demo backend answers the demo page: the enrolment and challenge routes, called
-/// with the server key as an app's backend would, so the page never holds it.
-const DEMO_PREFIX: &str = "/_local/demo/";
+/// The function of template.yaml whose work a route is on AWS; none for otp-local's own routes.
+fn lambda_of(function: routes::Function) -> Option<Function> {
+    match function {
+        routes::Function::Send => Some(Function::Send),
+        routes::Function::Verify => Some(Function::Verify),
+        routes::Function::Enroll => Some(Function::Enroll),
+        routes::Function::Local => None,
+    }
+}
 
-/// The routes of the HTTP API, as template.yaml binds them to functions (each route's work runs as
-/// its [`Function`]'s), plus the local outbox and demo backend.
+/// The routes of the route table ([`otp_shared::routes::ROUTES`]): each of template.yaml's routes
+/// to its handler, run as its [`Function`]'s work, plus the local outbox, the OpenAPI document, the
+/// demo page and its backend.
 pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http::Response<Body> {
-    use otp_shared::http::{CHALLENGE_PATH, ENROLLMENT_PREFIX};
-    let handled = match request.uri().path() {
-        "/v1/otp/send" | "/v1/server/otp/send" => {
-            Function::Send
-                .run(otp_shared::http::send(otp, request))
-                .await
+    let found = Route::matching(request.method().as_str(), request.uri().path());
+    let route = match found {
+        Match::Route(route) | Match::MethodNotAllowed { route, .. } => route,
+        Match::NotFound => return ApiError::RouteNotFound.into_response(),
+    };
+    let handled = match lambda_of(route.function) {
+        // The function's handler checks the method itself, as on AWS (where a function URL could
+        // send it any): after the path, so a bad `{user_id}` is a 400 whatever the method.
+        Some(function) => function.run(lambda_handler(otp, route, request)).await,
+        None => Ok(local_route(otp, route, found, request).await),
+    };
+    // The shared handlers never fail; a failure here would be a bug, answered opaquely.
+    handled.unwrap_or_else(|error| {
+        tracing::error!(%error, "handler failed");
+        lambda_http::Response::builder()
+            .status(500)
+            .body(Body::Empty)
+            .expect("static response")
+    })
+}
+
+/// The shared handler a function's route goes to, as the function's own entry point sends it.
+async fn lambda_handler(
+    otp: &LocalOtp,
+    route: &Route,
+    request: lambda_http::Request,
+) -> Result<lambda_http::Response<Body>, lambda_http::Error> {
+    use otp_shared::http;
+    match route.handler {
+        Handler::Send => http::send(otp, request).await,
+        Handler::Verify => http::verify(otp, request).await,
+        Handler::Jwks => http::jwks(otp, request).await,
+        Handler::Enroll | Handler::Enrolment => http::enroll(otp, request).await,
+        Handler::TotpChallenge => http::totp_challenge(otp, request).await,
+        // otp-local's own: no function's (the route table's tests say so).
+        Handler::Outbox | Handler::DemoBackend | Handler::OpenApi | Handler::DemoPage => {
+            Ok(ApiError::RouteNotFound.into_response())
         }
-        "/v1/otp/verify" | "/v1/server/otp/verify" => {
-            Function::Verify
-                .run(otp_shared::http::verify(otp, request))
-                .await
-        }
-        otp_shared::http::JWKS_PATH => {
-            Function::Verify
-                .run(otp_shared::http::jwks(otp, request))
-                .await
-        }
-        "/v1/server/totp/enroll" => {
-            Function::Enroll
-                .run(otp_shared::http::enroll(otp, request))
-                .await
-        }
-        CHALLENGE_PATH => {
-            Function::Enroll
-                .run(otp_shared::http::totp_challenge(otp, request))
-                .await
-        }
-        // API Gateway's `{user_id}`: exactly one path segment, which the handler reads from the path
-        // when no path parameters are set.
-        path if path.starts_with(ENROLLMENT_PREFIX) => {
-            let user_id = &path[ENROLLMENT_PREFIX.len()..];
-            if user_id.is_empty() || user_id.contains('/') {
-                Ok(ApiError::RouteNotFound.into_response())
-            } else {
-                Function::Enroll
-                    .run(otp_shared::http::enroll(otp, request))
-                    .await
-            }
-        }
-        // The server routes it stands for, so their function's.
-        path if path.starts_with(DEMO_PREFIX) => {
-            Ok(Function::Enroll.run(demo_backend(otp, request)).await)
-        }
-        "/_local/outbox" if request.method() == http::Method::GET => {
-            Ok(otp_shared::http::json_response(
-                http::StatusCode::OK,
-                &otp.notifier().outbox().entries(),
-            ))
-        }
-        "/_local/outbox" => Ok(ApiError::MethodNotAllowed { allow: "GET" }.into_response()),
+    }
+}
+
+/// otp-local's own routes: `405` with the table's `Allow` for a method the path has not.
+async fn local_route(
+    otp: &LocalOtp,
+    route: &Route,
+    found: Match,
+    request: lambda_http::Request,
+) -> lambda_http::Response<Body> {
+    if route.handler == Handler::DemoBackend {
+        return demo_backend(otp, found, request).await;
+    }
+    if let Match::MethodNotAllowed { allow, .. } = found {
+        return ApiError::MethodNotAllowed { allow }.into_response();
+    }
+    match route.handler {
+        Handler::Outbox => otp_shared::http::json_response(
+            http::StatusCode::OK,
+            &otp.notifier().outbox().entries(),
+        ),
         // The OpenAPI 3.1 document of every route (the repository's openapi.json), this one included.
-        "/openapi.json" if request.method() == http::Method::GET => {
-            Ok(lambda_http::Response::builder()
-                .status(http::StatusCode::OK)
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .header(http::header::CACHE_CONTROL, "no-store")
-                .body(Body::Text(include_str!("../../../openapi.json").to_owned()))
-                .expect("static response"))
-        }
-        "/openapi.json" => Ok(ApiError::MethodNotAllowed { allow: "GET" }.into_response()),
+        Handler::OpenApi => lambda_http::Response::builder()
+            .status(http::StatusCode::OK)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CACHE_CONTROL, "no-store")
+            .body(Body::Text(include_str!("../../../openapi.json").to_owned()))
+            .expect("static response"),
         // The demo page (infra/local/static: plain files, no build step), same-origin with the API.
-        path @ ("/" | "/demo.js" | "/demo.css") if request.method() == http::Method::GET => {
-            let (content_type, text) = match path {
+        Handler::DemoPage => {
+            let (content_type, text) = match route.path {
                 "/demo.js" => (
                     "text/javascript; charset=utf-8",
                     include_str!("../static/demo.js"),
@@ -321,7 +332,7 @@ pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http
                     include_str!("../static/index.html"),
                 ),
             };
-            Ok(lambda_http::Response::builder()
+            lambda_http::Response::builder()
                 .status(http::StatusCode::OK)
                 .header(http::header::CONTENT_TYPE, content_type)
                 .header(http::header::CACHE_CONTROL, "no-store")
@@ -332,29 +343,20 @@ pub async fn route(otp: &LocalOtp, request: lambda_http::Request) -> lambda_http
                      connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
                 )
                 .body(Body::Text(text.to_owned()))
-                .expect("static response"))
+                .expect("static response")
         }
-        "/" | "/demo.js" | "/demo.css" => {
-            Ok(ApiError::MethodNotAllowed { allow: "GET" }.into_response())
-        }
-        _ => Ok(ApiError::RouteNotFound.into_response()),
-    };
-    // The shared handlers never fail; a failure here would be a bug, answered opaquely.
-    handled.unwrap_or_else(|error| {
-        tracing::error!(%error, "handler failed");
-        lambda_http::Response::builder()
-            .status(500)
-            .body(Body::Empty)
-            .expect("static response")
-    })
+        _ => ApiError::RouteNotFound.into_response(),
+    }
 }
 
-/// The demo page's backend: `POST /_local/demo/totp/enroll`, `GET
-/// /_local/demo/totp/enroll/{user_id}` and `POST /_local/demo/totp/challenge`, answered by the
-/// server routes they stand for, as the demo backend's principal, for callers on this machine only.
-/// Nothing else.
+/// The demo page's backend (the table's [`Handler::DemoBackend`] routes: `POST
+/// /_local/demo/totp/enroll`, `GET /_local/demo/totp/enroll/{user_id}` and `POST
+/// /_local/demo/totp/challenge`), answered by the server routes they stand for (the same path under
+/// `/v1/server/`), as the demo backend's principal, for callers on this machine only. Nothing else:
+/// only reading an enrolment, not removing it.
 async fn demo_backend(
     otp: &LocalOtp,
+    found: Match,
     request: lambda_http::Request,
 ) -> lambda_http::Response<Body> {
     // Only for a browser on this machine: the demo backend enrols anyone without a key.
@@ -365,23 +367,16 @@ async fn demo_backend(
     {
         return ApiError::RouteNotFound.into_response();
     }
+    if let Match::MethodNotAllowed { allow, .. } = found {
+        return ApiError::MethodNotAllowed { allow }.into_response();
+    }
     let (mut parts, body) = request.into_parts();
-    let rest = parts.uri.path()[DEMO_PREFIX.len()..].to_owned();
-    let server_path = match rest.as_str() {
-        "totp/enroll" | "totp/challenge" => format!("/v1/server/{rest}"),
-        // One path segment, as for the server route; only reading it, not removing it.
-        _ if rest
-            .strip_prefix("totp/enroll/")
-            .is_some_and(|user| !user.is_empty() && !user.contains('/')) =>
-        {
-            if parts.method != http::Method::GET {
-                return ApiError::MethodNotAllowed { allow: "GET" }.into_response();
-            }
-            format!("/v1/server/{rest}")
-        }
-        _ => return ApiError::RouteNotFound.into_response(),
+    let rest = &parts.uri.path()[routes::DEMO_PREFIX.len()..];
+    let server_path = format!("{}{rest}", routes::SERVER_PREFIX);
+    let Match::Route(server_route) = Route::matching(parts.method.as_str(), &server_path) else {
+        return ApiError::RouteNotFound.into_response();
     };
-    let Ok(uri) = server_path.parse() else {
+    let (Ok(uri), Some(function)) = (server_path.parse(), lambda_of(server_route.function)) else {
         return ApiError::RouteNotFound.into_response();
     };
     parts.uri = uri;
@@ -389,12 +384,10 @@ async fn demo_backend(
         .extensions
         .insert(ServerPrincipal(DEMO_BACKEND_PRINCIPAL.to_owned()));
     let request = lambda_http::Request::from_parts(parts, body);
-    let handled = if rest == "totp/challenge" {
-        otp_shared::http::totp_challenge(otp, request).await
-    } else {
-        otp_shared::http::enroll(otp, request).await
-    };
-    handled.unwrap_or_else(|_| ApiError::RouteNotFound.into_response())
+    function
+        .run(lambda_handler(otp, server_route, request))
+        .await
+        .unwrap_or_else(|_| ApiError::RouteNotFound.into_response())
 }
 
 fn to_hyper(response: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes>> {
@@ -405,4 +398,22 @@ fn to_hyper(response: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes
         _ => Bytes::new(),
     };
     hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_route_runs_as_the_function_the_route_table_names() {
+        for route in routes::ROUTES {
+            assert_eq!(
+                lambda_of(route.function).map(Function::logical_id),
+                route.function.logical_id(),
+                "{} {}",
+                route.method,
+                route.path
+            );
+        }
+    }
 }

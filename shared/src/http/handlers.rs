@@ -16,13 +16,13 @@ use super::totp_dto::{
 use super::{ApiError, body, error, json_response};
 use crate::domain::{IdempotencyKey, Invalid, UserId};
 use crate::ports::{ChallengeStore, Notifier, TotpStore};
+use crate::routes::{Function, Handler, Route, SERVER_PREFIX};
 use crate::usecases::{Caller, ChallengeRefusal, Idempotency, Otp, Requester, TotpVerifyRequest};
 
-/// Where the routes for the app's backend live: `AWS_IAM` on API Gateway, a bearer key in otp-local.
-pub const SERVER_PREFIX: &str = "/v1/server/";
-
-/// Whether a request came by a server route: only its caller may go beyond a profile's lists.
-/// API Gateway may put a stage name before the route's path, hence `contains`.
+/// Whether a request came by a server route (the route table's are exactly those under
+/// [`SERVER_PREFIX`]): only its caller may go beyond a profile's lists. API Gateway may put a stage
+/// name before the route's path, hence `contains`; any path under the prefix counts, so a request
+/// that reached the function by a path of no route still needs the server's credentials.
 fn is_server_route(request: &Request) -> bool {
     request.uri().path().contains(SERVER_PREFIX)
 }
@@ -42,7 +42,7 @@ pub async fn send<S: ChallengeStore, N: Notifier>(
     request: Request,
 ) -> Result<Response<Body>, Error> {
     Ok(respond(async {
-        require_method(&request, &Method::POST, "POST")?;
+        require_method(&request, Handler::Send)?;
         let caller = if is_server_route(&request) {
             Caller::Server(require_server(&request)?)
         } else {
@@ -114,7 +114,7 @@ pub async fn verify<S: ChallengeStore + TotpStore, N: Notifier>(
     request: Request,
 ) -> Result<Response<Body>, Error> {
     Ok(respond(async {
-        require_method(&request, &Method::POST, "POST")?;
+        require_method(&request, Handler::Verify)?;
         let server = is_server_route(&request);
         let caller = if server {
             Caller::Server(require_server(&request)?)
@@ -179,7 +179,7 @@ pub async fn verify<S: ChallengeStore + TotpStore, N: Notifier>(
 /// published for a whole rotation, far longer than the cache lasts.
 pub async fn jwks<S, N>(otp: &Otp<S, N>, request: Request) -> Result<Response<Body>, Error> {
     Ok(respond(async {
-        require_method(&request, &Method::GET, "GET")?;
+        require_method(&request, Handler::Jwks)?;
         let mut response = json_response(StatusCode::OK, &otp.proof().jwks());
         response.headers_mut().insert(
             http::header::CACHE_CONTROL,
@@ -190,35 +190,37 @@ pub async fn jwks<S, N>(otp: &Otp<S, N>, request: Request) -> Result<Response<Bo
     .await)
 }
 
-/// The verify function's routes: `POST /v1/otp/verify` and `GET /.well-known/jwks.json`.
+/// Whether `request`'s path (after any stage name) is one of `function`'s routes that `handler`
+/// answers, as the route table says.
+fn routed_to(request: &Request, function: Function, handler: Handler) -> bool {
+    Route::served_by(function, request.uri().path()).any(|route| route.handler == handler)
+}
+
+/// The verify function's routes (`POST /v1/otp/verify`, `POST /v1/server/otp/verify` and `GET
+/// /.well-known/jwks.json`): the key set's path to [`jwks`], any other to [`verify`].
 pub async fn verify_function<S: ChallengeStore + TotpStore, N: Notifier>(
     otp: &Otp<S, N>,
     request: Request,
 ) -> Result<Response<Body>, Error> {
-    if request.uri().path().ends_with(JWKS_PATH) {
+    if routed_to(&request, Function::Verify, Handler::Jwks) {
         jwks(otp, request).await
     } else {
         verify(otp, request).await
     }
 }
 
-/// Where the proof-token keys are published.
-pub const JWKS_PATH: &str = "/.well-known/jwks.json";
-
-/// The enroll function's routes: the enrolment routes and the TOTP challenge, all server routes.
+/// The enroll function's routes (the enrolment routes and the TOTP challenge, all server routes):
+/// the challenge's path to [`totp_challenge`], any other to [`enroll`].
 pub async fn enroll_function<S: TotpStore, N>(
     otp: &Otp<S, N>,
     request: Request,
 ) -> Result<Response<Body>, Error> {
-    if request.uri().path().ends_with(CHALLENGE_PATH) {
+    if routed_to(&request, Function::Enroll, Handler::TotpChallenge) {
         totp_challenge(otp, request).await
     } else {
         enroll(otp, request).await
     }
 }
-
-/// Where the backend asks for a TOTP challenge.
-pub const CHALLENGE_PATH: &str = "/v1/server/totp/challenge";
 
 /// `POST /v1/server/totp/challenge`: a challenge for a user who passed the first factor, for the
 /// browser to send with the authenticator's code.
@@ -227,7 +229,7 @@ pub async fn totp_challenge<S: TotpStore, N>(
     request: Request,
 ) -> Result<Response<Body>, Error> {
     Ok(respond(async {
-        require_method(&request, &Method::POST, "POST")?;
+        require_method(&request, Handler::TotpChallenge)?;
         require_server(&request)?;
         let body: ChallengeBody = body::parse(&request, CHALLENGE_FIELDS)?;
         let challenge = otp.issue_totp_challenge(body.into_user_id()?).await?;
@@ -247,7 +249,7 @@ pub async fn enroll<S: TotpStore, N>(
 ) -> Result<Response<Body>, Error> {
     Ok(respond(async {
         let Some(user_id) = path_user_id(&request)? else {
-            require_method(&request, &Method::POST, "POST")?;
+            require_method(&request, Handler::Enroll)?;
             require_server(&request)?;
             let body: EnrollBody = body::parse(&request, ENROLL_FIELDS)?;
             let created = otp.enroll_totp(body.into_request()?).await?;
@@ -256,11 +258,7 @@ pub async fn enroll<S: TotpStore, N>(
                 &EnrollReply::from(&created),
             ));
         };
-        if !matches!(*request.method(), Method::GET | Method::DELETE) {
-            return Err(ApiError::MethodNotAllowed {
-                allow: "GET, DELETE",
-            });
-        }
+        require_method(&request, Handler::Enrolment)?;
         require_server(&request)?;
         match *request.method() {
             Method::GET => {
@@ -279,26 +277,25 @@ pub async fn enroll<S: TotpStore, N>(
                     .expect("static response"))
             }
             _ => Err(ApiError::MethodNotAllowed {
-                allow: "GET, DELETE",
+                allow: Route::of(Handler::Enrolment).allow(),
             }),
         }
     })
     .await)
 }
 
-/// Where an enrolment is read and removed: `ENROLLMENT_PREFIX{user_id}`.
-pub const ENROLLMENT_PREFIX: &str = "/v1/server/totp/enroll/";
-
 /// The `{user_id}` path parameter as API Gateway sets it or, where nothing sets path parameters (a
-/// Lambda function URL, `cargo lambda watch`), the path segment after the enrolment prefix.
+/// Lambda function URL, `cargo lambda watch`), what follows the enrolment route's path before
+/// `{user_id}` (`/v1/server/totp/enroll/`).
 /// Percent-decoded once: `%` is not allowed in a user id, so an already decoded value is unchanged.
 fn path_user_id(request: &Request) -> Result<Option<UserId>, ApiError> {
     let parameters = request.path_parameters();
     let path = request.uri().path();
+    let prefix = Route::of(Handler::Enrolment).fixed_prefix();
     let raw = match parameters.first("user_id") {
         Some(raw) => raw,
-        None => match path.find(ENROLLMENT_PREFIX) {
-            Some(at) => &path[at + ENROLLMENT_PREFIX.len()..],
+        None => match path.find(prefix) {
+            Some(at) => &path[at + prefix.len()..],
             None => return Ok(None),
         },
     };
@@ -316,10 +313,15 @@ async fn respond(
     handled.await.unwrap_or_else(ApiError::into_response)
 }
 
-fn require_method(request: &Request, method: &Method, allow: &'static str) -> Result<(), ApiError> {
-    if request.method() == method {
+/// `405`, with the route table's `Allow`, unless the request's method is one the table gives
+/// `handler`'s path.
+fn require_method(request: &Request, handler: Handler) -> Result<(), ApiError> {
+    let route = Route::of(handler);
+    if route.allows(request.method().as_str()) {
         Ok(())
     } else {
-        Err(ApiError::MethodNotAllowed { allow })
+        Err(ApiError::MethodNotAllowed {
+            allow: route.allow(),
+        })
     }
 }

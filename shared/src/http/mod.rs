@@ -8,13 +8,12 @@ pub mod error;
 mod handlers;
 mod totp_dto;
 
+/// Where they were before the route table: [`crate::routes`] has them.
+pub use crate::routes::{JWKS_PATH, SERVER_PREFIX};
 pub use body::MAX_BODY_BYTES;
 pub use client::{PeerAddress, ServerPrincipal, client_address, server_principal};
 pub use error::ApiError;
-pub use handlers::{
-    CHALLENGE_PATH, ENROLLMENT_PREFIX, JWKS_PATH, SERVER_PREFIX, enroll, enroll_function, jwks,
-    send, totp_challenge, verify, verify_function,
-};
+pub use handlers::{enroll, enroll_function, jwks, send, totp_challenge, verify, verify_function};
 
 use lambda_http::{Body, Response};
 use serde::Serialize;
