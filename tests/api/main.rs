@@ -5,6 +5,7 @@ mod abuse;
 mod aws;
 mod bot_check;
 mod calls;
+mod challenge_store;
 mod concurrency;
 mod cors;
 mod docs;
