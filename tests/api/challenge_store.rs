@@ -9,14 +9,14 @@ use std::time::Duration;
 use futures::future::join_all;
 use otp_shared::ServiceSecret;
 use otp_shared::adapters::OsRandomness;
+use otp_shared::crypto::{IdempotentSend, Keys};
 use otp_shared::domain::{
     ChallengeId, Channel, Destination, GuessBudget, GuessLock, NetworkKey, ProfileName, Purpose,
     Reference, Transaction,
 };
-use otp_shared::hashing::Keys;
 use otp_shared::ports::{
-    ApprovedChallenge, ChallengeStore, IdempotencyClaim, IdempotentSend, NewChallenge, Quota,
-    QuotaKind, SendAdmission, SendPolicy, VerifyOutcome,
+    ApprovedChallenge, ChallengeStore, IdempotencyClaim, NewChallenge, Quota, QuotaKind,
+    SendAdmission, SendPolicy, VerifyOutcome,
 };
 use time::OffsetDateTime;
 
@@ -86,9 +86,9 @@ fn challenge(to: &str, purpose: &str, now: OffsetDateTime) -> NewChallenge {
     let id = ChallengeId::generate(&OsRandomness);
     let destination = Destination::parse(Channel::Email, &format!("{to}@example.com")).unwrap();
     NewChallenge {
-        destination: KEYS.destination_key(&destination),
+        destination: KEYS.destination_key(&destination.recipient()),
         purpose: Purpose::parse(purpose).unwrap(),
-        code_hash: KEYS.code_hash(&id, CODE),
+        code_hash: KEYS.code_hash(id.as_str(), CODE),
         channel: Channel::Email,
         masked_to: destination.masked(),
         sealed_to: KEYS.destination_sealer().seal_bytes(
@@ -154,7 +154,7 @@ async fn verify(
     store
         .verify(
             &challenge.id,
-            &KEYS.code_hash(&challenge.id, code),
+            &KEYS.code_hash(challenge.id.as_str(), code),
             network,
             now,
         )
