@@ -4,14 +4,18 @@
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use crate::crypto::{CodeHash, DestinationKey, IdempotentSend, SealedSecret};
+
+// The rules' own types, which the store ports speak in.
 use crate::domain::{
     BotCheckProvider, CaptchaToken, ChallengeId, Channel, GuessBudget, GuessLock, GuessRecord,
     NetworkKey, ProfileName, Purpose, Reference, Transaction, UserId,
+};
+pub use crate::domain::{
+    CodeState, IdempotencyClaim, Quota, QuotaKind, Refusal, SendAdmission, SendPolicy,
 };
 use crate::totp::TotpParams;
 
@@ -45,97 +49,6 @@ pub struct NewChallenge {
     pub guess_budget: GuessBudget,
     /// The network asking for it: refused while that network is locked out of the destination.
     pub network: NetworkKey,
-}
-
-/// How often one destination may be sent a code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SendPolicy {
-    /// A new send for the same destination and purpose is refused this long after the last one.
-    pub resend_cooldown: Duration,
-    /// At most this many sends to one destination (all purposes) within `window`.
-    pub max_sends: u32,
-    pub window: Duration,
-}
-
-impl SendPolicy {
-    /// The decision every store applies, given what it holds for the destination: the times of its
-    /// sends still inside the window (oldest first) and of the last send for this purpose.
-    pub fn admit(
-        &self,
-        recent_sends: &[OffsetDateTime],
-        last_for_purpose: Option<OffsetDateTime>,
-        now: OffsetDateTime,
-    ) -> SendAdmission {
-        if let Some(last) = last_for_purpose {
-            let retry_at = last + self.resend_cooldown;
-            if now < retry_at {
-                return SendAdmission::CoolingDown { retry_at };
-            }
-        }
-        let window_start = now - self.window;
-        let in_window: Vec<_> = recent_sends.iter().filter(|t| **t > window_start).collect();
-        if in_window.len() >= self.max_sends as usize {
-            // The oldest send in the window is the next to leave it.
-            let retry_at = *in_window[in_window.len() - self.max_sends as usize] + self.window;
-            return SendAdmission::CapReached { retry_at };
-        }
-        SendAdmission::Admitted {
-            resend_at: now + self.resend_cooldown,
-        }
-    }
-}
-
-/// Which counter refused a send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum QuotaKind {
-    /// Sends from one client address this hour.
-    ClientAddress,
-    /// SMS to one country calling code this hour.
-    Country,
-    /// SMS in all this hour.
-    Global,
-    /// SMS spend today.
-    SmsBudget,
-    /// Email in all this hour.
-    EmailGlobal,
-}
-
-/// A counter a send is charged to: refused if `amount` would take it past `limit`. The counter
-/// starts at zero and is forgotten at `resets_at` (the key names its window).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Quota {
-    pub kind: QuotaKind,
-    /// Unique per window, e.g. `country#44#2026-11-22T13`; holds no address.
-    pub counter: String,
-    pub amount: u64,
-    pub limit: u64,
-    pub resets_at: OffsetDateTime,
-}
-
-impl Quota {
-    /// Whether `amount` more fits on a counter that stands at `used`.
-    pub fn fits(&self, used: u64) -> bool {
-        used.checked_add(self.amount)
-            .is_some_and(|total| total <= self.limit)
-    }
-}
-
-/// The store's answer to a send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendAdmission {
-    /// Recorded; any earlier pending code for the same destination and purpose no longer works.
-    Admitted { resend_at: OffsetDateTime },
-    /// Too soon after the last send for this destination and purpose.
-    CoolingDown { retry_at: OffsetDateTime },
-    /// The destination's send cap for the window is used up.
-    CapReached { retry_at: OffsetDateTime },
-    /// A counter the send was charged to is full; nothing was recorded or charged.
-    OverQuota {
-        kind: QuotaKind,
-        retry_at: OffsetDateTime,
-    },
-    /// The asking network (or everyone) guessed wrong too often at this destination.
-    LockedOut { until: OffsetDateTime },
 }
 
 /// What an approved code was for, as the verify reply reports it.
@@ -173,20 +86,6 @@ pub enum VerifyOutcome {
     Consumed,
     /// No such id.
     NotFound,
-}
-
-/// What the store found when a send claimed its idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IdempotencyClaim {
-    /// Unused, expired, or left by a send whose lease ran out: this send goes ahead, and its
-    /// `holder` alone may complete or release the key.
-    Claimed,
-    /// A send of the same request with this key succeeded: its reply, as the use case stored it.
-    Completed { reply: String },
-    /// A send with this key is under way.
-    InProgress { retry_at: OffsetDateTime },
-    /// The key was used for a different request.
-    Mismatch,
 }
 
 /// A failure of the store itself (not a refusal).
@@ -254,8 +153,10 @@ pub trait ChallengeStore: Send + Sync {
     /// not locked out of its destination, compares `candidate` with the stored hash in constant
     /// time, and either consumes the code or counts a failure. A failure is then counted against
     /// the destination's guess budget (see [`crate::domain::GuessRecord`]), which may lock
-    /// `network` or everyone out of every live code of the destination; an approval from a network
-    /// with failures counted resets its count.
+    /// `network` or everyone out of every live code of the destination. An approval resets the
+    /// count of its network if that network had failures counted when the code was sent, or tried
+    /// this code before ([`crate::domain::GuessRecord::guessing_networks`]); a network whose first
+    /// wrong codes came after the send keeps its count, which can only make its lock come sooner.
     fn verify(
         &self,
         id: &ChallengeId,
@@ -376,6 +277,12 @@ impl Enrollment {
         self.pending_until.is_none()
     }
 
+    /// Whether this stored enrolment gives way to a new one: a pending (or lapsed) one always, an
+    /// active one only when the new one asks to `replace` it.
+    pub fn gives_way(&self, replace: bool) -> bool {
+        replace || !self.is_active()
+    }
+
     /// Whether this is still the enrolment `enrollment_id` names and it has not lapsed: what every
     /// write decided on that enrolment requires.
     pub fn is_live(&self, enrollment_id: &str, now: OffsetDateTime) -> bool {
@@ -487,51 +394,13 @@ pub trait TotpStore: Send + Sync {
     ) -> impl Future<Output = Result<RecoveryOutcome, StoreError>> + Send;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const POLICY: SendPolicy = SendPolicy {
-        resend_cooldown: Duration::from_secs(30),
-        max_sends: 3,
-        window: Duration::from_secs(900),
-    };
-
-    fn at(seconds: i64) -> OffsetDateTime {
-        OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(1_800_000_000 + seconds)
-    }
-
-    #[test]
-    fn a_first_send_is_admitted_with_its_resend_time() {
-        assert_eq!(
-            POLICY.admit(&[], None, at(0)),
-            SendAdmission::Admitted { resend_at: at(30) }
-        );
-    }
-
-    #[test]
-    fn a_resend_inside_the_cooldown_waits_for_its_end() {
-        assert_eq!(
-            POLICY.admit(&[at(0)], Some(at(0)), at(29)),
-            SendAdmission::CoolingDown { retry_at: at(30) }
-        );
-        assert!(matches!(
-            POLICY.admit(&[at(0)], Some(at(0)), at(30)),
-            SendAdmission::Admitted { .. }
-        ));
-    }
-
-    #[test]
-    fn the_cap_counts_sends_inside_the_window_only() {
-        let sends = [at(0), at(100), at(200)];
-        assert_eq!(
-            POLICY.admit(&sends, None, at(300)),
-            SendAdmission::CapReached { retry_at: at(900) }
-        );
-        // At 900 the first send has left the window.
-        assert!(matches!(
-            POLICY.admit(&sends, None, at(900)),
-            SendAdmission::Admitted { .. }
-        ));
+impl From<Refusal> for VerifyOutcome {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Consumed => VerifyOutcome::Consumed,
+            Refusal::Expired => VerifyOutcome::Expired,
+            Refusal::Locked => VerifyOutcome::Locked,
+            Refusal::LockedOut { until } => VerifyOutcome::LockedOut { until },
+        }
     }
 }

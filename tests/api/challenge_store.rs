@@ -952,19 +952,19 @@ async fn concurrency(store: &impl ChallengeStore) {
     );
 }
 
-/// The port: a counter "starts at zero and is forgotten at `resets_at`". A send after that, charged
-/// to the same counter, finds it empty.
-async fn a_counter_is_forgotten_at_its_reset(store: &impl ChallengeStore) {
-    let quota = |resets_at| Quota {
+/// A counter's name names its window (`Quota`), so the next window is another counter that starts
+/// at zero, however full the last one was.
+async fn a_new_window_is_a_new_counter(store: &impl ChallengeStore) {
+    let quota = |counter: &str, resets_at| Quota {
         kind: QuotaKind::Global,
-        counter: "global#fixed".to_owned(),
+        counter: counter.to_owned(),
         amount: 1,
         limit: 1,
         resets_at,
     };
     let c = challenge("kim", "login", at(0));
     assert_eq!(
-        charged(store, &c, POLICY, &[quota(at(3600))]).await,
+        charged(store, &c, POLICY, &[quota("global#h0", at(3600))]).await,
         admitted(&c)
     );
     assert_eq!(
@@ -972,7 +972,7 @@ async fn a_counter_is_forgotten_at_its_reset(store: &impl ChallengeStore) {
             store,
             &challenge("lou", "login", at(1)),
             POLICY,
-            &[quota(at(3600))]
+            &[quota("global#h0", at(3600))]
         )
         .await,
         SendAdmission::OverQuota {
@@ -982,9 +982,9 @@ async fn a_counter_is_forgotten_at_its_reset(store: &impl ChallengeStore) {
     );
     let c = challenge("lou", "login", at(3600));
     assert_eq!(
-        charged(store, &c, POLICY, &[quota(at(7200))]).await,
+        charged(store, &c, POLICY, &[quota("global#h1", at(7200))]).await,
         admitted(&c),
-        "the counter was forgotten at its reset"
+        "the next window's counter starts at zero"
     );
 }
 
@@ -1102,26 +1102,9 @@ on_both_stores! {
     network_guess_budget,
     destination_guess_budget,
     concurrency,
-    // Where the stores differ: each test states the port's behaviour, ignored on the store that
-    // does otherwise (named by function, as shared/src is being rearranged).
-    a_counter_is_forgotten_at_its_reset {
-        dynamodb: #[ignore = "stores differ: DynamoStore's charge_in_transaction never resets a \
-            counter at resets_at (only TTL purges it, lazily, an hour later); MemoryStore's \
-            Inner::used reads it as zero from resets_at"]
-    },
-    a_lapsed_lease_is_settled_until_taken_over {
-        memory: #[ignore = "stores differ: MemoryStore's sweep (Inner::expire, run by any later \
-            begin or claim) drops an idempotency record once its lease is over, so its holder's \
-            settle is lost; DynamoStore keeps it until another claim replaces it"]
-    },
-    an_expired_code_reads_expired_an_hour_on {
-        memory: #[ignore = "stores differ: MemoryStore's sweep forgets a code max(window, \
-            cooldown) after its expiry (begin's forget_at Entry::Challenge), then answers \
-            NotFound; DynamoStore keeps it CODE_RETENTION (24 h)"]
-    },
-    a_send_waits_out_its_own_cooldown {
-        dynamodb: #[ignore = "stores differ: DynamoStore's begin prunes the destination's last \
-            sends by the current send's cooldown (DestinationItem::prune), forgetting a longer \
-            cooldown's; MemoryStore keeps them under the longest policy it was sent with"]
-    },
+    // Once the stores differed here; each rule now lives once in the domain.
+    a_new_window_is_a_new_counter,
+    a_lapsed_lease_is_settled_until_taken_over,
+    an_expired_code_reads_expired_an_hour_on,
+    a_send_waits_out_its_own_cooldown,
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::crypto::{CodeHash, DestinationKey, IdempotentSend};
-use crate::domain::{ChallengeId, Guess, GuessBudget, GuessRecord, NetworkKey, Purpose, UserId};
+use crate::domain::{
+    CODE_RETENTION, ChallengeId, CodeCheck, CodeState, Guess, GuessBudget, GuessRecord, HeldKey,
+    NetworkKey, Purpose, UserId, keep_claim_until,
+};
 use crate::ports::{
     ApprovedChallenge, ChallengeStore, EnrollAdmission, Enrollment, FailureOutcome,
     IdempotencyClaim, NewChallenge, Quota, RecoveryOutcome, SendAdmission, SendPolicy, StepOutcome,
@@ -58,6 +61,16 @@ struct IdempotencyRecord {
     until: OffsetDateTime,
 }
 
+impl IdempotencyRecord {
+    fn held(&self) -> HeldKey<'_> {
+        HeldKey {
+            fingerprint: &self.fingerprint,
+            reply: self.reply.as_deref(),
+            until: self.until,
+        }
+    }
+}
+
 // Ordered by time alone: which of two entries due together goes first does not matter.
 impl Ord for Expiry {
     fn cmp(&self, other: &Self) -> Ordering {
@@ -86,21 +99,13 @@ struct Stored {
     expires_at: OffsetDateTime,
     max_attempts: u32,
     failed_attempts: u32,
-    state: State,
+    state: CodeState,
     destination: DestinationKey,
     guess_budget: GuessBudget,
     /// The networks that had failures counted at the destination when it was sent, or tried this
     /// code since: an approval from one of them resets its count (the rule DynamoDB can apply
     /// without reading the destination's item).
     guessed_from: BTreeSet<NetworkKey>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Pending,
-    Consumed,
-    /// Replaced by a newer code, or withdrawn after a failed delivery.
-    Revoked,
 }
 
 #[derive(Debug, Default)]
@@ -206,13 +211,6 @@ impl ChallengeStore for MemoryStore {
         if let Some(until) = sends.guesses.locked_until(&challenge.network, now) {
             return Ok(SendAdmission::LockedOut { until });
         }
-        while sends
-            .recent
-            .front()
-            .is_some_and(|t| *t <= now - policy.window)
-        {
-            sends.recent.pop_front();
-        }
         let last = sends
             .last_by_purpose
             .get(&challenge.purpose)
@@ -241,11 +239,8 @@ impl ChallengeStore for MemoryStore {
             .get_mut(&challenge.destination)
             .expect("entered above");
         sends.recent.push_back(now);
-        let remembered_for = policy.window.max(policy.resend_cooldown);
-        // The last send for a purpose is kept while its code can still be used too, so that a
-        // later send still finds it and revokes it, however long after the window that comes.
         let lifetime = (challenge.expires_at - now).try_into().unwrap_or_default();
-        sends.remembered_for = sends.remembered_for.max(remembered_for.max(lifetime));
+        sends.remembered_for = sends.remembered_for.max(policy.remembered_for(lifetime));
         let destination_kept_for = sends.remembered_for;
         let guessed_from = sends.guesses.guessing_networks().into_iter().collect();
         let replaced = sends
@@ -253,17 +248,16 @@ impl ChallengeStore for MemoryStore {
             .insert(challenge.purpose.clone(), (now, challenge.id.clone()))
             .map(|(_, id)| id);
         if let Some(old) = replaced.and_then(|id| inner.challenges.get_mut(&id))
-            && old.state == State::Pending
+            && old.state == CodeState::Pending
         {
-            old.state = State::Revoked;
+            old.state = CodeState::Revoked;
         }
         inner.forget_at(
             now + destination_kept_for,
             Entry::Destination(challenge.destination.clone()),
         );
-        // Kept past its expiry as long as the send counts, so a late verify still reads "expired".
         inner.forget_at(
-            challenge.expires_at + remembered_for,
+            challenge.expires_at + CODE_RETENTION,
             Entry::Challenge(challenge.id.clone()),
         );
         let destination = challenge.destination.clone();
@@ -283,7 +277,7 @@ impl ChallengeStore for MemoryStore {
                 expires_at: challenge.expires_at,
                 max_attempts: challenge.max_attempts,
                 failed_attempts: 0,
-                state: State::Pending,
+                state: CodeState::Pending,
                 destination,
                 guess_budget: challenge.guess_budget,
                 guessed_from,
@@ -301,22 +295,13 @@ impl ChallengeStore for MemoryStore {
     ) -> Result<IdempotencyClaim, StoreError> {
         let mut inner = self.lock()?;
         inner.expire(now);
-        if let Some(record) = inner
+        if let Some(held) = inner
             .idempotency
             .get(&send.slot)
-            .filter(|record| record.until > now)
+            .map(IdempotencyRecord::held)
+            .filter(|held| !held.is_free(now))
         {
-            return Ok(if record.fingerprint != send.fingerprint {
-                IdempotencyClaim::Mismatch
-            } else if let Some(reply) = &record.reply {
-                IdempotencyClaim::Completed {
-                    reply: reply.clone(),
-                }
-            } else {
-                IdempotencyClaim::InProgress {
-                    retry_at: record.until,
-                }
-            });
+            return Ok(held.refusal(&send.fingerprint));
         }
         inner.idempotency.insert(
             send.slot.clone(),
@@ -327,7 +312,10 @@ impl ChallengeStore for MemoryStore {
                 until: lease_until,
             },
         );
-        inner.forget_at(lease_until, Entry::Idempotency(send.slot.clone()));
+        inner.forget_at(
+            keep_claim_until(lease_until),
+            Entry::Idempotency(send.slot.clone()),
+        );
         Ok(IdempotencyClaim::Claimed)
     }
 
@@ -366,9 +354,9 @@ impl ChallengeStore for MemoryStore {
     async fn withdraw(&self, id: &ChallengeId, _now: OffsetDateTime) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
         if let Some(stored) = inner.challenges.get_mut(id)
-            && stored.state == State::Pending
+            && stored.state == CodeState::Pending
         {
-            stored.state = State::Revoked;
+            stored.state = CodeState::Revoked;
         }
         Ok(())
     }
@@ -393,20 +381,18 @@ impl ChallengeStore for MemoryStore {
             .entry(stored.destination.clone())
             .or_default()
             .guesses;
-        let outcome = match stored.state {
-            State::Consumed => VerifyOutcome::Consumed,
-            State::Revoked => VerifyOutcome::Expired,
-            State::Pending if now >= stored.expires_at => VerifyOutcome::Expired,
-            State::Pending if stored.failed_attempts >= stored.max_attempts => {
-                VerifyOutcome::Locked
-            }
-            State::Pending => {
-                if let Some(until) = guesses.locked_until(network, now) {
-                    return Ok(VerifyOutcome::LockedOut { until });
-                }
+        let check = CodeCheck {
+            state: stored.state,
+            expires_at: stored.expires_at,
+            failed_attempts: stored.failed_attempts,
+            max_attempts: stored.max_attempts,
+        };
+        let outcome = match check.refusal(guesses.locked_until(network, now), now) {
+            Some(refusal) => refusal.into(),
+            None => {
                 let tried_before = !stored.guessed_from.insert(network.clone());
                 if stored.code_hash == *candidate {
-                    stored.state = State::Consumed;
+                    stored.state = CodeState::Consumed;
                     if tried_before {
                         guesses.succeed(network);
                     }
@@ -454,13 +440,13 @@ impl TotpStore for MemoryStore {
         &self,
         enrollment: Enrollment,
         replace: bool,
-        now: OffsetDateTime,
+        _now: OffsetDateTime,
     ) -> Result<EnrollAdmission, StoreError> {
         let mut inner = self.lock()?;
         let blocked = inner
             .enrollments
             .get(&enrollment.user_id)
-            .is_some_and(|e| e.is_active() && !e.has_lapsed(now) && !replace);
+            .is_some_and(|e| !e.gives_way(replace));
         if blocked {
             return Ok(EnrollAdmission::ActiveExists);
         }
@@ -757,10 +743,21 @@ mod tests {
         let recent_id = recent.id.clone();
         store.begin(recent, POLICY, &[]).await.unwrap();
         store.lock().unwrap().expire(t(2001));
+        {
+            let inner = store.lock().unwrap();
+            assert_eq!(
+                inner.destinations.len(),
+                1,
+                "the old destination's sends are gone"
+            );
+            assert_eq!(inner.challenges.len(), 2, "codes stay a day past expiry");
+        }
+        // The old code (expired at 300) is forgotten a day after its expiry, the recent one later.
+        let day = CODE_RETENTION.as_secs() as i64;
+        store.lock().unwrap().expire(t(300 + day));
         let inner = store.lock().unwrap();
         assert_eq!(inner.challenges.len(), 1);
         assert!(inner.challenges.contains_key(&recent_id));
-        assert_eq!(inner.destinations.len(), 1);
     }
 
     #[tokio::test]
@@ -861,10 +858,16 @@ mod tests {
             ),
             "a's five sends still count"
         );
-        // Once a's window has passed, its entries go without any full sweep.
+        // Once a's window has passed, its sends go without any full sweep; its codes a day after
+        // their expiry.
         store.lock().unwrap().expire(t(2000));
+        assert!(store.lock().unwrap().destinations.is_empty());
+        store
+            .lock()
+            .unwrap()
+            .expire(t(2000 + CODE_RETENTION.as_secs() as i64));
         let inner = store.lock().unwrap();
-        assert!(inner.destinations.is_empty() && inner.challenges.is_empty());
+        assert!(inner.challenges.is_empty());
         assert!(inner.expiries.is_empty());
     }
 

@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use super::codec::*;
 use crate::crypto::{CodeHash, SealedSecret};
-use crate::domain::{Channel, GuessBudget, ProfileName, Purpose, Reference, Transaction};
+use crate::domain::{
+    CODE_RETENTION, Channel, CodeCheck, CodeState, GuessBudget, ProfileName, Purpose, Reference,
+    Transaction,
+};
 use crate::ports::{ApprovedChallenge, NewChallenge, StoreError, VerifyOutcome};
 
-/// How long an expired code's item is kept, so a late verify hears `expired` rather than `not_found`.
-pub(super) const CODE_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
-
+/// A code's `state`: pending, or withdrawn (replaced, or its delivery failed). Consumed is not a
+/// state here: a code is consumed once an attempt's hash equals its code hash.
 pub(super) const PENDING: &str = "pending";
 pub(super) const WITHDRAWN: &str = "withdrawn";
 
@@ -152,27 +154,32 @@ impl CodeItem {
     }
 
     /// Why the verify condition refused this (old) item, whose mirrored lock on the asking network
-    /// is `locked_until_ms`. Checked in the memory store's order.
+    /// is `locked_until_ms`: [`CodeCheck::refusal`]'s answer, which the condition translates.
     pub(super) fn refusal(
         &self,
         now_ms: i64,
         locked_until_ms: Option<i64>,
     ) -> Result<VerifyOutcome, StoreError> {
-        Ok(if self.is_consumed() {
-            VerifyOutcome::Consumed
-        } else if self.state != PENDING || now_ms >= self.expires_at_ms {
-            VerifyOutcome::Expired
-        } else if self.attempts >= self.max_attempts {
-            VerifyOutcome::Locked
-        } else if let Some(until) = locked_until_ms {
-            VerifyOutcome::LockedOut {
-                until: from_millis(until)?,
-            }
+        let state = if self.is_consumed() {
+            CodeState::Consumed
+        } else if self.state != PENDING {
+            CodeState::Revoked
         } else {
-            return Err(StoreError::Failed(anyhow!(
+            CodeState::Pending
+        };
+        let check = CodeCheck {
+            state,
+            expires_at: from_millis(self.expires_at_ms)?,
+            failed_attempts: self.attempts,
+            max_attempts: self.max_attempts,
+        };
+        let locked_out_until = locked_until_ms.map(from_millis).transpose()?;
+        match check.refusal(locked_out_until, from_millis(now_ms)?) {
+            Some(refusal) => Ok(refusal.into()),
+            None => Err(StoreError::Failed(anyhow!(
                 "verify condition failed on an item that passes every check"
-            )));
-        })
+            ))),
+        }
     }
 }
 

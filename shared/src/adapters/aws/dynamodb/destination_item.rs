@@ -1,6 +1,7 @@
 //! A destination's item: its recent sends, last code per purpose, and guess record.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
@@ -24,6 +25,11 @@ pub(super) struct DestinationItem {
     /// Per purpose: the last send and its code, while either still matters.
     pub(super) last_sends: BTreeMap<String, LastSend>,
     pub(super) purge_at: i64,
+    /// How long a send here matters to the rules, under the longest policy and code it was sent
+    /// with ([`SendPolicy::remembered_for`], in ms); pruning keeps that much history whatever the
+    /// policy of the send that prunes. Absent in items from before: the pruning send's own then.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(super) kept_for_ms: i64,
     // The guess record, by network pseudonym and by hour. Always written, empty or not, so a
     // wrong code can add to them with one `UpdateItem`.
     #[serde(default)]
@@ -45,6 +51,10 @@ pub(super) struct LastSend {
     pub(super) at_ms: i64,
     pub(super) id: String,
     pub(super) expires_at_ms: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 impl DestinationItem {
@@ -75,7 +85,12 @@ impl DestinationItem {
         policy: SendPolicy,
     ) -> Result<Option<LastSend>, StoreError> {
         let now_ms = millis(challenge.created_at);
-        let cooldown_ms = policy.resend_cooldown.as_millis() as i64;
+        let lifetime = (challenge.expires_at - challenge.created_at)
+            .try_into()
+            .unwrap_or_default();
+        self.kept_for_ms = self
+            .kept_for_ms
+            .max(policy.remembered_for(lifetime).as_millis() as i64);
         self.version += 1;
         self.sends_ms.push(now_ms);
         let replaced = self.last_sends.insert(
@@ -87,19 +102,17 @@ impl DestinationItem {
             },
         );
         let keep_until = self
-            .last_sends
-            .values()
-            .map(|last| last.expires_at_ms.max(last.at_ms + cooldown_ms))
-            .chain([millis(challenge.created_at + policy.window)])
-            .chain(self.guesses()?.keep_until().map(millis))
-            .max()
-            .unwrap_or(now_ms);
+            .guesses()?
+            .keep_until()
+            .map(millis)
+            .unwrap_or(now_ms)
+            .max(now_ms + self.kept_for_ms);
         self.purge_at = purge_seconds(from_millis(keep_until)?);
         Ok(replaced.filter(|old| old.expires_at_ms > now_ms))
     }
 
-    /// Drops what no rule needs any more: sends outside the window, last sends whose cooldown is over
-    /// and whose code has expired.
+    /// Drops what no rule needs any more: sends and last sends older than the longest any send here
+    /// matters (see `kept_for_ms`), unless a last send's code still lives.
     pub(super) fn prune(
         &mut self,
         now: OffsetDateTime,
@@ -109,11 +122,13 @@ impl DestinationItem {
         guesses.prune(now);
         self.set_guesses(&guesses);
         let now_ms = millis(now);
-        let window_start = millis(now - policy.window);
-        let cooldown_ms = policy.resend_cooldown.as_millis() as i64;
-        self.sends_ms.retain(|t| *t > window_start);
+        let kept_for = self
+            .kept_for_ms
+            .max(policy.remembered_for(Duration::ZERO).as_millis() as i64);
+        let keep_after = now_ms - kept_for;
+        self.sends_ms.retain(|t| *t > keep_after);
         self.last_sends
-            .retain(|_, last| last.at_ms + cooldown_ms > now_ms || last.expires_at_ms > now_ms);
+            .retain(|_, last| last.at_ms > keep_after || last.expires_at_ms > now_ms);
         Ok(())
     }
 }

@@ -338,7 +338,7 @@ impl TotpStore for DynamoStore {
             .table_name(self.table())
             .set_item(Some(to_item(&enrollment)?));
         if !replace {
-            // Only a pending (or lapsed) enrolment gives way without `replace`.
+            // `Enrollment::gives_way`: only a pending (or lapsed) one gives way without `replace`.
             put = put
                 .condition_expression(
                     "attribute_not_exists(#pk) OR attribute_exists(pending_until_ms)",

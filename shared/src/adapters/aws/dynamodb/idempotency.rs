@@ -11,7 +11,7 @@ use super::codec::*;
 use super::errors::*;
 use super::store::*;
 use crate::crypto::IdempotentSend;
-use crate::domain::ChallengeId;
+use crate::domain::{ChallengeId, HeldKey, keep_claim_until};
 use crate::ports::{IdempotencyClaim, StoreError};
 
 /// A send's idempotency record (see the module comment).
@@ -40,7 +40,7 @@ impl DynamoStore {
             holder: holder.as_str().to_owned(),
             reply: None,
             until_ms: millis(lease_until),
-            purge_at: purge_seconds(lease_until),
+            purge_at: purge_seconds(keep_claim_until(lease_until)),
         };
         let result = self
             .client
@@ -68,15 +68,12 @@ impl DynamoStore {
         let old: IdempotencyItem =
             serde_dynamo::from_item(old.ok_or_else(|| corrupt("no idempotency item returned"))?)
                 .context("mapping the idempotency item")?;
-        Ok(if old.fingerprint != send.fingerprint {
-            IdempotencyClaim::Mismatch
-        } else if let Some(reply) = old.reply {
-            IdempotencyClaim::Completed { reply }
-        } else {
-            IdempotencyClaim::InProgress {
-                retry_at: from_millis(old.until_ms)?,
-            }
-        })
+        let held = HeldKey {
+            fingerprint: &old.fingerprint,
+            reply: old.reply.as_deref(),
+            until: from_millis(old.until_ms)?,
+        };
+        Ok(held.refusal(&send.fingerprint))
     }
 
     pub(super) async fn settle_idempotency_record(
