@@ -7,14 +7,11 @@ use lambda_http::RequestExt as _;
 
 use super::client::{client_address, server_principal};
 use super::dto::{
-    SEND_FIELDS, SERVER_ONLY_SEND_FIELDS, SendBody, SendReply, VERIFY_FIELDS, VerifyBody,
-    VerifyKind, VerifyReply,
+    CHALLENGE_FIELDS, ChallengeBody, ChallengeReply, ENROLL_FIELDS, EnrollBody, EnrollReply,
+    SEND_FIELDS, SERVER_ONLY_SEND_FIELDS, SendBody, SendReply, StatusReply, TotpVerifyReply,
+    VERIFY_FIELDS, VerifyBody, VerifyKind, VerifyReply,
 };
 use super::json_response::json_response;
-use super::totp_dto::{
-    CHALLENGE_FIELDS, ChallengeBody, ChallengeReply, ENROLL_FIELDS, EnrollBody, EnrollReply,
-    StatusReply, TotpVerifyReply,
-};
 use super::{ApiError, body, error};
 use crate::domain::{IdempotencyKey, Invalid, UserId};
 use crate::ports::{ChallengeStore, Notifier, TotpStore};

@@ -9,7 +9,6 @@ pub mod error;
 mod handlers;
 mod json_response;
 mod limits;
-mod totp_dto;
 
 /// Where they were before the route table: [`crate::routes`] has them.
 pub use crate::routes::{JWKS_PATH, SERVER_PREFIX};
