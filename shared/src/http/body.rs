@@ -6,9 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::ApiError;
-
-/// Bodies above this size are refused before parsing.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
+use super::limits::MAX_BODY_BYTES;
 
 /// A field a route accepts, and what it must be (for error messages).
 pub struct Field {

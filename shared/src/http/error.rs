@@ -5,6 +5,7 @@ use http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
+use super::limits::MAX_BODY_BYTES;
 use crate::domain::Channel;
 use crate::guard::SmsRefusal;
 use crate::ports::{QuotaKind, StoreError, VerifyOutcome};
@@ -16,7 +17,7 @@ pub enum ApiError {
     InvalidField { field: String, detail: String },
     #[error("the body is not valid JSON: {0}")]
     MalformedJson(String),
-    #[error("the body is larger than {} bytes", super::MAX_BODY_BYTES)]
+    #[error("the body is larger than {} bytes", MAX_BODY_BYTES)]
     BodyTooLarge,
     #[error("send the body as application/json")]
     UnsupportedMediaType,

@@ -5,15 +5,14 @@ use lambda_http::{Body, Error, Request, Response};
 
 use lambda_http::RequestExt as _;
 
+use super::client::{client_address, server_principal};
 use super::dto::{
-    SEND_FIELDS, SERVER_ONLY_SEND_FIELDS, SendBody, SendReply, VERIFY_FIELDS, VerifyBody,
-    VerifyKind, VerifyReply,
-};
-use super::totp_dto::{
     CHALLENGE_FIELDS, ChallengeBody, ChallengeReply, ENROLL_FIELDS, EnrollBody, EnrollReply,
-    StatusReply, TotpVerifyReply,
+    SEND_FIELDS, SERVER_ONLY_SEND_FIELDS, SendBody, SendReply, StatusReply, TotpVerifyReply,
+    VERIFY_FIELDS, VerifyBody, VerifyKind, VerifyReply,
 };
-use super::{ApiError, body, error, json_response};
+use super::json_response::json_response;
+use super::{ApiError, body, error};
 use crate::domain::{IdempotencyKey, Invalid, UserId};
 use crate::ports::{ChallengeStore, Notifier, TotpStore};
 use crate::routes::{Function, Handler, Route, SERVER_PREFIX};
@@ -31,7 +30,7 @@ fn is_server_route(request: &Request) -> bool {
 /// authorizer has already refused an unsigned call; this also refuses a request that reached the
 /// function some other way.
 fn require_server(request: &Request) -> Result<String, ApiError> {
-    super::server_principal(request).ok_or(ApiError::Unauthorized)
+    server_principal(request).ok_or(ApiError::Unauthorized)
 }
 
 /// `POST /v1/otp/send` (a browser: a profile, a destination, values from the profile's lists) and
@@ -61,7 +60,7 @@ pub async fn send<S: ChallengeStore, N: Notifier>(
         let client = if server {
             None
         } else {
-            super::client_address(&request)
+            client_address(&request)
         };
         let mut send = body.into_request(otp.settings(), client, server)?;
         send.requester = requester(&request, &caller);
@@ -83,7 +82,7 @@ pub async fn send<S: ChallengeStore, N: Notifier>(
 fn requester(request: &Request, caller: &Caller) -> Requester {
     match caller {
         Caller::Server(principal) => Requester::Server(principal.clone()),
-        Caller::Public => Requester::Browser(super::client_address(request)),
+        Caller::Public => Requester::Browser(client_address(request)),
     }
 }
 
