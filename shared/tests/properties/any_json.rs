@@ -23,7 +23,7 @@ use otp_shared::{Otp, ServiceSecret, Settings};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-/// The fields each route accepts, as `shared/src/http/dto.rs` and `totp_dto.rs` list them;
+/// The fields each route accepts, as `shared/src/http/dto/*_body.rs` list them;
 /// `the_field_lists_match_what_the_service_says` holds these to the service's own lists.
 const SEND_FIELDS: &[&str] = &[
     "profile",

@@ -35,6 +35,7 @@ mod challenges;
 mod code_item;
 mod codec;
 mod destination_item;
+mod enrollment_item;
 mod enrollments;
 mod errors;
 mod guesses;
