@@ -10,10 +10,12 @@ use crate::adapters::{ManualClock, MemoryStore, OsRandomness};
 use crate::config::Settings;
 use crate::crypto::Keys;
 use crate::crypto::ServiceSecret;
-use crate::domain::{Locale, Money};
+use crate::domain::{CodeSpec, Destination, EmailAddress, Locale, Money, SmsBinding, Ttl};
 use crate::guard::SmsRules;
-use crate::metrics::RecordedMetrics;
-use crate::ports::Delivered;
+use crate::messages::{self, CustomTemplate};
+use crate::metrics::{MetricEvent, RecordedMetrics};
+use crate::ports::{Delivered, Notifier, OutgoingMessage};
+use crate::usecases::{Otp, Requester};
 
 /// Keeps what it delivers.
 #[derive(Clone, Default)]
@@ -71,7 +73,7 @@ fn sms(otp: &Otp<MemoryStore, Outbox>, to: &str, template: &str) -> SendRequest 
         reference: None,
         transaction: None,
         client: None,
-        requester: super::Requester::Server("test".to_owned()),
+        requester: Requester::Server("test".to_owned()),
         fallback: None,
         sms_binding: SmsBinding::default(),
         idempotency: None,

@@ -1,0 +1,247 @@
+//! One send to one destination: a test destination's fixed code, or the SMS rules and the message
+//! rendered before anything is recorded; then the record (cooldown, cap, quotas, guess lock) and
+//! the delivery.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::{SendError, SendReceipt, SendRequest};
+use crate::domain::{ChallengeId, Channel, Code, CodeAttempt, Destination};
+use crate::guard;
+use crate::messages::{self, MessageInput};
+use crate::metrics::MetricEvent;
+use crate::ports::{
+    ChallengeStore, NewChallenge, Notifier, OutgoingMessage, SendAdmission, SendPolicy,
+};
+use crate::usecases::otp::{Otp, until};
+
+/// The message carrying `code` to `channel`, in the request's words.
+fn render(request: &SendRequest, channel: Channel, code: &Code) -> messages::RenderedMessage {
+    messages::render(
+        channel,
+        MessageInput {
+            code,
+            brand: request.brand.as_ref(),
+            ttl: request.ttl,
+            purpose: &request.purpose,
+            locale: &request.locale,
+            template: request.message_template(channel),
+            sms_binding: Some(&request.sms_binding).filter(|b| !b.is_empty()),
+            transaction: request.transaction.as_ref(),
+        },
+    )
+}
+
+/// A send to a test destination is recorded under this policy: no cooldown, no cap.
+const TEST_DESTINATION_POLICY: SendPolicy = SendPolicy {
+    resend_cooldown: Duration::ZERO,
+    max_sends: u32::MAX,
+    window: Duration::from_secs(1),
+};
+
+impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
+    /// Issues a code to `destination`: a test destination's fixed one, or a new one under the SMS
+    /// rules, recorded under the cooldown, cap and quotas (the client's when `charge_client`),
+    /// then delivered; a code whose delivery fails is withdrawn.
+    pub(super) async fn send_to(
+        &self,
+        request: &SendRequest,
+        destination: &Destination,
+        charge_client: bool,
+    ) -> Result<SendReceipt, SendError> {
+        let now = self.clock.now();
+        let id = ChallengeId::generate(self.randomness.as_ref());
+        tracing::Span::current().record("id", id.as_str());
+        let channel = destination.channel();
+        let masked_to = destination.masked();
+
+        // The profile's own test destinations, then the service's (`OTP_TEST_DESTINATIONS`).
+        let test_code = request
+            .profile
+            .test_destinations
+            .code_for(destination)
+            .or_else(|| self.settings.test_destinations.code_for(destination));
+        let client = request
+            .client
+            .filter(|_| charge_client)
+            .map(|address| self.keys.client_key(&guard::client_network(address)));
+        // A test destination gets no message; any other's is rendered before anything is recorded,
+        // so an SMS is charged for the segments it takes, and one too long is refused unsent.
+        let (code, policy, quotas, rendered, sms_segments) = match test_code {
+            // No message, so no SMS rule or spend; but the asking client's quota, and the guess
+            // budget of the destination (kept by the store), as for any other.
+            Some(fixed) => (
+                Code::fixed(CodeAttempt::parse(fixed).context("a configured test code")?),
+                TEST_DESTINATION_POLICY,
+                guard::client_quota(&self.settings.limits, client.as_deref(), now)
+                    .into_iter()
+                    .collect(),
+                None,
+                0,
+            ),
+            None => {
+                if let Destination::Sms(number) = destination {
+                    self.settings
+                        .sms
+                        .admits(number)
+                        .map_err(SendError::SmsRefused)?;
+                }
+                let code = Code::generate(request.spec, self.randomness.as_ref());
+                let rendered = render(request, channel, &code);
+                let sms_segments = match destination {
+                    Destination::Sms(_) => {
+                        let size = messages::sms_size(&rendered.text);
+                        // `render` has logged the segments and whether the text was custom.
+                        if !size.fits() {
+                            return Err(SendError::SmsTooLong {
+                                segments: size.segments,
+                            });
+                        }
+                        size.segments
+                    }
+                    Destination::Email(_) => 0,
+                };
+                let quotas = guard::quotas(
+                    &self.settings.limits,
+                    &self.settings.sms,
+                    destination,
+                    sms_segments,
+                    client.as_deref(),
+                    now,
+                );
+                (
+                    code,
+                    self.settings.send_policy,
+                    quotas,
+                    Some(rendered),
+                    sms_segments,
+                )
+            }
+        };
+        let expires_at = now + request.ttl.duration();
+
+        let admission = self
+            .store
+            .begin(
+                NewChallenge {
+                    id: id.clone(),
+                    destination: self.keys.destination_key(&destination.recipient()),
+                    purpose: request.purpose.clone(),
+                    code_hash: self.keys.code_hash(id.as_str(), code.expose()),
+                    channel,
+                    masked_to: masked_to.clone(),
+                    sealed_to: self.keys.destination_sealer().seal_bytes(
+                        id.as_str().as_bytes(),
+                        destination.address().as_bytes(),
+                        self.randomness.as_ref(),
+                    ),
+                    reference: request.reference.clone(),
+                    profile: request.profile.name.clone(),
+                    transaction: request.transaction.clone(),
+                    created_at: now,
+                    expires_at,
+                    max_attempts: request.profile.max_attempts,
+                    guess_budget: request.profile.guess_budget,
+                    network: self.network_of(&request.requester),
+                },
+                policy,
+                &quotas,
+            )
+            .await
+            .context("recording the send")?;
+        let resend_at = match admission {
+            SendAdmission::Admitted { resend_at } => resend_at,
+            SendAdmission::CoolingDown { retry_at } => {
+                tracing::info!("refused: resend cooldown");
+                return Err(SendError::CoolingDown {
+                    retry_after: until(now, retry_at),
+                });
+            }
+            SendAdmission::CapReached { retry_at } => {
+                tracing::info!("refused: destination send cap reached");
+                return Err(SendError::CapReached {
+                    retry_after: until(now, retry_at),
+                });
+            }
+            SendAdmission::LockedOut {
+                until: locked_until,
+            } => {
+                tracing::info!("refused: this network is locked out of the destination");
+                return Err(SendError::LockedOut {
+                    retry_after: until(now, locked_until),
+                    until: locked_until,
+                });
+            }
+            SendAdmission::OverQuota { kind, retry_at } => {
+                tracing::info!(quota = ?kind, "refused: over quota");
+                return Err(SendError::OverQuota {
+                    kind,
+                    retry_after: until(now, retry_at),
+                });
+            }
+        };
+        let receipt = SendReceipt {
+            id,
+            channel,
+            masked_to,
+            purpose: request.purpose.clone(),
+            reference: request.reference.clone(),
+            expires_at,
+            resend_at,
+            attempts_remaining: request.profile.max_attempts,
+            fell_back: None,
+            replayed: false,
+        };
+        if let Destination::Sms(number) = destination
+            && test_code.is_none()
+        {
+            self.metrics.record(&MetricEvent::SmsSpend {
+                amount: self.settings.sms.charge(number, sms_segments).as_f64(),
+                budget: self.settings.sms.daily_budget.as_f64(),
+                segments: u64::try_from(sms_segments).unwrap_or(u64::MAX),
+            });
+        }
+        let Some(rendered) = rendered else {
+            self.metrics.record(&MetricEvent::TestDestinationSend);
+            tracing::warn!(
+                audit = "test_destination_send",
+                to = %receipt.masked_to,
+                profile = request.profile.name.as_str(),
+                "audit: a test destination was issued its fixed code; nothing was delivered"
+            );
+            return Ok(receipt);
+        };
+
+        let message = OutgoingMessage {
+            channel,
+            to: destination.address().to_owned(),
+            masked_to: receipt.masked_to.clone(),
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+        };
+        let delivered = match self.notifier.deliver(&message).await {
+            Ok(delivered) => delivered,
+            Err(error) => {
+                tracing::warn!(error = %error, cause = %error.source, "delivery failed; withdrawing the code");
+                self.metrics
+                    .record(&MetricEvent::DeliveryFailed { channel });
+                if let Err(withdraw) = self.store.withdraw(&receipt.id, now).await {
+                    // The code was never seen by anyone, so it is unusable in practice; still worth an alarm.
+                    tracing::error!(error = ?withdraw, "could not withdraw an undelivered code");
+                }
+                return Err(SendError::Delivery(error));
+            }
+        };
+        tracing::info!(message_id = delivered.message_id.as_deref(), channel = %channel, "code sent");
+        self.metrics.record(&MetricEvent::CodeSent {
+            channel,
+            country: match destination {
+                Destination::Sms(number) => number.region().map(|r| r.as_str().to_owned()),
+                Destination::Email(_) => None,
+            },
+        });
+        Ok(receipt)
+    }
+}
