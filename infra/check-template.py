@@ -113,7 +113,7 @@ for function, sid, keys in [
     if leading != [keys]:
         failures.append(f"{function} {sid}: leading keys {leading}, expected {keys}")
 
-# A secret per need, each readable only by the functions that need it (shared/src/hashing.rs): send
+# A secret per need, each readable only by the functions that need it (shared/src/crypto/keys.rs): send
 # the code secret, verify all three, enroll the TOTP secret (ServiceSecret). The policy and the
 # environment agree, and no function gets a secret through Globals.
 expected_secrets = {

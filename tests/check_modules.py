@@ -22,7 +22,7 @@ from collections import defaultdict
 LAYERS = [
     ["crypto"],
     ["domain"],
-    ["ports", "policy", "messages", "profiles", "metrics"],
+    ["abuse", "messages", "metrics", "ports", "profiles", "proof", "settings", "totp"],
     ["usecases"],
     ["adapters", "config", "http", "runtime", "logging", "routes"],
 ]
@@ -163,9 +163,11 @@ class Crate:
             paths = []
             for m in re.finditer(r"\buse\s+([^;]+);", code):
                 paths.extend(expand_use(m.group(1)))
+            # Inline paths, outside the `use` items already read.
+            inline = re.sub(r"\buse\s+[^;]+;", "", code)
             paths.extend(
                 p.split("::")
-                for p in re.findall(r"\b(?:crate|super)(?:::[A-Za-z_][A-Za-z0-9_]*)+", code)
+                for p in re.findall(r"\b(?:crate|super)(?:::[A-Za-z_][A-Za-z0-9_]*)+", inline)
             )
             for segments in paths:
                 target = self.resolve(here, [s for s in segments if s])

@@ -8,12 +8,15 @@
 //! - [`metrics`]: the metrics port and its CloudWatch Embedded Metric Format adapter.
 //! - [`http`]: the handlers the Lambdas and otp-local call, and the one place HTTP statuses are chosen.
 
+pub mod abuse;
 pub mod adapters;
 pub mod config;
 pub mod crypto;
 pub mod domain;
-pub mod guard;
 pub mod http;
+/// Only with the `aws` feature (on by default): it builds the Lambdas' service from the AWS SDK.
+#[cfg(feature = "aws")]
+pub mod lambda;
 pub mod logging;
 pub mod messages;
 pub mod metrics;
@@ -21,9 +24,7 @@ pub mod ports;
 pub mod profiles;
 pub mod proof;
 pub mod routes;
-/// Only with the `aws` feature (on by default): it builds the Lambdas' service from the AWS SDK.
-#[cfg(feature = "aws")]
-pub mod runtime;
+pub mod settings;
 pub mod totp;
 pub mod usecases;
 

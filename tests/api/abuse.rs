@@ -2,8 +2,8 @@
 //! calling code and in all; the SMS allow-list and line types; the daily SMS budget; the email
 //! fallback; test destinations; the Web OTP and SMS Retriever lines; and the metrics each reports.
 
+use otp_shared::abuse::{SmsRules, TestDestinations, VelocityLimits};
 use otp_shared::domain::{Channel, Money};
-use otp_shared::guard::{SmsRules, TestDestinations, VelocityLimits};
 use otp_shared::metrics::{MetricEvent, RecordedMetrics};
 use otp_shared::ports::Clock;
 use otp_shared::ports::{Delivered, DeliveryError, Notifier, OutgoingMessage};

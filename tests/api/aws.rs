@@ -705,7 +705,7 @@ async fn assert_withdrawn(client: &aws_sdk_dynamodb::Client, table: &str) {
 #[tokio::test]
 async fn each_function_reads_only_the_secrets_it_needs_from_secrets_manager() {
     use otp_shared::crypto::SecretNeed;
-    use otp_shared::runtime::{ENROLL_NEEDS, SEND_NEEDS, VERIFY_NEEDS, keys_from_secrets_manager};
+    use otp_shared::lambda::{ENROLL_NEEDS, SEND_NEEDS, VERIFY_NEEDS, keys_from_secrets_manager};
 
     let emulator = Emulator::get().await;
     let client = crate::calls::secrets(&emulator.sdk);
@@ -743,7 +743,7 @@ async fn each_function_reads_only_the_secrets_it_needs_from_secrets_manager() {
     }
     let lookup = |variable: &str| arns.get(variable).map(|(arn, _)| arn.clone());
 
-    // Each function reads its secrets at cold start (shared/src/runtime.rs), recorded as its own
+    // Each function reads its secrets at cold start (shared/src/lambda.rs), recorded as its own
     // calls: the IAM check holds each to its policy.
     let mut keys = Vec::new();
     for (function, needs) in [

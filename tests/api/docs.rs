@@ -4,8 +4,8 @@
 //! example is the file the tests run.
 
 use otp_shared::Settings;
+use otp_shared::lambda::AWS_VARIABLES;
 use otp_shared::routes::{Auth, ROUTES, Route};
-use otp_shared::runtime::AWS_VARIABLES;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 const CONFIGURATION: &str = "docs/configuration.md";
@@ -101,7 +101,7 @@ fn the_configuration_table_is_generated_from_the_variables_the_code_reads() {
         START,
         END,
         &configuration_table(),
-        "Settings::VARIABLES, runtime::AWS_VARIABLES and otp_local::VARIABLES",
+        "Settings::VARIABLES, lambda::AWS_VARIABLES and otp_local::VARIABLES",
     );
 }
 

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use otp_shared::abuse::VelocityLimits;
 use otp_shared::config::Settings;
-use otp_shared::guard::VelocityLimits;
 use otp_shared::metrics::MetricEvent;
 use otp_shared::ports::SendPolicy;
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 //! keep the address as it was sent; and the hourly limit on all email.
 
 use otp_shared::Settings;
-use otp_shared::guard::VelocityLimits;
+use otp_shared::abuse::VelocityLimits;
 use otp_shared::metrics::MetricEvent;
 use otp_shared::ports::Clock;
 use serde_json::{Value, json};

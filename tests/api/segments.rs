@@ -4,8 +4,8 @@
 //! shared/src/usecases/send_tests.rs, since no route can make one).
 
 use otp_shared::Settings;
+use otp_shared::abuse::SmsRules;
 use otp_shared::domain::Money;
-use otp_shared::guard::SmsRules;
 use otp_shared::messages::{SmsEncoding, sms_size};
 use otp_shared::metrics::MetricEvent;
 use serde_json::json;

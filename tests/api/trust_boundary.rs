@@ -453,7 +453,7 @@ async fn a_backend_only_field_is_refused_even_when_null() {
 #[tokio::test]
 async fn the_backend_is_not_held_to_one_browsers_hourly_limit() {
     let app = spawn_app_with(Settings {
-        limits: otp_shared::guard::VelocityLimits {
+        limits: otp_shared::abuse::VelocityLimits {
             client_sends_per_hour: 2,
             ..Default::default()
         },

@@ -1,5 +1,5 @@
 use lambda_http::{Error, run, service_fn};
-use otp_shared::runtime::enroll_otp_from_env;
+use otp_shared::lambda::enroll_otp_from_env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

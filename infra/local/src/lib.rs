@@ -33,7 +33,7 @@ pub use outbox::{Outbox, OutboxEntry};
 pub type LocalOtp = Otp<LocalStore, LocalDelivery>;
 
 /// The variables otp-local reads beyond [`Settings::VARIABLES`] and
-/// [`otp_shared::runtime::AWS_VARIABLES`], with their defaults and meanings; docs/configuration.md
+/// [`otp_shared::lambda::AWS_VARIABLES`], with their defaults and meanings; docs/configuration.md
 /// lists all three tables (tests/api/docs.rs generates it from them).
 pub const VARIABLES: &[(&str, &str, &str)] = &[
     (

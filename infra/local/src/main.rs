@@ -8,8 +8,8 @@ use otp_local::{LocalDelivery, LocalStore, Outbox};
 use otp_shared::adapters::aws::{self, DynamoStore, create_table_if_missing};
 use otp_shared::adapters::siteverify::SiteVerify;
 use otp_shared::adapters::{OsRandomness, SystemClock};
+use otp_shared::lambda::{aws_delivery, service_secret};
 use otp_shared::metrics::EmfMetrics;
-use otp_shared::runtime::{aws_delivery, service_secret};
 use otp_shared::{ServiceSecret, Settings};
 
 /// Runs the otp-lambda API locally. By default: in-memory store, messages printed and listed at
@@ -199,7 +199,7 @@ async fn main() -> anyhow::Result<()> {
     // As the send Lambda: a profile with a bot check needs the provider's secret.
     if bot_checks {
         let bot_check = match &sdk {
-            Some(sdk) => otp_shared::runtime::bot_check_from_env(sdk).await?,
+            Some(sdk) => otp_shared::lambda::bot_check_from_env(sdk).await?,
             None => SiteVerify::from_lookup(otp_shared::config::env_var)?,
         }
         .context("a profile has a bot check: set OTP_CAPTCHA_SECRET (the provider's secret key)")?;

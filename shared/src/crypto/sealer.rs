@@ -21,7 +21,7 @@ pub struct SealedSecret {
 
 /// Opening a sealed secret failed: wrong key, wrong user, or tampering.
 #[derive(Debug, thiserror::Error)]
-#[error("the sealed TOTP secret cannot be opened")]
+#[error("the sealed value cannot be opened (wrong key, wrong associated data, or tampered)")]
 pub struct SealError;
 
 /// The keys that seal TOTP secrets: the current one (by id), which seals, and retired ones, which

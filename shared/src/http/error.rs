@@ -6,8 +6,8 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use super::limits::MAX_BODY_BYTES;
+use crate::abuse::SmsRefusal;
 use crate::domain::Channel;
-use crate::guard::SmsRefusal;
 use crate::ports::{QuotaKind, StoreError, VerifyOutcome};
 use crate::usecases::{BotCheckError, SendError, TotpError, TotpOutcome, VerifyError};
 

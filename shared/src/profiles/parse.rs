@@ -7,11 +7,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{FallbackPolicy, MAX_TTL_SECONDS, Profile, ProfileError, Profiles};
+use crate::abuse::TestDestinations;
 use crate::domain::{
     Alphabet, AndroidAppHash, BotCheckPolicy, BotCheckProvider, Brand, Channel, CodeLength,
     CodeSpec, GuessBudget, Invalid, Locale, ProfileName, Purpose, Ttl, WebOtpOrigin,
 };
-use crate::guard::TestDestinations;
 use crate::messages::CustomTemplate;
 
 /// The profile file compiled in (the repository's `profiles.json`, or `OTP_PROFILES_FILE` at build
@@ -31,7 +31,7 @@ impl Profiles {
     pub fn parse_with(
         text: &str,
         builtin: Profile,
-        test_destinations: crate::guard::TestDestinationsParser,
+        test_destinations: crate::abuse::TestDestinationsParser,
     ) -> Result<Self, ProfileError> {
         let file: ProfileFile =
             serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
@@ -127,7 +127,7 @@ impl RawProfile {
         self,
         name: &str,
         builtin: &Profile,
-        test_destinations: crate::guard::TestDestinationsParser,
+        test_destinations: crate::abuse::TestDestinationsParser,
     ) -> Result<Profile, ProfileError> {
         let at = |field: &str| {
             let profile = name.to_owned();

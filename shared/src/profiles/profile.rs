@@ -3,11 +3,11 @@
 
 use serde::Deserialize;
 
+use crate::abuse::TestDestinations;
 use crate::domain::{
     AndroidAppHash, BotCheckPolicy, Brand, Channel, CodeSpec, GuessBudget, Locale, ProfileName,
     Purpose, Ttl, WebOtpOrigin,
 };
-use crate::guard::TestDestinations;
 use crate::messages::CustomTemplate;
 
 /// The name of the built-in profile, and of the profile a send without `profile` uses.

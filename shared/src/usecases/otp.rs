@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use crate::domain::NetworkKey;
 
-use crate::config::Settings;
 use crate::crypto::{Keys, Randomness, SecretNeed};
 use crate::metrics::{Metrics, NoMetrics};
 use crate::ports::{BotCheck, Clock};
 use crate::proof::ProofSigner;
+use crate::settings::Settings;
 
 /// The OTP service: its ports, keys and settings, built once per process.
 pub struct Otp<S, N> {
@@ -101,7 +101,7 @@ impl<S, N> Otp<S, N> {
         let key = match requester {
             Requester::Browser(Some(address)) => self
                 .keys
-                .client_key(&crate::guard::client_network(*address)),
+                .client_key(&crate::abuse::client_network(*address)),
             Requester::Browser(None) => self.keys.server_key(""),
             Requester::Server(principal) => self.keys.server_key(principal),
         };

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::abuse::SmsRefusal;
 use crate::domain::{ChallengeId, Channel, Purpose, Reference};
-use crate::guard::SmsRefusal;
 use crate::ports::{DeliveryError, QuotaKind};
 
 mod deliver;

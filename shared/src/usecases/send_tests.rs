@@ -6,12 +6,12 @@
 use std::sync::{Arc, Mutex};
 
 use super::*;
+use crate::abuse::SmsRules;
 use crate::adapters::{ManualClock, MemoryStore, OsRandomness};
 use crate::config::Settings;
 use crate::crypto::Keys;
 use crate::crypto::ServiceSecret;
 use crate::domain::{CodeSpec, Destination, EmailAddress, Locale, Money, SmsBinding, Ttl};
-use crate::guard::SmsRules;
 use crate::messages::{self, CustomTemplate};
 use crate::metrics::{MetricEvent, RecordedMetrics};
 use crate::ports::{Delivered, Notifier, OutgoingMessage};

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{SendError, SendReceipt, SendRequest};
+use crate::abuse;
 use crate::domain::{ChallengeId, Channel, Code, CodeAttempt, Destination};
-use crate::guard;
 use crate::messages::{self, MessageInput};
 use crate::metrics::MetricEvent;
 use crate::ports::{
@@ -65,7 +65,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         let client = request
             .client
             .filter(|_| charge_client)
-            .map(|address| self.keys.client_key(&guard::client_network(address)));
+            .map(|address| self.keys.client_key(&abuse::client_network(address)));
         // A test destination gets no message; any other's is rendered before anything is recorded,
         // so an SMS is charged for the segments it takes, and one too long is refused unsent.
         let (code, policy, quotas, rendered, sms_segments) = match test_code {
@@ -74,7 +74,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             Some(fixed) => (
                 Code::fixed(CodeAttempt::parse(fixed).context("a configured test code")?),
                 TEST_DESTINATION_POLICY,
-                guard::client_quota(&self.settings.limits, client.as_deref(), now)
+                abuse::client_quota(&self.settings.limits, client.as_deref(), now)
                     .into_iter()
                     .collect(),
                 None,
@@ -102,7 +102,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                     }
                     Destination::Email(_) => 0,
                 };
-                let quotas = guard::quotas(
+                let quotas = abuse::quotas(
                     &self.settings.limits,
                     &self.settings.sms,
                     destination,

@@ -8,8 +8,8 @@ use super::{
     Caller, FallbackReason, IDEMPOTENCY_LEASE, IDEMPOTENCY_WINDOW, SendError, SendReceipt,
     SendRequest,
 };
+use crate::abuse;
 use crate::domain::{ChallengeId, Channel, Purpose, Reference};
-use crate::guard;
 use crate::ports::{ChallengeStore, IdempotencyClaim, Notifier};
 use crate::usecases::otp::{Otp, until};
 
@@ -37,7 +37,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             Caller::Public => match request.client {
                 Some(address) => format!(
                     "public:{}",
-                    self.keys.client_key(&guard::client_network(address))
+                    self.keys.client_key(&abuse::client_network(address))
                 ),
                 None => "public:".to_owned(),
             },

@@ -1,201 +1,20 @@
-//! Configuration, read once at start-up from the environment. Every setting has a safe default.
+//! Reading the settings from the environment (or any lookup), each variable parsed and bounded.
 
 use std::time::Duration;
 
+use crate::abuse::{SmsRules, TestDestinations, VelocityLimits};
 use crate::crypto::ServiceSecret;
 use crate::domain::{
     Alphabet, Brand, CodeLength, CodeSpec, GuessBudget, Invalid, Locale, Money, Ttl,
 };
-use crate::guard::{SmsRules, TestDestinations, VelocityLimits};
 use crate::ports::SendPolicy;
 use crate::profiles::{Profile, Profiles};
 use crate::proof::ProofSettings;
+use crate::settings::Settings;
 
-/// A setting that could not be used. Names the variable, never echoes a secret.
-#[derive(Debug, thiserror::Error)]
-#[error("{variable}: {detail}")]
-pub struct ConfigError {
-    pub variable: &'static str,
-    pub detail: String,
-}
-
-/// The behaviour a deployment can tune.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub send_policy: SendPolicy,
-    /// The operator's profiles: the built-in `default` (from the `OTP_DEFAULT_*` variables) and the
-    /// repository's `profiles.json`.
-    pub profiles: Profiles,
-    /// When wrong authenticator or recovery codes lock a network, or everyone, out of a user's TOTP:
-    /// the same rule and bounds as a destination's guess budget.
-    pub totp_guess_budget: GuessBudget,
-    /// The proof tokens approvals carry.
-    pub proof: ProofSettings,
-    /// Sends per client address, SMS per country and in all, per hour.
-    pub limits: VelocityLimits,
-    /// Where SMS may go, what it costs, and the daily budget.
-    pub sms: SmsRules,
-    /// Destinations with fixed codes and no delivery; none unless configured.
-    pub test_destinations: TestDestinations,
-    /// The CloudWatch namespace of the functions' metrics.
-    pub metrics_namespace: String,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            send_policy: SendPolicy {
-                resend_cooldown: Duration::from_secs(30),
-                max_sends: 5,
-                window: Duration::from_secs(15 * 60),
-            },
-            profiles: Profiles::only(Profile::builtin(
-                CodeSpec::default(),
-                Ttl::default(),
-                5,
-                None,
-                Locale::default(),
-            )),
-            totp_guess_budget: GuessBudget::default(),
-            proof: ProofSettings::default(),
-            limits: VelocityLimits::default(),
-            sms: SmsRules::default(),
-            test_destinations: TestDestinations::default(),
-            metrics_namespace: "OtpLambda".to_owned(),
-        }
-    }
-}
+use super::error::ConfigError;
 
 impl Settings {
-    /// Every variable, its default and its meaning; docs/configuration.md's table is generated from it (tests/api/docs.rs).
-    pub const VARIABLES: &'static [(&'static str, &'static str, &'static str)] = &[
-        (
-            "OTP_MAX_ATTEMPTS",
-            "5",
-            "wrong attempts allowed per code (1–20) before it locks: the built-in `default` profile's, and other profiles' unless they set `max_attempts`",
-        ),
-        (
-            "OTP_RESEND_COOLDOWN_SECONDS",
-            "30",
-            "seconds before a new code may be sent for the same destination and purpose (0–3600)",
-        ),
-        (
-            "OTP_MAX_SENDS_PER_DESTINATION",
-            "5",
-            "sends allowed to one destination per window (1–1000)",
-        ),
-        (
-            "OTP_SEND_WINDOW_SECONDS",
-            "900",
-            "length of that window in seconds (60–86400)",
-        ),
-        (
-            "OTP_DEFAULT_TTL_SECONDS",
-            "300",
-            "the built-in `default` profile's code lifetime in seconds (30–600: NIST SP 800-63B caps out-of-band codes at 10 minutes)",
-        ),
-        (
-            "OTP_DEFAULT_CODE_LENGTH",
-            "6",
-            "the built-in `default` profile's code length in digits (6–10: OWASP ASVS wants at least 20 bits)",
-        ),
-        (
-            "OTP_DEFAULT_LOCALE",
-            "en",
-            "the built-in `default` profile's message language when a send gives no locale (BCP 47)",
-        ),
-        (
-            "OTP_BRAND",
-            "(none)",
-            "the built-in `default` profile's brand, shown in its messages (≤ 32 characters)",
-        ),
-        (
-            "OTP_TOTP_MAX_FAILURES",
-            "10",
-            "wrong authenticator or recovery codes in a row from one client network (3–10) that lock that network out of a user's TOTP",
-        ),
-        (
-            "OTP_TOTP_LOCKOUT_SECONDS",
-            "900",
-            "how long a network's first such lock lasts, in seconds (900–86400); each later one until a success from it lasts twice the one before, at most 24 hours",
-        ),
-        (
-            "OTP_TOTP_MAX_FAILURES_PER_DAY",
-            "100",
-            "wrong authenticator or recovery codes from all networks together within 24 hours (10–100) that lock a user's TOTP for everyone until the oldest leaves the window",
-        ),
-        (
-            "OTP_TOKEN_ISSUER",
-            "otp-lambda",
-            "the `iss` of proof tokens (1–256 characters)",
-        ),
-        (
-            "OTP_TOKEN_AUDIENCE",
-            "otp-lambda-clients",
-            "the `aud` of proof tokens: what your backend expects (1–256 characters); a profile's `token_audience` replaces it for that profile's sent codes",
-        ),
-        (
-            "OTP_TOKEN_TTL_SECONDS",
-            "300",
-            "how long a proof token is valid (30–3600)",
-        ),
-        (
-            "OTP_SIGNING_KEY_VERSION",
-            "1",
-            "the proof-signing key in use (1–1000); raise it to rotate: the previous key stays published",
-        ),
-        (
-            "OTP_CLIENT_SENDS_PER_HOUR",
-            "20",
-            "sends (any channel) allowed from one client address per clock hour (1–1000000)",
-        ),
-        (
-            "OTP_COUNTRY_SMS_PER_HOUR",
-            "200",
-            "SMS allowed to one country calling code per clock hour (1–1000000)",
-        ),
-        (
-            "OTP_GLOBAL_SMS_PER_HOUR",
-            "1000",
-            "SMS allowed in all per clock hour (1–10000000)",
-        ),
-        (
-            "OTP_GLOBAL_EMAIL_PER_HOUR",
-            "2000",
-            "emails allowed in all per clock hour (1–10000000)",
-        ),
-        (
-            "OTP_SMS_ALLOWED_COUNTRIES",
-            crate::guard::DEFAULT_SMS_COUNTRIES,
-            "ISO 3166-1 alpha-2 codes of the countries SMS may go to, comma-separated (the default: US, Canada, the UK with Guernsey, the Isle of Man and Jersey, which share +44, and the 27 EU countries)",
-        ),
-        (
-            "OTP_SMS_DAILY_BUDGET",
-            "100.00",
-            "SMS spend allowed per UTC day, in the currency of the prices below (0–1000000, up to 6 decimals); once spent, SMS sends are refused or fall back to email",
-        ),
-        (
-            "OTP_SMS_PRICES",
-            "(none)",
-            "the price of one SMS segment per destination country, `GB=0.0395,US=0.00883` (your SNS prices); countries not listed cost `OTP_SMS_DEFAULT_PRICE`",
-        ),
-        (
-            "OTP_SMS_DEFAULT_PRICE",
-            "0.10",
-            "the price of one SMS segment to a country not in `OTP_SMS_PRICES` (0–100)",
-        ),
-        (
-            "OTP_TEST_DESTINATIONS",
-            "(none)",
-            "test phone numbers / emails with fixed codes, `+12025550143=13579024,review@example.com=24681357` (codes of 8 to 10 letters or digits): no delivery and no SMS limits, but the client's quota and the guess budget apply, and every use is logged as an audit event with the destination masked; off unless set; read by the send function only",
-        ),
-        (
-            "OTP_METRICS_NAMESPACE",
-            "OtpLambda",
-            "the CloudWatch namespace of the functions' embedded-metric-format records (the template sets `OtpLambda/<stack name>`)",
-        ),
-    ];
-
     /// Reads the settings through `lookup` (the environment, in production).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Self::read(
@@ -228,7 +47,7 @@ impl Settings {
     fn read(
         lookup: impl Fn(&str) -> Option<String>,
         test_destinations: impl FnOnce(&str) -> Result<TestDestinations, Invalid>,
-        profile_test_destinations: crate::guard::TestDestinationsParser,
+        profile_test_destinations: crate::abuse::TestDestinationsParser,
     ) -> Result<Self, ConfigError> {
         let defaults = Self::default();
         let number =
