@@ -8,7 +8,7 @@ use super::destination_item::*;
 use super::errors::*;
 use crate::ports::StoreError;
 
-/// A [`ChallengeStore`] on one DynamoDB table.
+/// A [`crate::ports::ChallengeStore`] (and TOTP store) on one DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     pub(super) client: Client,

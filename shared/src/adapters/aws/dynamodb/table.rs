@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 
 use super::codec::*;
 
-/// Creates the table (on-demand, TTL on [`TTL_ATTRIBUTE`]) unless it exists; for otp-local and tests.
+/// Creates the table (on-demand, TTL on `purge_at`) unless it exists; for otp-local and tests.
 /// In AWS the SAM template creates it.
 pub async fn create_table_if_missing(client: &Client, table: &str) -> anyhow::Result<()> {
     let exists = match client.describe_table().table_name(table).send().await {
