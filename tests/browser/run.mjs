@@ -358,7 +358,7 @@ test('totp-challenge', DESKTOP, async (page) => {
   await page.getByLabel('Code from the app').fill(wrong(code));
   await page.getByLabel('Code from the app').press('Enter');
   await expectText(page.locator('#totp-result-status'), 'incorrect');
-  await expectText(page.locator('#totp-status'), 'Attempts remaining: 4');
+  await expectText(page.locator('#totp-status'), 'Attempts remaining: 9');
   // The retry reuses the live challenge.
   await page.getByLabel('Code from the app').fill(code);
   await page.getByLabel('Code from the app').press('Enter');
