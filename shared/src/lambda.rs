@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use aws_config::SdkConfig;
 
+use crate::adapters::EmfMetrics;
 use crate::adapters::aws::{
     self, AwsDelivery, DynamoStore, EmailSettings, SesEmail, SmsSettings, SnsSms,
 };
@@ -12,7 +13,6 @@ use crate::adapters::siteverify::SiteVerify;
 use crate::adapters::{OsRandomness, SystemClock};
 use crate::config::{Settings, env_var};
 use crate::crypto::{KeySecrets, Keys, SecretNeed, ServiceSecret};
-use crate::metrics::EmfMetrics;
 use crate::usecases::Otp;
 
 /// The service as a Lambda runs it: codes in DynamoDB, SMS by SNS, email by SES.

@@ -3,8 +3,9 @@
 //! fallback; test destinations; the Web OTP and SMS Retriever lines; and the metrics each reports.
 
 use otp_shared::abuse::{SmsRules, TestDestinations, VelocityLimits};
+use otp_shared::adapters::RecordedMetrics;
 use otp_shared::domain::{Channel, Money};
-use otp_shared::metrics::{MetricEvent, RecordedMetrics};
+use otp_shared::metrics::MetricEvent;
 use otp_shared::ports::Clock;
 use otp_shared::ports::{Delivered, DeliveryError, Notifier, OutgoingMessage};
 use otp_shared::{ServiceSecret, Settings};

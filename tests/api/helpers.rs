@@ -3,6 +3,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use otp_local::{LocalDelivery, LocalStore, Outbox};
+use otp_shared::adapters::RecordedMetrics;
 use otp_shared::adapters::aws::{
     self, AwsDelivery, DynamoStore, EmailSettings, SesEmail, SmsSettings, SnsSms,
     create_table_if_missing,
@@ -10,7 +11,6 @@ use otp_shared::adapters::aws::{
 use otp_shared::adapters::{ManualClock, MemoryStore, OsRandomness};
 use otp_shared::crypto::Keys;
 use otp_shared::domain::EmailAddress;
-use otp_shared::metrics::RecordedMetrics;
 use otp_shared::ports::{Delivered, DeliveryError, Notifier, OutgoingMessage};
 use otp_shared::{Otp, ServiceSecret, Settings};
 use serde_json::{Value, json};

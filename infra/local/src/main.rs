@@ -5,11 +5,11 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use otp_local::{LocalDelivery, LocalStore, Outbox};
+use otp_shared::adapters::EmfMetrics;
 use otp_shared::adapters::aws::{self, DynamoStore, create_table_if_missing};
 use otp_shared::adapters::siteverify::SiteVerify;
 use otp_shared::adapters::{OsRandomness, SystemClock};
 use otp_shared::lambda::{aws_delivery, service_secret};
-use otp_shared::metrics::EmfMetrics;
 use otp_shared::{ServiceSecret, Settings};
 
 /// Runs the otp-lambda API locally. By default: in-memory store, messages printed and listed at

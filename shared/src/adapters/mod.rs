@@ -7,16 +7,20 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 mod clock;
+mod emf;
 mod fixed_bot_check;
 mod memory;
 mod no_delivery;
 mod randomness;
+mod recorded_metrics;
 /// Only with the `aws` feature: it calls the provider over the AWS SDK's own HTTP/TLS stack.
 #[cfg(feature = "aws")]
 pub mod siteverify;
 
 pub use clock::{ManualClock, SystemClock};
+pub use emf::EmfMetrics;
 pub use fixed_bot_check::{FixedAnswer, FixedBotCheck};
 pub use memory::MemoryStore;
 pub use no_delivery::NoDelivery;
 pub use randomness::{OsRandomness, SeededRandomness};
+pub use recorded_metrics::RecordedMetrics;

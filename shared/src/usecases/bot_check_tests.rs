@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::adapters::RecordedMetrics;
 use crate::adapters::{FixedAnswer, FixedBotCheck, ManualClock, MemoryStore, OsRandomness};
 use crate::config::Settings;
 use crate::crypto::Keys;
@@ -13,7 +14,6 @@ use crate::domain::{
     BotCheckPolicy, BotCheckProvider, CaptchaToken, Channel, CodeSpec, Destination, Locale,
     Purpose, SmsBinding, Ttl,
 };
-use crate::metrics::RecordedMetrics;
 use crate::ports::BotCheck;
 use crate::profiles::Profile;
 

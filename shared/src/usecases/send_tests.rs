@@ -7,13 +7,14 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::abuse::SmsRules;
+use crate::adapters::RecordedMetrics;
 use crate::adapters::{ManualClock, MemoryStore, OsRandomness};
 use crate::config::Settings;
 use crate::crypto::Keys;
 use crate::crypto::ServiceSecret;
 use crate::domain::{CodeSpec, Destination, EmailAddress, Locale, Money, SmsBinding, Ttl};
 use crate::messages::{self, CustomTemplate};
-use crate::metrics::{MetricEvent, RecordedMetrics};
+use crate::metrics::MetricEvent;
 use crate::ports::{Delivered, Notifier, OutgoingMessage};
 use crate::usecases::{Otp, Requester};
 
