@@ -13,6 +13,13 @@ pub struct Texts {
     pub intro: &'static str,
     pub expiry: &'static str,
     pub ignore: &'static str,
+    /// A voice call's words: after the code, before it is said again, and at the end.
+    pub voice_repeat: &'static str,
+    pub voice_expiry: &'static str,
+    /// The Amazon Polly voice that reads this language (a `VoiceId` of End User Messaging SMS and
+    /// Voice v2), and the locale it speaks.
+    pub voice_id: &'static str,
+    pub voice_locale: &'static str,
 }
 
 pub const ENGLISH: Texts = Texts {
@@ -25,6 +32,10 @@ pub const ENGLISH: Texts = Texts {
     intro: "Your verification code is:",
     expiry: "This code expires in {minutes} min.",
     ignore: "If you did not ask for this code, you can ignore this email. Never share it with anyone.",
+    voice_repeat: "Again, your code is:",
+    voice_expiry: "It expires in {minutes} minutes.",
+    voice_id: "JOANNA",
+    voice_locale: "en-US",
 };
 
 pub const CATALOG: &[Texts] = &[
@@ -39,6 +50,10 @@ pub const CATALOG: &[Texts] = &[
         intro: "Tu código de verificación es:",
         expiry: "Este código caduca en {minutes} min.",
         ignore: "Si no has solicitado este código, ignora este correo. No lo compartas con nadie.",
+        voice_repeat: "Repito, tu código es:",
+        voice_expiry: "Caduca en {minutes} minutos.",
+        voice_id: "LUCIA",
+        voice_locale: "es-ES",
     },
     Texts {
         language: "fr",
@@ -50,6 +65,10 @@ pub const CATALOG: &[Texts] = &[
         intro: "Votre code de vérification est :",
         expiry: "Ce code expire dans {minutes} min.",
         ignore: "Si vous n'avez pas demandé ce code, ignorez cet e-mail. Ne le communiquez à personne.",
+        voice_repeat: "Je répète, votre code est :",
+        voice_expiry: "Il expire dans {minutes} minutes.",
+        voice_id: "LEA",
+        voice_locale: "fr-FR",
     },
     Texts {
         language: "de",
@@ -61,6 +80,10 @@ pub const CATALOG: &[Texts] = &[
         intro: "Ihr Bestätigungscode lautet:",
         expiry: "Der Code ist {minutes} Min. gültig.",
         ignore: "Wenn Sie diesen Code nicht angefordert haben, ignorieren Sie diese E-Mail. Geben Sie ihn niemals weiter.",
+        voice_repeat: "Noch einmal, Ihr Code lautet:",
+        voice_expiry: "Er ist {minutes} Minuten gültig.",
+        voice_id: "VICKI",
+        voice_locale: "de-DE",
     },
     Texts {
         language: "pt",
@@ -72,5 +95,9 @@ pub const CATALOG: &[Texts] = &[
         intro: "O seu código de verificação é:",
         expiry: "Este código expira em {minutes} min.",
         ignore: "Se não solicitou este código, ignore este e-mail. Nunca o compartilhe com ninguém.",
+        voice_repeat: "Repetindo, o seu código é:",
+        voice_expiry: "Ele expira em {minutes} minutos.",
+        voice_id: "CAMILA",
+        voice_locale: "pt-BR",
     },
 ];
