@@ -1,40 +1,44 @@
 """A fake of AWS End User Messaging SMS and Voice v2 (`pinpoint-sms-voice-v2`) for the emulator.
 
-moto has no such service. `SmsVoiceV2(app)` is a WSGI middleware put around moto by tests/emulator.py:
-it answers the awsJson1_0 requests whose `X-Amz-Target` is `PinpointSMSVoiceV2.<Operation>` (or that
-are signed for `sms-voice`), adds what it recorded to `GET /moto-api/data.json`, clears it on
+moto has no such service. `SmsVoiceV2(app)`, a WSGI middleware that tests/emulator.py puts around
+moto, answers the awsJson1_0 requests whose `X-Amz-Target` is `PinpointSMSVoiceV2.<Operation>` (or
+that are signed for `sms-voice`), adds what it recorded to `GET /moto-api/data.json`, clears it on
 `POST /moto-api/reset`, and hands every other request to moto unchanged.
 
 Operations
     SendVoiceMessage, SendTextMessage, PutMessageFeedback   what the service uses;
     RequestPhoneNumber, CreateConfigurationSet, DescribePhoneNumbers   to set up what a send needs.
-    Any other `PinpointSMSVoiceV2.*` target: 400 `UnknownOperationException`, as AWS JSON 1.0 answers.
+    Any other `PinpointSMSVoiceV2.*` target: 400 `UnknownOperationException`, as AWS JSON 1.0
+    services answer.
 
 Validation
-    Every input is checked against the operation's input shape in botocore's own model of the service
-    (required members, string lengths, patterns, enums, integer ranges, list and map sizes, JSON types),
-    as the AWS API front end does before the service sees a request; then what the API reference adds:
+    Every input is checked against the operation's input shape in botocore's own model of the
+    service (required members, string lengths, patterns, enums, integer ranges, list and map sizes,
+    JSON types), as the AWS API front end does before the service sees a request; then what the API
+    reference adds:
       * DestinationPhoneNumber in E.164: a "+" and at most 15 digits (the model's pattern
         `\\+?[1-9][0-9]{1,18}` alone would allow no "+" and 19 digits);
-      * a voice MessageBody of MessageBodyTextType TEXT (the default) is at most 3,000 characters, of
-        SSML at most 6,000 (the model's maximum for the shape); SSML must be well-formed XML whose root
-        is <speak> (AWS checks the SSML when the message is sent, and refuses it there too);
-      * a text MessageBody is at most 1,600 characters: that is the model's maximum for SendTextMessage
-        (the issue's 3,000 is the voice TEXT limit);
-      * the origination identity (its PhoneNumber, PhoneNumberId or PhoneNumberArn; there are no pools,
-        sender IDs or RCS agents) and the configuration set (name or ARN) must exist in the request's
-        region, else `ResourceNotFoundException` (400) with ResourceType and ResourceId; a
-        ProtectConfigurationId never exists here (none can be created); a voice message needs a number
-        with the VOICE capability, a text message one with SMS.
+      * a voice MessageBody of MessageBodyTextType TEXT (the default) is at most 3,000 characters,
+        of SSML at most 6,000 (the model's maximum for the shape); SSML must be well-formed XML
+        whose root is <speak> (AWS checks the SSML when the message is sent, and refuses it there
+        too);
+      * a text MessageBody is at most 1,600 characters: that is the model's maximum for
+        SendTextMessage (the issue's 3,000 is the voice TEXT limit);
+      * the origination identity (its PhoneNumber, PhoneNumberId or PhoneNumberArn; there are no
+        pools, sender IDs or RCS agents) and the configuration set (name or ARN) must exist in the
+        request's region, else `ResourceNotFoundException` (400) with ResourceType and ResourceId;
+        a ProtectConfigurationId never exists here (none can be created); a voice message needs a
+        number with the VOICE capability, a text message one with SMS.
     Failures are `ValidationException` with Message, Reason (MISSING_PARAMETER when only required
     members are missing, else FIELD_VALIDATION_FAILED or the specific reason) and Fields [{Name,
     Message}]. A body that is not a JSON object, or a member of the wrong JSON type, is a
     `SerializationException`.
 
-Wire format (as AWS JSON 1.0 services answer): status 200 with exactly the output members, or 400 with
-`Content-Type: application/x-amz-json-1.0`, `x-amzn-ErrorType: <Code>:<namespace URL>` (the header the
-Rust SDK reads first) and the body `{"__type": "<namespace>#<Code>", "Message": ..., <shape members>}`
-(the member botocore reads); both name the same code once their prefix and suffix are cut.
+Wire format (as AWS JSON 1.0 services answer): status 200 with exactly the output members, or 400
+with `Content-Type: application/x-amz-json-1.0`, `x-amzn-ErrorType: <Code>:<namespace URL>` (the
+header the Rust SDK reads first) and the body
+`{"__type": "<namespace>#<Code>", "Message": ..., <the shape's other members>}` (botocore reads
+`__type`); both name the same code once their prefix and suffix are cut.
 
 The feed: `GET /moto-api/data.json` is moto's JSON plus one top-level key
     "pinpoint-sms-voice-v2": {
@@ -63,6 +67,12 @@ recorded values are what the caller sent, not the service's defaults). Times are
 DryRun message is recorded with "dry_run": true (AWS validates it and sends nothing).
 
 `POST /moto-api/reset` clears all of it (and moto resets its own services as before).
+
+Not modelled: prices (MaxPrice and MaxPricePerMinute are checked for form only), quotas and
+throttling, the sandbox's verified destinations, opt-outs, a number's country against the
+destination's, simulator numbers reaching only simulator destinations, keywords, registrations,
+pools and sender IDs (unknown, so not found), and the hour after which feedback turns FAILED. A
+validation message quotes the offending value, as AWS front ends do (a destination number too).
 """
 
 import json
@@ -141,7 +151,7 @@ def _shown(value):
     return text if len(text) <= 100 else text[:100] + "..."
 
 
-# --- the model's constraints ------------------------------------------------------------------------
+# --- the model's constraints -----------------------------------------------------------------
 
 class _Problems:
     def __init__(self):
@@ -154,6 +164,14 @@ class _Problems:
         self.fields.append(
             (name, f"Value {shown} at '{name}' failed to satisfy constraint: {constraint}")
         )
+
+
+def _too_short(meta):
+    return f"Member must have length greater than or equal to {meta['min']}"
+
+
+def _too_long(meta):
+    return f"Member must have length less than or equal to {meta['max']}"
 
 
 def _check(shape, value, name, problems):
@@ -174,9 +192,9 @@ def _check(shape, value, name, problems):
         if not isinstance(value, str):
             raise serialization_error(f"Expected a string at '{name}', got {_shown(value)}")
         if "min" in meta and len(value) < meta["min"]:
-            problems.add(name, value, f"Member must have length greater than or equal to {meta['min']}")
+            problems.add(name, value, _too_short(meta))
         if "max" in meta and len(value) > meta["max"]:
-            problems.add(name, value, f"Member must have length less than or equal to {meta['max']}")
+            problems.add(name, value, _too_long(meta))
         # AWS's front end matches the whole value against the pattern (Java's Pattern.matches).
         if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
             problems.add(name, value,
@@ -188,9 +206,11 @@ def _check(shape, value, name, problems):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
             raise serialization_error(f"Expected an integer at '{name}', got {_shown(value)}")
         if "min" in meta and value < meta["min"]:
-            problems.add(name, value, f"Member must have value greater than or equal to {meta['min']}")
+            problems.add(name, value,
+                         f"Member must have value greater than or equal to {meta['min']}")
         if "max" in meta and value > meta["max"]:
-            problems.add(name, value, f"Member must have value less than or equal to {meta['max']}")
+            problems.add(name, value,
+                         f"Member must have value less than or equal to {meta['max']}")
     elif kind == "boolean":
         if not isinstance(value, bool):
             raise serialization_error(f"Expected a boolean at '{name}', got {_shown(value)}")
@@ -220,7 +240,7 @@ def _check_size(meta, value, name, problems):
         problems.add(name, value, f"Member must have length less than or equal to {meta['max']}")
 
 
-# --- the middleware ---------------------------------------------------------------------------------
+# --- the middleware --------------------------------------------------------------------------
 
 class SmsVoiceV2:
     """WSGI middleware: the fake service in front of `app` (moto)."""
@@ -456,8 +476,8 @@ class SmsVoiceV2:
         message = self.messages.get(message_id)
         # A message has a feedback record only if it was sent (not a dry run), in this region,
         # with MessageFeedbackEnabled.
-        if (message is None or message["region"] != region or not message["message_feedback_enabled"]
-                or message["dry_run"]):
+        if (message is None or message["region"] != region
+                or not message["message_feedback_enabled"] or message["dry_run"]):
             raise not_found("message", message_id, "Message feedback record for message")
         self.message_feedback.append(
             {"message_id": message_id, "message_feedback_status": status, "at": _iso(_now())}
@@ -474,7 +494,8 @@ class SmsVoiceV2:
                 "IsoCountryCode", f"Phone numbers cannot be requested for {country} here",
             )])
         opt_out = body.get("OptOutListName")
-        if opt_out is not None and opt_out not in ("Default", self._arn(region, "opt-out-list/Default")):
+        default_list = ("Default", self._arn(region, "opt-out-list/Default"))
+        if opt_out is not None and opt_out not in default_list:
             raise not_found("opt-out-list", opt_out, "Opt-out list")
         if body.get("PoolId"):
             raise not_found("pool", body["PoolId"], "Pool")
@@ -561,8 +582,10 @@ class SmsVoiceV2:
 FILTER_FIELDS = {
     "status": "Status", "iso-country-code": "IsoCountryCode", "message-type": "MessageType",
     "number-capability": "NumberCapabilities", "number-type": "NumberType",
-    "two-way-enabled": "TwoWayEnabled", "self-managed-opt-outs-enabled": "SelfManagedOptOutsEnabled",
-    "opt-out-list-name": "OptOutListName", "deletion-protection-enabled": "DeletionProtectionEnabled",
+    "two-way-enabled": "TwoWayEnabled",
+    "self-managed-opt-outs-enabled": "SelfManagedOptOutsEnabled",
+    "opt-out-list-name": "OptOutListName",
+    "deletion-protection-enabled": "DeletionProtectionEnabled",
     "two-way-channel-arn": "TwoWayChannelArn",
 }
 
@@ -587,8 +610,9 @@ def _identity_type(identity):
 
 
 def _check_ssml(message):
-    # AWS validates the SSML when the message is sent (Amazon Polly renders it) and refuses a message
-    # it cannot read; the fake refuses at once what is not well-formed XML with a <speak> root.
+    # AWS validates the SSML when the message is sent (Amazon Polly renders it) and refuses a
+    # message it cannot read; the fake refuses at once what is not well-formed XML with a <speak>
+    # root.
     try:
         root = ElementTree.fromstring(message)
     except ElementTree.ParseError as error:
@@ -597,7 +621,8 @@ def _check_ssml(message):
         )]) from None
     if root.tag.rsplit("}", 1)[-1] != "speak":
         raise validation_error("INVALID_PARAMETER", [(
-            "MessageBody", f"MessageBody is not valid SSML: the root element is <{root.tag}>, not <speak>",
+            "MessageBody",
+            f"MessageBody is not valid SSML: the root element is <{root.tag}>, not <speak>",
         )])
 
 

@@ -1,5 +1,5 @@
-"""Tests of the emulator's End User Messaging SMS and Voice v2 fake (tests/sms_voice_v2.py), driven by
-boto3 against tests/emulator.py run as a subprocess: every error is asserted by the exception class
+"""Tests of the emulator's End User Messaging SMS and Voice v2 fake (tests/sms_voice_v2.py), driven
+by boto3 against tests/emulator.py run as a subprocess: every error is asserted by the exception class
 boto3 builds from the reply, which proves the wire format, and every accepted message by what
 /moto-api/data.json shows.
 
@@ -136,7 +136,8 @@ class Emulator(unittest.TestCase):
                                                       if v is not None})
 
     def refused(self, exception, call, *args, **kwargs):
-        """Asserts that `call` raises `exception` (a boto3 modeled error class); returns the reply."""
+        """Asserts that `call` raises `exception` (a boto3 modeled error class); returns the
+        reply."""
         with self.assertRaises(exception) as caught:
             call(*args, **kwargs)
         return caught.exception.response
@@ -163,7 +164,8 @@ class Sending(Emulator):
             MessageFeedbackEnabled=True,
         )
         self.assertEqual(set(reply) - {"ResponseMetadata"}, {"MessageId"})
-        self.assertRegex(reply["MessageId"], r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")
+        self.assertRegex(reply["MessageId"],
+                         r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")
         [message] = self.feed()["voice_messages"]
         sent_at = message.pop("sent_at")
         self.assertRegex(sent_at, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -376,7 +378,8 @@ class Validation(Emulator):
         self.assertEqual(text["MessageBody"].metadata["max"], 1600)
         self.assertEqual((voice["TimeToLive"].metadata["min"], voice["TimeToLive"].metadata["max"]),
                          (5, 259200))
-        self.assertEqual(voice["DestinationPhoneNumber"].metadata["pattern"], r"\+?[1-9][0-9]{1,18}")
+        self.assertEqual(voice["DestinationPhoneNumber"].metadata["pattern"],
+                         r"\+?[1-9][0-9]{1,18}")
         self.assertEqual(voice["Context"].metadata["max"], 5)
 
 
@@ -431,8 +434,9 @@ class Resources(Emulator):
     def test_request_phone_number_and_describe(self):
         reply = {k: v for k, v in self.number.items() if k != "ResponseMetadata"}
         self.assertRegex(reply.pop("PhoneNumberId"), r"^phone-[0-9a-f]{32}$")
-        self.assertRegex(reply.pop("PhoneNumberArn"),
-                         r"^arn:aws:sms-voice:us-east-1:123456789012:phone-number/phone-[0-9a-f]{32}$")
+        self.assertRegex(
+            reply.pop("PhoneNumberArn"),
+            r"^arn:aws:sms-voice:us-east-1:123456789012:phone-number/phone-[0-9a-f]{32}$")
         self.assertRegex(reply.pop("PhoneNumber"), r"^\+1[2-9]\d{9}$")
         reply.pop("CreatedTimestamp")
         self.assertEqual(reply, {
@@ -590,8 +594,8 @@ class WireAndFeed(Emulator):
 
 
 class SoakComposition(unittest.TestCase):
-    """bench/soak/emulator.py loads tests/emulator.py by its path and wraps the app with its own layer:
-    both layers answer."""
+    """bench/soak/emulator.py loads tests/emulator.py by its path and wraps the app with its own
+    layer: both layers answer."""
 
     def test_the_soak_emulator_serves_the_fake_and_its_own_feed(self):
         process, endpoint = start(os.path.join(ROOT, "bench", "soak", "emulator.py"))
