@@ -1,6 +1,6 @@
 """Tests of the emulator's End User Messaging SMS and Voice v2 fake (tests/sms_voice_v2.py), driven
-by boto3 against tests/emulator.py run as a subprocess: every error is asserted by the exception class
-boto3 builds from the reply, which proves the wire format, and every accepted message by what
+by boto3 against tests/emulator.py run as a subprocess: every error is asserted by the exception
+class boto3 builds from the reply, which proves the wire format, and every accepted message by what
 /moto-api/data.json shows.
 
 Run: .venv/bin/python -m unittest discover -s tests -p 'test_sms_voice_v2.py'
