@@ -41,6 +41,7 @@ cargo test --workspace --locked
 # The module checker's own tests (a cycle, an import from crypto up to config, a long file all fail),
 # and the crate held to it.
 python3 -m unittest discover -s tests -p 'test_check_modules.py'
+.venv/bin/python -m unittest discover -s tests -p 'test_sms_voice_v2.py'
 # The operator's profiles, as a deploy would load them (refused with the profile and field named).
 cargo run -q --locked -p otp-local -- check-profiles profiles.json
 cargo run -q --locked -p otp-local -- check-profiles examples/profiles.json
