@@ -22,6 +22,7 @@ mod proof;
 mod resend;
 mod segments;
 mod send;
+mod sms_voice;
 mod totp;
 mod totp_store;
 mod trust_boundary;

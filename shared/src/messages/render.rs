@@ -323,8 +323,8 @@ fn escape_html(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::adapters::SeededRandomness;
-    use crate::messages::SmsEncoding;
     use crate::domain::{Alphabet, AndroidAppHash, CodeLength, CodeSpec, WebOtpOrigin};
+    use crate::messages::SmsEncoding;
 
     fn code(length: u64) -> Code {
         let spec = CodeSpec {

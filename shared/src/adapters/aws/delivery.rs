@@ -208,7 +208,7 @@ impl SesEmail {
 }
 
 /// An SDK failure by its kind, error code and request id, never by its message.
-fn describe<E, R>(operation: &str, error: &SdkError<E, R>) -> anyhow::Error
+pub(super) fn describe<E, R>(operation: &str, error: &SdkError<E, R>) -> anyhow::Error
 where
     E: ProvideErrorMetadata,
 {

@@ -7,8 +7,10 @@ mod delivery;
 mod dynamodb;
 mod sdk;
 mod secrets;
+mod sms_voice;
 
 pub use delivery::{AwsDelivery, EmailSettings, SesEmail, SmsSettings, SnsSms};
 pub use dynamodb::{DynamoStore, create_table_if_missing};
 pub use sdk::{configured, sdk_config};
 pub use secrets::{captcha_secret_from_secrets_manager, service_secret_from_secrets_manager};
+pub use sms_voice::{SmsVoice, SmsVoiceSettings};
