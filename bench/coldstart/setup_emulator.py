@@ -2,7 +2,7 @@
 secret in Secrets Manager. Prints {"table", "secret_arn", "secret"} as JSON on stdout.
 
 The table has the shape `otp-local --store dynamodb --create-table` gives it
-(shared/src/adapters/aws/dynamodb.rs, create_table_if_missing): partition key `pk` (string), on-demand
+(shared/src/adapters/aws/dynamodb/table.rs, create_table_if_missing): partition key `pk` (string), on-demand
 billing, TTL on `purge_at`.
 
 Run with the bench venv's python (it has boto3):

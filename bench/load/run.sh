@@ -56,7 +56,7 @@ bin="$out/otp-local-load"
 cp "$target_dir/release/otp-local" "$bin"
 
 # The environment of every server: nothing from the caller's (env -i), limits raised to their maxima
-# (Settings::VARIABLES in shared/src/config.rs) since all the load comes from one client address,
+# (Settings::VARIABLES in shared/src/config/variables.rs) since all the load comes from one client address,
 # 127.0.0.1, and every send-only run sends 100 000s of SMS; a fixed secret (≥ 32 bytes); codes that
 # outlive the pool's preparation (600 s, the most a profile may give a code).
 server_env=(
