@@ -11,8 +11,8 @@ use crate::crypto::{CodeHash, DestinationKey, IdempotentSend, SealedSecret};
 
 // The rules' own types, which the store ports speak in.
 use crate::domain::{
-    BotCheckProvider, CaptchaToken, ChallengeId, Channel, GuessBudget, GuessLock, GuessRecord,
-    NetworkKey, ProfileName, Purpose, Reference, Transaction, UserId,
+    BotCheckProvider, CaptchaToken, ChallengeId, Channel, Guess, GuessBudget, GuessLock,
+    GuessRecord, NetworkKey, ProfileName, Purpose, Reference, Transaction, UserId,
 };
 pub use crate::domain::{
     CodeState, IdempotencyClaim, Quota, QuotaKind, Refusal, SendAdmission, SendPolicy,
@@ -401,6 +401,15 @@ impl From<Refusal> for VerifyOutcome {
             Refusal::Expired => VerifyOutcome::Expired,
             Refusal::Locked => VerifyOutcome::Locked,
             Refusal::LockedOut { until } => VerifyOutcome::LockedOut { until },
+        }
+    }
+}
+
+impl From<Guess> for FailureOutcome {
+    fn from(guess: Guess) -> Self {
+        match guess {
+            Guess::Counted { attempts_remaining } => FailureOutcome::Counted { attempts_remaining },
+            Guess::LockStarted(lock) => FailureOutcome::LockStarted(lock),
         }
     }
 }

@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 
 use crate::crypto::CodeHash;
-use crate::domain::{Guess, GuessBudget, NetworkKey, UserId};
+use crate::domain::{GuessBudget, NetworkKey, UserId};
 use crate::ports::{
     EnrollAdmission, Enrollment, FailureOutcome, RecoveryOutcome, StepOutcome, StoreError,
     TotpStore,
@@ -91,10 +91,7 @@ impl TotpStore for MemoryStore {
             return Ok(FailureOutcome::Locked { until });
         }
         e.guess_version += 1;
-        Ok(match e.guesses.fail(budget, network, now) {
-            Guess::Counted { attempts_remaining } => FailureOutcome::Counted { attempts_remaining },
-            Guess::LockStarted(lock) => FailureOutcome::LockStarted(lock),
-        })
+        Ok(e.guesses.fail(budget, network, now).into())
     }
 
     async fn use_recovery_code(

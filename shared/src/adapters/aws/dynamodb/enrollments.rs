@@ -28,7 +28,7 @@ use super::errors::*;
 use super::store::*;
 use crate::adapters::OsRandomness;
 use crate::crypto::CodeHash;
-use crate::domain::{ChallengeId, Guess, GuessBudget, GuessRecord, NetworkKey, UserId};
+use crate::domain::{ChallengeId, GuessBudget, GuessRecord, NetworkKey, UserId};
 use crate::ports::{
     EnrollAdmission, Enrollment, FailureOutcome, RecoveryOutcome, StepOutcome, StoreError,
     TotpStore,
@@ -309,12 +309,7 @@ impl TotpStore for DynamoStore {
             if let Some(until) = known.guesses.locked_until(network, now) {
                 return Err(FailureOutcome::Locked { until });
             }
-            let outcome = match guesses.fail(budget, network, now) {
-                Guess::Counted { attempts_remaining } => {
-                    FailureOutcome::Counted { attempts_remaining }
-                }
-                Guess::LockStarted(lock) => FailureOutcome::LockStarted(lock),
-            };
+            let outcome = guesses.fail(budget, network, now).into();
             let write = Decided {
                 condition: "attribute_exists(#pk)",
                 set: "",
