@@ -283,6 +283,75 @@ impl Enrollment {
         replace || !self.is_active()
     }
 
+    /// Accepts time step `step` from `network` at `now`, as every store decides it: refused while
+    /// `network` is locked out, or when the step is not after the last one accepted (a replay, or
+    /// an older code); else recorded, the enrolment active and `network`'s count reset.
+    pub fn accept_step(
+        &mut self,
+        step: u64,
+        network: &NetworkKey,
+        now: OffsetDateTime,
+    ) -> StepOutcome {
+        if let Some(until) = self.guesses.locked_until(network, now) {
+            return StepOutcome::Locked { until };
+        }
+        if self.last_step.is_some_and(|last| step <= last) {
+            return StepOutcome::Replayed;
+        }
+        self.last_step = Some(step);
+        self.pending_until = None;
+        self.last_used_at = Some(now);
+        self.succeed(network, now);
+        StepOutcome::Accepted
+    }
+
+    /// A wrong code (or recovery code) from `network` at `now`: not counted while `network` is
+    /// locked out; else counted under `budget`, which may start a lock.
+    pub fn count_failure(
+        &mut self,
+        budget: &GuessBudget,
+        network: &NetworkKey,
+        now: OffsetDateTime,
+    ) -> FailureOutcome {
+        if let Some(until) = self.guesses.locked_until(network, now) {
+            return FailureOutcome::Locked { until };
+        }
+        self.guess_version += 1;
+        self.guesses.fail(budget, network, now).into()
+    }
+
+    /// Uses up the recovery code with keyed hash `hash`, from `network` at `now`: refused while
+    /// `network` is locked out; unknown unless the enrolment is active and holds the code unused.
+    pub fn use_recovery_code(
+        &mut self,
+        hash: &CodeHash,
+        network: &NetworkKey,
+        now: OffsetDateTime,
+    ) -> RecoveryOutcome {
+        if let Some(until) = self.guesses.locked_until(network, now) {
+            return RecoveryOutcome::Locked { until };
+        }
+        let position = self.recovery_hashes.iter().position(|h| h == hash);
+        match position {
+            Some(i) if self.is_active() => {
+                self.recovery_hashes.swap_remove(i);
+                self.last_used_at = Some(now);
+                self.succeed(network, now);
+                RecoveryOutcome::Accepted {
+                    remaining: self.recovery_hashes.len() as u32,
+                }
+            }
+            _ => RecoveryOutcome::Unknown,
+        }
+    }
+
+    /// A right code or recovery code from `network`: its count and escalation start again.
+    fn succeed(&mut self, network: &NetworkKey, now: OffsetDateTime) {
+        self.guesses.succeed(network);
+        self.guesses.prune(now);
+        self.guess_version += 1;
+    }
+
     /// Whether this is still the enrolment `enrollment_id` names and it has not lapsed: what every
     /// write decided on that enrolment requires.
     pub fn is_live(&self, enrollment_id: &str, now: OffsetDateTime) -> bool {

@@ -61,19 +61,7 @@ impl TotpStore for MemoryStore {
         let Some(e) = inner.live_enrollment(enrollment, now) else {
             return Ok(StepOutcome::Gone);
         };
-        if let Some(until) = e.guesses.locked_until(network, now) {
-            return Ok(StepOutcome::Locked { until });
-        }
-        if e.last_step.is_some_and(|last| step <= last) {
-            return Ok(StepOutcome::Replayed);
-        }
-        e.last_step = Some(step);
-        e.guesses.succeed(network);
-        e.guesses.prune(now);
-        e.guess_version += 1;
-        e.pending_until = None;
-        e.last_used_at = Some(now);
-        Ok(StepOutcome::Accepted)
+        Ok(e.accept_step(step, network, now))
     }
 
     async fn count_failure(
@@ -87,11 +75,7 @@ impl TotpStore for MemoryStore {
         let Some(e) = inner.live_enrollment(enrollment, now) else {
             return Ok(FailureOutcome::Gone);
         };
-        if let Some(until) = e.guesses.locked_until(network, now) {
-            return Ok(FailureOutcome::Locked { until });
-        }
-        e.guess_version += 1;
-        Ok(e.guesses.fail(budget, network, now).into())
+        Ok(e.count_failure(budget, network, now))
     }
 
     async fn use_recovery_code(
@@ -106,22 +90,6 @@ impl TotpStore for MemoryStore {
         let Some(e) = inner.live_enrollment(enrollment, now) else {
             return Ok(RecoveryOutcome::Gone);
         };
-        if let Some(until) = e.guesses.locked_until(network, now) {
-            return Ok(RecoveryOutcome::Locked { until });
-        }
-        let position = e.recovery_hashes.iter().position(|h| h == hash);
-        match position {
-            Some(i) if e.is_active() => {
-                e.recovery_hashes.swap_remove(i);
-                e.guesses.succeed(network);
-                e.guesses.prune(now);
-                e.guess_version += 1;
-                e.last_used_at = Some(now);
-                Ok(RecoveryOutcome::Accepted {
-                    remaining: e.recovery_hashes.len() as u32,
-                })
-            }
-            _ => Ok(RecoveryOutcome::Unknown),
-        }
+        Ok(e.use_recovery_code(hash, network, now))
     }
 }

@@ -28,7 +28,7 @@ use super::errors::*;
 use super::store::*;
 use crate::adapters::OsRandomness;
 use crate::crypto::CodeHash;
-use crate::domain::{ChallengeId, GuessBudget, GuessRecord, NetworkKey, UserId};
+use crate::domain::{ChallengeId, GuessBudget, NetworkKey, UserId};
 use crate::ports::{
     EnrollAdmission, Enrollment, FailureOutcome, RecoveryOutcome, StepOutcome, StoreError,
     TotpStore,
@@ -144,7 +144,7 @@ impl DynamoStore {
         read: &Enrollment,
         now: OffsetDateTime,
         gone: T,
-        mut decide: impl FnMut(&Enrollment, &mut GuessRecord) -> Result<(Decided, T), T>,
+        mut decide: impl FnMut(&mut Enrollment) -> Result<(Decided, T), T>,
     ) -> Result<T, StoreError> {
         let mut known = read.clone();
         let eid = read.enrollment_id.clone();
@@ -152,12 +152,13 @@ impl DynamoStore {
             if !known.is_live(&eid, now) {
                 return Ok(gone);
             }
-            let mut guesses = known.guesses.clone();
-            let (decided, outcome) = match decide(&known, &mut guesses) {
+            // The domain's decision, made on a copy of the item as last read.
+            let mut next = known.clone();
+            let (decided, outcome) = match decide(&mut next) {
                 Ok(decided) => decided,
                 Err(outcome) => return Ok(outcome),
             };
-            guesses.prune(now);
+            let guesses = next.guesses;
             let mut values = decided.values;
             values.extend([
                 (":eid", AttributeValue::S(eid.clone())),
@@ -277,15 +278,12 @@ impl TotpStore for DynamoStore {
         _budget: &GuessBudget,
         now: OffsetDateTime,
     ) -> Result<StepOutcome, StoreError> {
-        self.decide_and_write(enrollment, now, StepOutcome::Gone, |known, guesses| {
-            if let Some(until) = known.guesses.locked_until(network, now) {
-                return Err(StepOutcome::Locked { until });
-            }
+        self.decide_and_write(enrollment, now, StepOutcome::Gone, |next| {
             // Steps only move forward, so a stale read that refuses one is right.
-            if known.last_step.is_some_and(|last| step <= last) {
-                return Err(StepOutcome::Replayed);
+            match next.accept_step(step, network, now) {
+                StepOutcome::Accepted => {}
+                refused => return Err(refused),
             }
-            guesses.succeed(network);
             let write = Decided {
                 condition: "attribute_not_exists(last_step) OR last_step < :step",
                 set: "last_step = :step, last_used_ms = :now",
@@ -305,11 +303,11 @@ impl TotpStore for DynamoStore {
         budget: &GuessBudget,
         now: OffsetDateTime,
     ) -> Result<FailureOutcome, StoreError> {
-        self.decide_and_write(enrollment, now, FailureOutcome::Gone, |known, guesses| {
-            if let Some(until) = known.guesses.locked_until(network, now) {
-                return Err(FailureOutcome::Locked { until });
+        self.decide_and_write(enrollment, now, FailureOutcome::Gone, |next| {
+            let outcome = next.count_failure(budget, network, now);
+            if let FailureOutcome::Locked { .. } = outcome {
+                return Err(outcome);
             }
-            let outcome = guesses.fail(budget, network, now).into();
             let write = Decided {
                 condition: "attribute_exists(#pk)",
                 set: "",
@@ -331,15 +329,12 @@ impl TotpStore for DynamoStore {
         now: OffsetDateTime,
     ) -> Result<RecoveryOutcome, StoreError> {
         let hex = HEXLOWER.encode(hash.as_bytes());
-        self.decide_and_write(enrollment, now, RecoveryOutcome::Gone, |known, guesses| {
-            if let Some(until) = known.guesses.locked_until(network, now) {
-                return Err(RecoveryOutcome::Locked { until });
-            }
+        self.decide_and_write(enrollment, now, RecoveryOutcome::Gone, |next| {
             // Codes are only ever used up, so a stale read that lacks one is right.
-            if !known.is_active() || !known.recovery_hashes.contains(hash) {
-                return Err(RecoveryOutcome::Unknown);
+            let outcome = next.use_recovery_code(hash, network, now);
+            if !matches!(outcome, RecoveryOutcome::Accepted { .. }) {
+                return Err(outcome);
             }
-            guesses.succeed(network);
             let write = Decided {
                 condition: "attribute_not_exists(pending_until_ms) AND contains(recovery, :hash)",
                 set: "last_used_ms = :now",
@@ -350,9 +345,8 @@ impl TotpStore for DynamoStore {
                     (":hashes", AttributeValue::Ss(vec![hex.clone()])),
                 ],
             };
-            // The read is the item at its version, so it knows what is left after this one.
-            let remaining = known.recovery_hashes.len().saturating_sub(1) as u32;
-            Ok((write, RecoveryOutcome::Accepted { remaining }))
+            // The read is the item at its version, so the count left after this one is exact.
+            Ok((write, outcome))
         })
         .await
     }
