@@ -22,7 +22,7 @@ from collections import defaultdict
 LAYERS = [
     ["crypto"],
     ["domain"],
-    ["abuse", "messages", "metrics", "ports", "profiles", "proof", "settings", "totp"],
+    ["abuse", "delivery_events", "messages", "metrics", "ports", "profiles", "proof", "settings", "totp"],
     ["usecases"],
     ["adapters", "config", "http", "runtime", "logging", "routes"],
 ]
