@@ -9,7 +9,8 @@
 
 use serde_json::Number;
 
-use crate::domain::Channel;
+use crate::delivery_events::EventChannel;
+use crate::domain::{Channel, Region};
 
 /// Every metric name a record can carry. The template's alarms and dashboard name only these, and
 /// its check mirrors this list.
@@ -33,6 +34,11 @@ pub const METRIC_NAMES: &[&str] = &[
     "TotpIncorrect",
     "TotpReplaysRefused",
     "TotpLocked",
+    "MessagesDelivered",
+    "MessagesFailed",
+    "EmailsBounced",
+    "EmailsComplained",
+    "DeliveryRate",
 ];
 
 /// Where the use cases report what happened. Recording never fails: a lost metric must not fail
@@ -87,6 +93,32 @@ pub enum MetricEvent {
     TotpReplayRefused,
     /// `TotpLocked`.
     TotpLocked,
+    /// `MessagesDelivered` by channel, and by channel and country (SMS and voice, when the
+    /// provider named it): a provider reported a sent message delivered (the events function).
+    MessageDelivered {
+        channel: EventChannel,
+        country: Option<Region>,
+    },
+    /// `MessagesFailed` by channel, by channel and country, and by channel and reason (one of
+    /// `delivery_events::FAILURE_REASONS`).
+    MessageFailed {
+        channel: EventChannel,
+        country: Option<Region>,
+        reason: &'static str,
+    },
+    /// `EmailsBounced` by bounce type (`permanent`, `transient`).
+    EmailBounced { permanent: bool },
+    /// `EmailsComplained`: a recipient marked a delivered email as spam.
+    EmailComplained,
+    /// `DeliveryRate` (a percentage: 100 for a message reported delivered, 0 for one reported
+    /// failed or bounced) by channel, and by channel and country: its average over a period is
+    /// the share of the outcomes reported in it that were deliveries, which a dashboard can show
+    /// per country with one search (CloudWatch cannot divide one search's results by another's).
+    DeliveryOutcome {
+        channel: EventChannel,
+        country: Option<Region>,
+        delivered: bool,
+    },
 }
 
 /// The dimension sets of a metric with no dimensions: EMF wants one set, and it may be empty.
@@ -94,6 +126,13 @@ const NO_DIMENSIONS: &[&[&str]] = &[&[]];
 const BY_CHANNEL: &[&[&str]] = &[&["Channel"]];
 const BY_CHANNEL_AND_COUNTRY: &[&[&str]] = &[&["Channel"], &["Channel", "Country"]];
 const BY_REASON: &[&[&str]] = &[&["Reason"]];
+const BY_CHANNEL_AND_REASON: &[&[&str]] = &[&["Channel"], &["Channel", "Reason"]];
+const BY_CHANNEL_COUNTRY_AND_REASON: &[&[&str]] = &[
+    &["Channel"],
+    &["Channel", "Country"],
+    &["Channel", "Reason"],
+];
+const BY_BOUNCE_TYPE: &[&[&str]] = &[&["BounceType"]];
 
 /// What an event becomes in CloudWatch.
 #[derive(Debug)]
@@ -126,6 +165,14 @@ impl Metric {
 
     /// `None` for NaN and infinities: JSON cannot carry them, and EMF drops a record whose metric
     /// is not a number.
+    fn percent(name: &'static str, value: u64) -> Self {
+        Self {
+            name,
+            unit: "Percent",
+            value: Number::from(value),
+        }
+    }
+
     fn amount(name: &'static str, value: f64) -> Option<Self> {
         Some(Self {
             name,
@@ -149,6 +196,27 @@ impl<'a> Shape<'a> {
             dimension_sets: BY_CHANNEL,
             dimensions: vec![("Channel", channel.as_str())],
             metrics: vec![Metric::count(name)],
+        }
+    }
+
+    /// One metric by channel, and by channel and country when there is one.
+    fn by_channel_and_country(
+        channel: &'static str,
+        country: Option<&'a Region>,
+        metric: Metric,
+    ) -> Self {
+        let mut dimensions = vec![("Channel", channel)];
+        let dimension_sets = match country {
+            Some(country) => {
+                dimensions.push(("Country", country.as_str()));
+                BY_CHANNEL_AND_COUNTRY
+            }
+            None => BY_CHANNEL,
+        };
+        Self {
+            dimension_sets,
+            dimensions,
+            metrics: vec![metric],
         }
     }
 
@@ -208,6 +276,46 @@ impl MetricEvent {
             E::TotpIncorrect => Shape::plain("TotpIncorrect"),
             E::TotpReplayRefused => Shape::plain("TotpReplaysRefused"),
             E::TotpLocked => Shape::plain("TotpLocked"),
+            E::MessageDelivered { channel, country } => Shape::by_channel_and_country(
+                channel.as_str(),
+                country.as_ref(),
+                Metric::count("MessagesDelivered"),
+            ),
+            E::MessageFailed {
+                channel,
+                country,
+                reason,
+            } => {
+                let mut shape = Shape::by_channel_and_country(
+                    channel.as_str(),
+                    country.as_ref(),
+                    Metric::count("MessagesFailed"),
+                );
+                shape.dimensions.push(("Reason", reason));
+                shape.dimension_sets = match country {
+                    Some(_) => BY_CHANNEL_COUNTRY_AND_REASON,
+                    None => BY_CHANNEL_AND_REASON,
+                };
+                shape
+            }
+            E::EmailBounced { permanent } => Shape {
+                dimension_sets: BY_BOUNCE_TYPE,
+                dimensions: vec![(
+                    "BounceType",
+                    if *permanent { "permanent" } else { "transient" },
+                )],
+                metrics: vec![Metric::count("EmailsBounced")],
+            },
+            E::EmailComplained => Shape::plain("EmailsComplained"),
+            E::DeliveryOutcome {
+                channel,
+                country,
+                delivered,
+            } => Shape::by_channel_and_country(
+                channel.as_str(),
+                country.as_ref(),
+                Metric::percent("DeliveryRate", if *delivered { 100 } else { 0 }),
+            ),
         })
     }
 }

@@ -162,7 +162,8 @@ mod tests {
 
     use super::*;
     use crate::adapters::{ManualClock, RecordedMetrics};
-    use crate::domain::Channel;
+    use crate::delivery_events::EventChannel;
+    use crate::domain::{Channel, Region};
     use crate::metrics::{METRIC_NAMES, NoMetrics};
 
     /// A writer the test can read back.
@@ -252,7 +253,125 @@ mod tests {
             E::TotpIncorrect,
             E::TotpReplayRefused,
             E::TotpLocked,
+            E::MessageDelivered {
+                channel: EventChannel::Voice,
+                country: Some(Region::parse("GB").unwrap()),
+            },
+            E::MessageFailed {
+                channel: EventChannel::Sms,
+                country: None,
+                reason: "blocked",
+            },
+            E::EmailBounced { permanent: true },
+            E::EmailComplained,
+            E::DeliveryOutcome {
+                channel: EventChannel::Email,
+                country: None,
+                delivered: false,
+            },
         ]
+    }
+
+    #[test]
+    fn a_delivery_is_counted_by_channel_and_by_channel_and_country() {
+        let record = one_record(MetricEvent::MessageDelivered {
+            channel: EventChannel::Voice,
+            country: Some(Region::parse("PT").unwrap()),
+        });
+        assert_eq!(
+            record,
+            json!({
+                "_aws": {
+                    "Timestamp": START_MS,
+                    "CloudWatchMetrics": [{
+                        "Namespace": "OtpLambda",
+                        "Dimensions": [["Channel"], ["Channel", "Country"]],
+                        "Metrics": [{"Name": "MessagesDelivered", "Unit": "Count"}]
+                    }]
+                },
+                "Channel": "voice",
+                "Country": "PT",
+                "MessagesDelivered": 1
+            })
+        );
+        let record = one_record(MetricEvent::MessageDelivered {
+            channel: EventChannel::Email,
+            country: None,
+        });
+        assert_eq!(
+            record["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Channel"]])
+        );
+        assert_eq!(record["Channel"], "email");
+        assert!(record.get("Country").is_none());
+    }
+
+    #[test]
+    fn a_failure_is_also_counted_by_channel_and_reason() {
+        let record = one_record(MetricEvent::MessageFailed {
+            channel: EventChannel::Sms,
+            country: Some(Region::parse("BR").unwrap()),
+            reason: "spam",
+        });
+        assert_eq!(
+            record,
+            json!({
+                "_aws": {
+                    "Timestamp": START_MS,
+                    "CloudWatchMetrics": [{
+                        "Namespace": "OtpLambda",
+                        "Dimensions": [["Channel"], ["Channel", "Country"], ["Channel", "Reason"]],
+                        "Metrics": [{"Name": "MessagesFailed", "Unit": "Count"}]
+                    }]
+                },
+                "Channel": "sms",
+                "Country": "BR",
+                "Reason": "spam",
+                "MessagesFailed": 1
+            })
+        );
+        let record = one_record(MetricEvent::MessageFailed {
+            channel: EventChannel::Email,
+            country: None,
+            reason: "rejected",
+        });
+        assert_eq!(
+            record["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Channel"], ["Channel", "Reason"]])
+        );
+        assert!(record.get("Country").is_none());
+    }
+
+    #[test]
+    fn bounces_by_type_complaints_and_the_delivery_rate() {
+        let record = one_record(MetricEvent::EmailBounced { permanent: false });
+        assert_eq!(
+            record["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["BounceType"]])
+        );
+        assert_eq!(record["BounceType"], "transient");
+        assert_eq!(record["EmailsBounced"], 1);
+        assert_eq!(
+            one_record(MetricEvent::EmailBounced { permanent: true })["BounceType"],
+            "permanent"
+        );
+        assert_eq!(
+            one_record(MetricEvent::EmailComplained)["EmailsComplained"],
+            1
+        );
+        for (delivered, value) in [(true, 100), (false, 0)] {
+            let record = one_record(MetricEvent::DeliveryOutcome {
+                channel: EventChannel::Sms,
+                country: Some(Region::parse("IN").unwrap()),
+                delivered,
+            });
+            assert_eq!(
+                record["_aws"]["CloudWatchMetrics"][0]["Metrics"],
+                json!([{"Name": "DeliveryRate", "Unit": "Percent"}])
+            );
+            assert_eq!(record["DeliveryRate"], value);
+            assert_eq!(record["Country"], "IN");
+        }
     }
 
     #[test]
