@@ -24,7 +24,7 @@ LAYERS = [
     ["domain"],
     ["abuse", "delivery_events", "messages", "metrics", "ports", "profiles", "proof", "settings", "totp"],
     ["usecases"],
-    ["adapters", "config", "http", "runtime", "logging", "routes"],
+    ["adapters", "config", "delivery_handler", "http", "runtime", "logging", "routes"],
 ]
 
 DEFINITION = re.compile(

@@ -7,7 +7,7 @@
 //! - `runtime`: the Lambdas' service built from their environment (with the `aws` feature).
 //! - [`metrics`]: the metrics port and its CloudWatch Embedded Metric Format adapter.
 //! - [`delivery_events`]: what SMS, voice and email providers report about sent messages;
-//!   the events Lambda counts them.
+//!   [`delivery_handler`]: the events Lambda's handler, which counts them.
 //! - [`http`]: the handlers the Lambdas and otp-local call, and the one place HTTP statuses are chosen.
 
 pub mod abuse;
@@ -15,6 +15,7 @@ pub mod adapters;
 pub mod config;
 pub mod crypto;
 pub mod delivery_events;
+pub mod delivery_handler;
 pub mod domain;
 pub mod http;
 /// Only with the `aws` feature (on by default): it builds the Lambdas' service from the AWS SDK.

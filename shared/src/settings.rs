@@ -30,6 +30,9 @@ pub struct Settings {
     pub metrics_namespace: String,
 }
 
+/// The CloudWatch namespace of the metrics when `OTP_METRICS_NAMESPACE` is not set.
+pub const DEFAULT_METRICS_NAMESPACE: &str = "OtpLambda";
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -50,7 +53,7 @@ impl Default for Settings {
             limits: VelocityLimits::default(),
             sms: SmsRules::default(),
             test_destinations: TestDestinations::default(),
-            metrics_namespace: "OtpLambda".to_owned(),
+            metrics_namespace: DEFAULT_METRICS_NAMESPACE.to_owned(),
         }
     }
 }

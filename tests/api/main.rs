@@ -8,6 +8,7 @@ mod calls;
 mod challenge_store;
 mod concurrency;
 mod cors;
+mod delivery_events;
 mod docs;
 mod fault_proxy;
 mod faults;

@@ -7,4 +7,4 @@ mod variables;
 
 pub use crate::settings::Settings;
 pub use error::ConfigError;
-pub use read::{env_var, service_secret_from_env};
+pub use read::{env_var, metrics_namespace, service_secret_from_env};

@@ -252,31 +252,31 @@ impl Settings {
             },
             test_destinations: parsed(&lookup, "OTP_TEST_DESTINATIONS", test_destinations)?
                 .unwrap_or_default(),
-            metrics_namespace: match lookup("OTP_METRICS_NAMESPACE") {
-                None => defaults.metrics_namespace,
-                Some(raw) => {
-                    let namespace = raw.trim();
-                    // CloudWatch: 1–255 of letters, digits and . - _ / # : (no leading colon).
-                    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c);
-                    if namespace.len() > 255
-                        || namespace.starts_with(':')
-                        || !namespace.chars().all(allowed)
-                    {
-                        return Err(ConfigError {
-                            variable: "OTP_METRICS_NAMESPACE",
-                            detail: "must be 1 to 255 letters, digits, spaces or . - _ / # :"
-                                .to_owned(),
-                        });
-                    }
-                    namespace.to_owned()
-                }
-            },
+            metrics_namespace: metrics_namespace(&lookup)?,
         })
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(env_var)
     }
+}
+
+/// `OTP_METRICS_NAMESPACE` from `lookup`, else the default: what every function's metrics are
+/// written under, the events function's too (which reads nothing else).
+pub fn metrics_namespace(lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let Some(raw) = lookup("OTP_METRICS_NAMESPACE") else {
+        return Ok(crate::settings::DEFAULT_METRICS_NAMESPACE.to_owned());
+    };
+    let namespace = raw.trim();
+    // CloudWatch: 1–255 of letters, digits and . - _ / # : (no leading colon).
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c);
+    if namespace.len() > 255 || namespace.starts_with(':') || !namespace.chars().all(allowed) {
+        return Err(ConfigError {
+            variable: "OTP_METRICS_NAMESPACE",
+            detail: "must be 1 to 255 letters, digits, spaces or . - _ / # :".to_owned(),
+        });
+    }
+    Ok(namespace.to_owned())
 }
 
 /// `OTP_SECRET` from the environment: `None` when unset, an error when set but unusable.
