@@ -7,8 +7,10 @@ and checked by tests/api/docs.rs) that are not otp-local's own, each on its func
 every /v1/server/ route requires SigV4 (AWS_IAM) and no other route does, and ServerCallerPolicy
 allows exactly the /v1/server/ routes; every parameter behind an OTP_* variable
 defaults to what docs/configuration.md's table (and so otp-local) says, within the same range; the
-alarms exist and notify the alerts topic; and the alarms and the dashboard use only metrics the
-functions emit. Run with infra/.venv/bin/python (aws-sam-cli brings samtranslator and cfn-lint)."""
+alarms exist and notify the alerts topic; the alarms and the dashboard use only metrics the
+functions emit; and the delivery events reach the events function (configuration sets asking for the
+event types the code maps, an encrypted topic only End User Messaging and SES of this account may
+publish to) while that function may do nothing but write its logs. Run with infra/.venv/bin/python (aws-sam-cli brings samtranslator and cfn-lint)."""
 
 import copy
 import json
@@ -52,6 +54,9 @@ expected_actions = {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem",
         "secretsmanager:GetSecretValue",
     },
+    # It calls no AWS API: no policy of its own (its logs come with the basic execution role,
+    # checked below).
+    "EventsFunction": set(),
 }
 for function, expected in expected_actions.items():
     role = resources[f"{function}Role"]["Properties"]
@@ -286,12 +291,17 @@ if variables.get("OTP_METRICS_NAMESPACE") != {"Fn::Sub": "OtpLambda/${AWS::Stack
 # Mirrors shared/src/metrics.rs: keep the two the same. Each name maps to its dimension sets, and
 # each dimension to its values (None: any value, checked by COUNTRY instead for Country).
 NAMESPACE = "OtpLambda/${AWS::StackName}"
-CHANNELS = {"sms", "email"}
+CHANNELS = {"sms", "voice", "email"}
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 REFUSAL_REASONS = {
     "resend-cooldown", "destination-send-limit", "client-send-limit", "country-send-limit",
     "global-sms-limit", "sms-budget-exhausted", "sms-country-not-allowed", "sms-number-type-not-allowed",
     "global-email-limit", "sms-too-long", "destination-locked", "captcha-failed",
+}
+# Why a message was not delivered (shared/src/delivery_events/event.rs, FAILURE_REASONS).
+FAILURE_REASONS = {
+    "blocked", "protect-blocked", "spam", "unreachable", "carrier-unreachable", "invalid",
+    "invalid-message", "ttl-expired", "unknown", "busy", "no-answer", "rejected", "other",
 }
 FALLBACK_REASONS = {
     "sms-budget-exhausted", "sms-country-not-allowed", "sms-number-type-not-allowed",
@@ -317,6 +327,14 @@ METRICS = {
     "TotpIncorrect": ([()], {}),
     "TotpReplaysRefused": ([()], {}),
     "TotpLocked": ([()], {}),
+    "MessagesDelivered": ([("Channel",), ("Channel", "Country")], {"Channel": CHANNELS, "Country": None}),
+    "MessagesFailed": (
+        [("Channel",), ("Channel", "Country"), ("Channel", "Reason")],
+        {"Channel": CHANNELS, "Country": None, "Reason": FAILURE_REASONS},
+    ),
+    "EmailsBounced": ([("BounceType",)], {"BounceType": {"permanent", "transient"}}),
+    "EmailsComplained": ([()], {}),
+    "DeliveryRate": ([("Channel",), ("Channel", "Country")], {"Channel": CHANNELS, "Country": None}),
 }
 
 # The lists above must be what the code reports: the metric names in shared/src/metrics.rs, the refusal
@@ -328,10 +346,13 @@ send_rs = open(os.path.join(root, "shared/src/usecases/send.rs")).read()
 code_names = set(re.findall(r'"(\w+)"', metrics_rs.split("METRIC_NAMES")[1].split("];")[0]))
 code_refusals = set(re.findall(r'"([a-z-]+)"', send_rs.split("fn refusal_reason")[1].split("fn fallback_reason")[0]))
 code_fallbacks = set(re.findall(r'=> "([a-z-]+)"', send_rs.split("impl FallbackReason")[1].split("\n}\n")[0]))
+delivery_rs = open(os.path.join(root, "shared/src/delivery_events/event.rs")).read()
+code_failures = set(re.findall(r'"([a-z-]+)"', delivery_rs.split("pub const FAILURE_REASONS")[1].split("];")[0]))
 for what, ours, theirs in [
     ("metric names", set(METRICS), code_names),
     ("refusal reasons", set(REFUSAL_REASONS), code_refusals),
     ("fallback reasons", set(FALLBACK_REASONS), code_fallbacks),
+    ("delivery failure reasons", FAILURE_REASONS, code_failures),
 ]:
     if ours != theirs:
         failures.append(f"{what}: the check knows {sorted(ours)}, the code reports {sorted(theirs)}")
@@ -360,7 +381,7 @@ def check_metric(where, namespace, name, dimensions):
 # The alarms: each notifies the alerts topic (both ways), and watches emitted metrics only.
 expected_alarms = {
     "DeliveryFailuresAlarm", "SmsBudgetAlarm", "SmsConversionAlarm", "EmailConversionAlarm",
-    "DestinationGuessLockAlarm",
+    "DestinationGuessLockAlarm", "DeliveryRateAlarm",
 }
 alarms = {k: r for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
 if set(alarms) != expected_alarms:
@@ -444,6 +465,119 @@ if shown_alarms != expected_alarms:
     failures.append(f"Dashboard alarm widgets show {sorted(shown_alarms)}, expected {sorted(expected_alarms)}")
 if not graphed:
     failures.append("Dashboard graphs no metric")
+
+# Delivery events (shared/src/delivery_events/, shared/src/delivery_handler.rs): End User Messaging
+# SMS and Voice and SES configuration sets publish the event types the code maps to one topic,
+# encrypted with its own key, which only those two services of this account may publish to and
+# use; the events function is subscribed to it and may only write its logs.
+SUBSCRIBED = re.compile(r"pub const SUBSCRIBED: &\[&str\] = &\[(.*?)\];", re.S)
+code_eum_types = re.findall(r'"(\w+)"', SUBSCRIBED.search(open(os.path.join(root, "shared/src/delivery_events/eum.rs")).read())[1])
+code_ses_types = re.findall(r'"(\w+)"', SUBSCRIBED.search(open(os.path.join(root, "shared/src/delivery_events/ses.rs")).read())[1])
+TOPIC = {"Ref": "DeliveryEventsTopic"}
+PUBLISHERS = {"sms-voice.amazonaws.com", "ses.amazonaws.com"}
+SOURCE_ACCOUNT = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+source_resources = source["Resources"]
+
+
+def resource_of(name, kind):
+    resource = source_resources.get(name, {})
+    if resource.get("Type") != kind:
+        failures.append(f"no {kind} {name}")
+        return {}
+    return resource.get("Properties", {})
+
+
+def principals(statement):
+    services = statement.get("Principal", {}).get("Service", [])
+    return set([services] if isinstance(services, str) else services)
+
+
+topic = resource_of("DeliveryEventsTopic", "AWS::SNS::Topic")
+if topic and topic.get("KmsMasterKeyId") != {"Ref": "DeliveryEventsKey"}:
+    failures.append(f"DeliveryEventsTopic is encrypted with {topic.get('KmsMasterKeyId')}, expected its own DeliveryEventsKey")
+key = resource_of("DeliveryEventsKey", "AWS::KMS::Key")
+service_grants = [
+    s for s in key.get("KeyPolicy", {}).get("Statement", []) if s.get("Principal", {}).get("Service")
+]
+if key and (
+    len(service_grants) != 1
+    or principals(service_grants[0]) != PUBLISHERS
+    or set(service_grants[0].get("Action", [])) != {"kms:Decrypt", "kms:GenerateDataKey*"}
+    or service_grants[0].get("Condition") != SOURCE_ACCOUNT
+):
+    failures.append(
+        f"DeliveryEventsKey: services may {service_grants}, expected {sorted(PUBLISHERS)} kms:Decrypt and "
+        f"kms:GenerateDataKey* for this account only"
+    )
+topic_policy = resource_of("DeliveryEventsTopicPolicy", "AWS::SNS::TopicPolicy")
+statements = topic_policy.get("PolicyDocument", {}).get("Statement", [])
+if topic_policy and (
+    topic_policy.get("Topics") != [TOPIC]
+    or len(statements) != 1
+    or statements[0].get("Effect") != "Allow"
+    or principals(statements[0]) != PUBLISHERS
+    or statements[0].get("Action") != "sns:Publish"
+    or statements[0].get("Resource") != TOPIC
+    or statements[0].get("Condition") != SOURCE_ACCOUNT
+):
+    failures.append(
+        f"DeliveryEventsTopicPolicy: {statements}, expected only {sorted(PUBLISHERS)} publishing to "
+        f"DeliveryEventsTopic for this account"
+    )
+eum = resource_of("EumConfigurationSet", "AWS::SMSVOICE::ConfigurationSet")
+destinations = eum.get("EventDestinations", [])
+if eum and (
+    len(destinations) != 1
+    or destinations[0].get("SnsDestination") != {"TopicArn": TOPIC}
+    or destinations[0].get("Enabled") is not True
+    or destinations[0].get("MatchingEventTypes") != code_eum_types
+):
+    failures.append(
+        f"EumConfigurationSet's event destinations {destinations}: expected one, enabled, to "
+        f"DeliveryEventsTopic, for {code_eum_types} (shared/src/delivery_events/eum.rs)"
+    )
+ses_destination = resource_of("EmailConfigurationSetEventDestination", "AWS::SES::ConfigurationSetEventDestination")
+resource_of("EmailConfigurationSet", "AWS::SES::ConfigurationSet")
+destination = ses_destination.get("EventDestination", {})
+if ses_destination and (
+    ses_destination.get("ConfigurationSetName") != {"Ref": "EmailConfigurationSet"}
+    or destination.get("SnsDestination") != {"TopicARN": TOPIC}
+    or destination.get("Enabled") is not True
+    or destination.get("MatchingEventTypes") != code_ses_types
+):
+    failures.append(
+        f"EmailConfigurationSetEventDestination {ses_destination}: expected EmailConfigurationSet's, "
+        f"enabled, to DeliveryEventsTopic, for {code_ses_types} (shared/src/delivery_events/ses.rs)"
+    )
+own_set = {"Fn::If": ["HasSesConfigurationSet", {"Ref": "SesConfigurationSet"}, {"Ref": "EmailConfigurationSet"}]}
+if variables.get("OTP_SES_CONFIGURATION_SET") != own_set:
+    failures.append(
+        f"OTP_SES_CONFIGURATION_SET is {variables.get('OTP_SES_CONFIGURATION_SET')}, expected the "
+        f"deployer's SesConfigurationSet, else the stack's EmailConfigurationSet"
+    )
+for output, value in [
+    ("EumConfigurationSetName", {"Ref": "EumConfigurationSet"}),
+    ("EmailConfigurationSetName", own_set),
+    ("DeliveryEventsTopicArn", TOPIC),
+]:
+    if outputs.get(output, {}).get("Value") != value:
+        failures.append(f"output {output} is {outputs.get(output)}, expected {value}")
+events_function = resource_of("EventsFunction", "AWS::Serverless::Function")
+if events_function:
+    function_events = events_function.get("Events", {})
+    if [(e.get("Type"), e.get("Properties")) for e in function_events.values()] != [("SNS", {"Topic": TOPIC})]:
+        failures.append(f"EventsFunction's events {function_events}, expected DeliveryEventsTopic's notifications only")
+    for forbidden in ["Policies", "Role", "Environment"]:
+        if forbidden in events_function:
+            failures.append(f"EventsFunction has {forbidden}: it calls no AWS API and reads nothing but Globals")
+    role = resources.get("EventsFunctionRole", {}).get("Properties", {})
+    managed = [str(arn) for arn in role.get("ManagedPolicyArns", [])]
+    if len(managed) != 1 or not managed[0].endswith(":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"):
+        failures.append(f"EventsFunction's role has the managed policies {managed}, expected the basic execution role only")
+    if source_resources.get("EventsFunction", {}).get("Metadata", {}).get("BuildProperties", {}).get("Binary") != "otp-events":
+        failures.append("EventsFunction does not build the otp-events binary")
+if "EventsFunctionLogGroup" not in source_resources:
+    failures.append("EventsFunction has no log group (EventsFunctionLogGroup) with the stack's retention")
 
 if failures:
     sys.exit("template.yaml:\n  " + "\n  ".join(failures))
