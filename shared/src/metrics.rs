@@ -4,8 +4,9 @@
 //! The use cases say what happened ([`MetricEvent`]) through the [`Metrics`] port, and each event's
 //! [`Shape`] says what it becomes in CloudWatch; `adapters::EmfMetrics` writes it, [`NoMetrics`]
 //! drops it and `adapters::RecordedMetrics` keeps it for tests. A record carries
-//! only the metric, its value and low-cardinality dimensions (channel, country, a fixed reason):
-//! never a code, an address or a secret.
+//! only the metric, its value and low-cardinality dimensions (channel, country, a fixed reason, a
+//! bounce type): never a code, an address or a secret. The events function reports what providers
+//! said became of sent messages (`MessagesDelivered` and the variants after it).
 
 use serde_json::Number;
 
