@@ -33,6 +33,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "TotpIncorrect",
     "TotpReplaysRefused",
     "TotpLocked",
+    "FeedbackFailures",
 ];
 
 /// Where the use cases report what happened. Recording never fails: a lost metric must not fail
@@ -87,6 +88,9 @@ pub enum MetricEvent {
     TotpReplayRefused,
     /// `TotpLocked`.
     TotpLocked,
+    /// `FeedbackFailures` by channel: an approved code's "code entered" signal did not reach the
+    /// provider (refused, failed, or slower than the verify waits).
+    FeedbackFailed { channel: Channel },
 }
 
 /// The dimension sets of a metric with no dimensions: EMF wants one set, and it may be empty.
@@ -208,6 +212,7 @@ impl MetricEvent {
             E::TotpIncorrect => Shape::plain("TotpIncorrect"),
             E::TotpReplayRefused => Shape::plain("TotpReplaysRefused"),
             E::TotpLocked => Shape::plain("TotpLocked"),
+            E::FeedbackFailed { channel } => Shape::by_channel("FeedbackFailures", *channel),
         })
     }
 }

@@ -11,8 +11,8 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use otp_shared::ServiceSecret;
 use otp_shared::Settings;
 use otp_shared::adapters::aws::{
-    AwsDelivery, EmailSettings, SesEmail, SmsSettings, SnsSms, create_table_if_missing,
-    service_secret_from_secrets_manager,
+    AwsDelivery, EmailSettings, SesEmail, SmsProvider, SmsSettings, SnsSms,
+    create_table_if_missing, service_secret_from_secrets_manager,
 };
 use otp_shared::adapters::{OsRandomness, SeededRandomness};
 use otp_shared::crypto::Keys;
@@ -569,8 +569,8 @@ async fn sms_is_published_as_transactional_with_the_configured_attributes() {
         max_price: Some("0.50".into()),
     };
     let delivery = AwsDelivery {
-        sms: Some(SnsSms::new(sns, settings)),
-        email: None,
+        sms: Some(SmsProvider::Sns(SnsSms::new(sns, settings))),
+        ..AwsDelivery::default()
     };
     let store = emulator.store(crate::calls::dynamodb(&emulator.sdk)).await;
     let app = emulator.spawn(store, delivery, Settings::default()).await;
@@ -614,7 +614,6 @@ async fn sms_is_published_as_transactional_with_the_configured_attributes() {
 async fn an_email_ses_refuses_is_502_its_code_is_withdrawn_and_the_send_counts() {
     let emulator = Emulator::get().await;
     let delivery = AwsDelivery {
-        sms: None,
         // No identity for this domain was created, so SES refuses to send from it.
         email: Some(SesEmail::new(
             crate::calls::ses(&emulator.sdk),
@@ -623,6 +622,7 @@ async fn an_email_ses_refuses_is_502_its_code_is_withdrawn_and_the_send_counts()
                 configuration_set: None,
             },
         )),
+        ..AwsDelivery::default()
     };
     assert_delivery_fails(&emulator, delivery, "email", "ana.lima@example.com").await;
 }
@@ -641,8 +641,8 @@ async fn an_sms_sns_cannot_take_is_502_its_code_is_withdrawn_and_the_send_counts
             .build(),
     );
     let delivery = AwsDelivery {
-        sms: Some(SnsSms::new(sns, SmsSettings::default())),
-        email: None,
+        sms: Some(SmsProvider::Sns(SnsSms::new(sns, SmsSettings::default()))),
+        ..AwsDelivery::default()
     };
     // Not +447400123456: that number is the example in the service's own validation messages,
     // which other tests provoke while this one watches the logs.

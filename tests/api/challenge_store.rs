@@ -172,6 +172,7 @@ fn approved(challenge: &NewChallenge) -> VerifyOutcome {
         channel: challenge.channel,
         masked_to: challenge.masked_to.clone(),
         sealed_to: challenge.sealed_to.clone(),
+        message_id: None,
     }))
 }
 

@@ -27,3 +27,4 @@ mod totp;
 mod totp_store;
 mod trust_boundary;
 mod verify;
+mod voice;

@@ -252,6 +252,9 @@ mod tests {
             E::TotpIncorrect,
             E::TotpReplayRefused,
             E::TotpLocked,
+            E::FeedbackFailed {
+                channel: Channel::Voice,
+            },
         ]
     }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::abuse::{SmsRules, TestDestinations, VelocityLimits};
+use crate::abuse::{SmsRules, TestDestinations, VelocityLimits, VoiceRules};
 use crate::crypto::ServiceSecret;
 use crate::domain::{
     Alphabet, Brand, CodeLength, CodeSpec, GuessBudget, Invalid, Locale, Money, Ttl,
@@ -155,6 +155,26 @@ impl Settings {
             variable: "profiles.json",
             detail: e.to_string(),
         })?;
+        let sms = SmsRules {
+            allowed_countries: parsed(
+                &lookup,
+                "OTP_SMS_ALLOWED_COUNTRIES",
+                SmsRules::parse_countries,
+            )?
+            .unwrap_or(defaults.sms.allowed_countries),
+            prices: parsed(&lookup, "OTP_SMS_PRICES", SmsRules::parse_prices)?
+                .unwrap_or(defaults.sms.prices),
+            default_price: money(
+                "OTP_SMS_DEFAULT_PRICE",
+                defaults.sms.default_price,
+                Money::from_micros(100_000_000),
+            )?,
+            daily_budget: money(
+                "OTP_SMS_DAILY_BUDGET",
+                defaults.sms.daily_budget,
+                Money::from_micros(1_000_000 * 1_000_000),
+            )?,
+        };
         Ok(Self {
             profiles,
             send_policy: SendPolicy {
@@ -229,26 +249,38 @@ impl Settings {
                     defaults.limits.global_email_per_hour.into(),
                     1..=10_000_000,
                 )? as u32,
+                country_voice_per_hour: number(
+                    "OTP_COUNTRY_VOICE_PER_HOUR",
+                    defaults.limits.country_voice_per_hour.into(),
+                    1..=1_000_000,
+                )? as u32,
+                global_voice_per_hour: number(
+                    "OTP_GLOBAL_VOICE_PER_HOUR",
+                    defaults.limits.global_voice_per_hour.into(),
+                    1..=10_000_000,
+                )? as u32,
             },
-            sms: SmsRules {
+            sms: sms.clone(),
+            voice: VoiceRules {
+                // By default calls may go where SMS may.
                 allowed_countries: parsed(
                     &lookup,
-                    "OTP_SMS_ALLOWED_COUNTRIES",
+                    "OTP_VOICE_ALLOWED_COUNTRIES",
                     SmsRules::parse_countries,
                 )?
-                .unwrap_or(defaults.sms.allowed_countries),
-                prices: parsed(&lookup, "OTP_SMS_PRICES", SmsRules::parse_prices)?
-                    .unwrap_or(defaults.sms.prices),
+                .unwrap_or(sms.allowed_countries),
+                prices: parsed(&lookup, "OTP_VOICE_PRICES", SmsRules::parse_prices)?
+                    .unwrap_or(defaults.voice.prices),
                 default_price: money(
-                    "OTP_SMS_DEFAULT_PRICE",
-                    defaults.sms.default_price,
+                    "OTP_VOICE_DEFAULT_PRICE",
+                    defaults.voice.default_price,
                     Money::from_micros(100_000_000),
                 )?,
-                daily_budget: money(
-                    "OTP_SMS_DAILY_BUDGET",
-                    defaults.sms.daily_budget,
-                    Money::from_micros(1_000_000 * 1_000_000),
-                )?,
+                repeats: number(
+                    "OTP_VOICE_REPEATS",
+                    defaults.voice.repeats.into(),
+                    1..=u64::from(crate::messages::MAX_REPEATS),
+                )? as u8,
             },
             test_destinations: parsed(&lookup, "OTP_TEST_DESTINATIONS", test_destinations)?
                 .unwrap_or_default(),

@@ -188,6 +188,7 @@ fn approved_placeholder() -> otp_shared::ports::ApprovedChallenge {
         channel: Channel::Email,
         masked_to: String::new(),
         sealed_to: sealed(),
+        message_id: None,
     }
 }
 

@@ -52,6 +52,10 @@ pub(super) struct CodeItem {
     pub(super) destination: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) guess_budget: Option<StoredGuessBudget>,
+    /// The provider's id of the message that carried the code, written after its delivery when
+    /// the provider takes a "code entered" signal: the verify's old item brings it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) message_id: Option<String>,
 }
 
 /// A profile's guess budget as a code item keeps it.
@@ -105,6 +109,7 @@ impl CodeItem {
             purge_at: purge_seconds(challenge.expires_at + CODE_RETENTION),
             destination: Some(destination_key(&challenge.destination)),
             guess_budget: Some(challenge.guess_budget.into()),
+            message_id: None,
         }
     }
 
@@ -133,6 +138,7 @@ impl CodeItem {
             channel: self.channel,
             masked_to: self.masked_to.clone(),
             sealed_to: self.sealed_to.clone(),
+            message_id: self.message_id.clone(),
         })
     }
 
@@ -213,6 +219,7 @@ mod tests {
             purge_at: 100,
             destination: None,
             guess_budget: None,
+            message_id: None,
         }
     }
 
