@@ -305,6 +305,7 @@ REFUSAL_REASONS = {
     "resend-cooldown", "destination-send-limit", "client-send-limit", "country-send-limit",
     "global-sms-limit", "sms-budget-exhausted", "sms-country-not-allowed", "sms-number-type-not-allowed",
     "global-email-limit", "sms-too-long", "destination-locked", "captcha-failed",
+    "voice-country-not-allowed", "voice-number-type-not-allowed", "country-voice-limit", "global-voice-limit",
 }
 FALLBACK_REASONS = {
     "sms-budget-exhausted", "sms-country-not-allowed", "sms-number-type-not-allowed",
@@ -330,6 +331,7 @@ METRICS = {
     "TotpIncorrect": ([()], {}),
     "TotpReplaysRefused": ([()], {}),
     "TotpLocked": ([()], {}),
+    "FeedbackFailures": ([("Channel",)], {"Channel": CHANNELS}),
 }
 
 # The lists above must be what the code reports: the metric names in shared/src/metrics.rs, the refusal

@@ -88,9 +88,16 @@ fn counted_dynamodb(emulator: &Emulator, requests: &Requests) -> aws_sdk_dynamod
     )
 }
 
-/// SNS and SES as the send Lambda builds them, each request recorded in `requests`.
+/// SNS, SES and End User Messaging as the send Lambda builds them (and End User Messaging's
+/// feedback as the verify Lambda does), each request recorded in `requests`.
 fn counted_delivery(emulator: &Emulator, requests: &Requests) -> AwsDelivery {
-    emulator.delivery_by(
+    let sms_voice = aws_sdk_pinpointsmsvoicev2::Client::from_conf(
+        aws_sdk_pinpointsmsvoicev2::config::Builder::from(&emulator.sdk)
+            .interceptor(requests.clone())
+            .interceptor(crate::calls::Recorded)
+            .build(),
+    );
+    let delivery = emulator.delivery_by(
         aws_sdk_sns::Client::from_conf(
             aws_sdk_sns::config::Builder::from(&emulator.sdk)
                 .interceptor(requests.clone())
@@ -103,7 +110,88 @@ fn counted_delivery(emulator: &Emulator, requests: &Requests) -> AwsDelivery {
                 .interceptor(crate::calls::Recorded)
                 .build(),
         ),
+    );
+    AwsDelivery {
+        voice: Some(emulator.sms_voice_by(sms_voice.clone())),
+        feedback: Some(sms_voice),
+        ..delivery
+    }
+}
+
+/// otp-local on the AWS adapters whose `default` profile also calls, every request recorded.
+async fn counted_voice_app() -> (TestApp, Requests) {
+    let emulator = Emulator::get().await;
+    let requests = Requests::default();
+    let store = emulator.store(counted_dynamodb(&emulator, &requests)).await;
+    let settings = Settings::default();
+    let builtin = settings.profiles.default_profile().as_ref().clone();
+    let profiles = otp_shared::profiles::Profiles::parse(
+        r#"{"profiles": {"default": {"channels": ["sms", "email", "voice"]}}}"#,
+        builtin,
     )
+    .unwrap();
+    let app = emulator
+        .spawn(
+            store,
+            counted_delivery(&emulator, &requests),
+            Settings {
+                profiles,
+                ..settings
+            },
+        )
+        .await;
+    (app, requests)
+}
+
+/// A call costs the send one more write than an SMS (its message id, kept with the code, after the
+/// call is placed); its approval is the same one DynamoDB write as an SMS's, and one
+/// `PutMessageFeedback` with the call's own message id.
+#[tokio::test]
+async fn a_call_keeps_its_message_id_and_its_approval_is_one_write_and_one_feedback() {
+    let (app, requests) = counted_voice_app().await;
+    let reply = app
+        .send(&json!({"channel": "voice", "to": "+442079460001"}))
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let sent = requests.take();
+    let operations: Vec<&str> = sent.iter().map(|(op, _)| op.as_str()).collect();
+    println!("REQUESTS send (voice) = {}", operations.join(" + "));
+    assert_eq!(
+        operations,
+        [
+            "GetItem",
+            "TransactWriteItems",
+            "SendVoiceMessage",
+            "UpdateItem"
+        ]
+    );
+    let outbox = app.outbox().await;
+    let entry = outbox.last().unwrap();
+    let message_id = entry["message_id"].as_str().unwrap();
+    assert!(
+        sent[3].1.contains(message_id) && !sent[3].1.contains("2079460001"),
+        "the message id is kept, the number is not: {}",
+        sent[3].1
+    );
+    let ssml = entry["body"].as_str().unwrap();
+    let said: String = ssml
+        .split("interpret-as=\"characters\">")
+        .skip(1)
+        .filter_map(|rest| rest.chars().next())
+        .collect();
+    let code = said[..said.len() / 2].to_owned();
+    crate::logs::sensitive(&code);
+
+    let approved = app.verify(reply.body["id"].as_str().unwrap(), &code).await;
+    assert_eq!(approved.body["status"], "approved", "{}", approved.body);
+    let verified = requests.take();
+    let operations: Vec<&str> = verified.iter().map(|(op, _)| op.as_str()).collect();
+    println!(
+        "REQUESTS verify (voice, approved) = {}",
+        operations.join(" + ")
+    );
+    assert_eq!(operations, ["UpdateItem", "PutMessageFeedback"]);
+    assert!(verified[1].1.contains(message_id) && verified[1].1.contains("RECEIVED"));
 }
 
 /// otp-local on the AWS adapters, every DynamoDB, SNS and SES request it sends recorded.

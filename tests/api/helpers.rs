@@ -166,8 +166,13 @@ impl Emulator {
 
     /// End User Messaging as the send function builds it, from the emulator's number.
     pub fn sms_voice(&self) -> SmsVoice {
+        self.sms_voice_by(crate::calls::sms_voice(&self.sdk))
+    }
+
+    /// [`Self::sms_voice`] through `client` (which may carry test interceptors).
+    pub fn sms_voice_by(&self, client: aws_sdk_pinpointsmsvoicev2::Client) -> SmsVoice {
         SmsVoice::new(
-            crate::calls::sms_voice(&self.sdk),
+            client,
             SmsVoiceSettings {
                 origination_identity: self.voice_identity.clone(),
                 configuration_set: Some(EUM_CONFIGURATION_SET.to_owned()),
@@ -221,7 +226,7 @@ impl Emulator {
         let table = store.table().to_owned();
         let otp = otp_local::local_otp_on(
             LocalStore::Dynamo(store),
-            LocalDelivery::Aws(delivery, Outbox::new(clock.clone())),
+            LocalDelivery::Aws(Box::new(delivery), Outbox::new(clock.clone())),
             settings,
             &secret,
             clock.clone(),

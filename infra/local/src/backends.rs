@@ -148,7 +148,8 @@ impl TotpStore for LocalStore {
 /// then notes each hand-over and its message id, without the text).
 pub enum LocalDelivery {
     Outbox(Outbox),
-    Aws(AwsDelivery, Outbox),
+    // Boxed: the AWS clients are several times the outbox's size.
+    Aws(Box<AwsDelivery>, Outbox),
 }
 
 impl LocalDelivery {

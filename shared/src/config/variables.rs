@@ -123,7 +123,7 @@ impl Settings {
         ),
         (
             "OTP_VOICE_ALLOWED_COUNTRIES",
-            "(the SMS list)",
+            "(none)",
             "ISO 3166-1 alpha-2 codes of the countries calls may go to, comma-separated; unset, calls go where `OTP_SMS_ALLOWED_COUNTRIES` lets SMS go",
         ),
         (
