@@ -17,6 +17,7 @@ use otp_shared::adapters::aws::{
 use otp_shared::adapters::{OsRandomness, SeededRandomness};
 use otp_shared::crypto::Keys;
 use otp_shared::domain::{ChallengeId, EmailAddress};
+use otp_shared::metrics::MetricEvent;
 use serde_json::json;
 
 use crate::helpers::{Emulator, TestApp, wrong_code};
@@ -120,10 +121,13 @@ fn counted_delivery(emulator: &Emulator, requests: &Requests) -> AwsDelivery {
 
 /// otp-local on the AWS adapters whose `default` profile also calls, every request recorded.
 async fn counted_voice_app() -> (TestApp, Requests) {
+    counted_voice_app_with(Settings::default()).await
+}
+
+async fn counted_voice_app_with(settings: Settings) -> (TestApp, Requests) {
     let emulator = Emulator::get().await;
     let requests = Requests::default();
     let store = emulator.store(counted_dynamodb(&emulator, &requests)).await;
-    let settings = Settings::default();
     let builtin = settings.profiles.default_profile().as_ref().clone();
     let profiles = otp_shared::profiles::Profiles::parse(
         r#"{"profiles": {"default": {"channels": ["sms", "email", "voice"]}}}"#,
@@ -935,4 +939,129 @@ async fn the_bot_check_secret_is_read_from_secrets_manager() {
         .await
         .expect_err("not a secret key");
     assert!(!format!("{error:#}").contains("two words"), "{error:#}");
+}
+
+/// A provider that takes the connection and never answers: the approval goes out anyway, after at
+/// most the feedback's bound, and the lost signal is counted (`FeedbackFailures`).
+#[tokio::test]
+async fn an_approval_does_not_wait_for_a_provider_that_never_answers() {
+    let emulator = Emulator::get().await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let settings = Settings::default();
+    let builtin = settings.profiles.default_profile().as_ref().clone();
+    let profiles = otp_shared::profiles::Profiles::parse(
+        r#"{"profiles": {"default": {"channels": ["sms", "voice"]}}}"#,
+        builtin,
+    )
+    .unwrap();
+    let silent_feedback = aws_sdk_pinpointsmsvoicev2::Client::from_conf(
+        aws_sdk_pinpointsmsvoicev2::config::Builder::from(&emulator.sdk)
+            .endpoint_url(silent_endpoint)
+            .build(),
+    );
+    let delivery = AwsDelivery {
+        feedback: Some(silent_feedback),
+        ..emulator.delivery()
+    };
+    let store = emulator.store(crate::calls::dynamodb(&emulator.sdk)).await;
+    let app = emulator
+        .spawn(
+            store,
+            delivery,
+            Settings {
+                profiles,
+                ..settings
+            },
+        )
+        .await;
+    let reply = app
+        .send(&json!({"channel": "voice", "to": "+442079460002"}))
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let ssml = app.outbox().await.pop().unwrap()["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let said: String = ssml
+        .split("interpret-as=\"characters\">")
+        .skip(1)
+        .filter_map(|rest| rest.chars().next())
+        .collect();
+    let code = said[..said.len() / 2].to_owned();
+    crate::logs::sensitive(&code);
+    let approved = app.verify(reply.body["id"].as_str().unwrap(), &code).await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(approved.body["status"], "approved");
+    assert!(approved.body["token"].is_string());
+    assert!(
+        app.metrics.events().contains(&MetricEvent::FeedbackFailed {
+            channel: otp_shared::domain::Channel::Voice
+        }),
+        "the lost signal is counted"
+    );
+    held.abort();
+}
+
+/// How long an approval takes with and without the "code entered" signal, against the emulator:
+/// `bash bench/requests.sh` prints it for BENCHMARKS.md. Measures, asserts nothing about time.
+#[tokio::test]
+#[ignore = "a measurement: bench/requests.sh runs it"]
+async fn approval_latency_with_and_without_feedback() {
+    let mut settings = Settings::default();
+    settings.limits.client_sends_per_hour = 1_000;
+    settings.limits.country_voice_per_hour = 1_000;
+    let (app, requests) = counted_voice_app_with(settings).await;
+    let mut timings: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+    for n in 0..60 {
+        for channel in ["sms", "voice"] {
+            // A mobile for SMS, a fixed line for calls.
+            let to = match channel {
+                "sms" => format!("+4479111{n:05}"),
+                _ => format!("+4420794{n:05}"),
+            };
+            let reply = app.send(&json!({"channel": channel, "to": to})).await;
+            assert_eq!(reply.status, 202, "{}", reply.body);
+            let body = app.outbox().await.pop().unwrap()["body"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let code = if channel == "voice" {
+                let said: String = body
+                    .split("interpret-as=\"characters\">")
+                    .skip(1)
+                    .filter_map(|rest| rest.chars().next())
+                    .collect();
+                said[..said.len() / 2].to_owned()
+            } else {
+                body.split_whitespace().next().unwrap().to_owned()
+            };
+            crate::logs::sensitive(&code);
+            requests.take();
+            let started = std::time::Instant::now();
+            let approved = app.verify(reply.body["id"].as_str().unwrap(), &code).await;
+            timings
+                .entry(channel)
+                .or_default()
+                .push(started.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(approved.body["status"], "approved");
+        }
+    }
+    for (channel, mut ms) in timings {
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "APPROVAL {channel}: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms over {} approvals",
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            ms.len()
+        );
+    }
 }
