@@ -1065,3 +1065,55 @@ async fn approval_latency_with_and_without_feedback() {
         );
     }
 }
+
+/// `OTP_SMS_PROVIDER=end-user-messaging`: an SMS is `SendTextMessage` from the configured identity in
+/// the configuration set, its message id kept, and its approval confirmed, as a call's.
+#[tokio::test]
+async fn an_sms_through_end_user_messaging_is_confirmed_on_approval() {
+    let emulator = Emulator::get().await;
+    let delivery = AwsDelivery {
+        sms: Some(SmsProvider::EndUserMessaging(emulator.sms_voice())),
+        ..emulator.delivery()
+    };
+    let store = emulator.store(crate::calls::dynamodb(&emulator.sdk)).await;
+    let app = emulator.spawn(store, delivery, Settings::default()).await;
+    let (id, code) = app.issue("+447911123470").await;
+    let entry = app.outbox().await.pop().unwrap();
+    let message_id = entry["message_id"].as_str().unwrap().to_owned();
+    let data: serde_json::Value = reqwest::get(format!("{}/moto-api/data.json", emulator.endpoint))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let feed = &data["pinpoint-sms-voice-v2"];
+    let text = feed["text_messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["message_id"] == message_id.as_str())
+        .expect("the SMS went through End User Messaging");
+    assert_eq!(text["destination_phone_number"], "+447911123470");
+    assert_eq!(text["message_type"], "TRANSACTIONAL");
+    assert_eq!(text["message_feedback_enabled"], true);
+    assert_eq!(
+        text["configuration_set_name"],
+        crate::helpers::EUM_CONFIGURATION_SET
+    );
+    assert_eq!(text["time_to_live"], 300);
+    assert_eq!(app.verify(&id, &code).await.body["status"], "approved");
+    let data: serde_json::Value = reqwest::get(format!("{}/moto-api/data.json", emulator.endpoint))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let confirmed: Vec<_> = data["pinpoint-sms-voice-v2"]["message_feedback"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["message_id"] == message_id.as_str())
+        .map(|f| f["message_feedback_status"].clone())
+        .collect();
+    assert_eq!(confirmed, [json!("RECEIVED")]);
+}

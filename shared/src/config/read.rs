@@ -464,6 +464,63 @@ mod tests {
     }
 
     #[test]
+    fn calls_go_where_sms_goes_unless_told_and_have_their_own_limits_and_prices() {
+        let s = settings(&[("OTP_SMS_ALLOWED_COUNTRIES", "GB,IE")]).unwrap();
+        assert_eq!(s.voice.allowed_countries, s.sms.allowed_countries);
+        assert_eq!(s.voice.repeats, 2);
+        assert_eq!(s.voice.default_price.to_string(), "0.10");
+        assert_eq!(
+            (
+                s.limits.country_voice_per_hour,
+                s.limits.global_voice_per_hour
+            ),
+            (40, 200)
+        );
+        let s = settings(&[
+            ("OTP_SMS_ALLOWED_COUNTRIES", "GB,IE"),
+            ("OTP_VOICE_ALLOWED_COUNTRIES", "US"),
+            ("OTP_VOICE_PRICES", "US=0.013"),
+            ("OTP_VOICE_DEFAULT_PRICE", "0.25"),
+            ("OTP_VOICE_REPEATS", "3"),
+            ("OTP_COUNTRY_VOICE_PER_HOUR", "5"),
+            ("OTP_GLOBAL_VOICE_PER_HOUR", "9"),
+        ])
+        .unwrap();
+        let countries: Vec<_> = s
+            .voice
+            .allowed_countries
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(countries, ["US"]);
+        assert_eq!(s.sms.allowed_countries.len(), 2, "the SMS list is its own");
+        assert_eq!(s.voice.prices.len(), 1);
+        assert_eq!(s.voice.default_price.to_string(), "0.25");
+        assert_eq!(s.voice.repeats, 3);
+        assert_eq!(
+            (
+                s.limits.country_voice_per_hour,
+                s.limits.global_voice_per_hour
+            ),
+            (5, 9)
+        );
+        for (variable, value) in [
+            ("OTP_VOICE_REPEATS", "0"),
+            ("OTP_VOICE_REPEATS", "4"),
+            ("OTP_VOICE_ALLOWED_COUNTRIES", "XX"),
+            ("OTP_VOICE_PRICES", "US:1"),
+            ("OTP_VOICE_DEFAULT_PRICE", "101"),
+            ("OTP_COUNTRY_VOICE_PER_HOUR", "0"),
+        ] {
+            assert_eq!(
+                settings(&[(variable, value)]).unwrap_err().variable,
+                variable,
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_abuse_settings_name_their_variable_and_never_echo_a_test_code() {
         for (variable, value) in [
             ("OTP_CLIENT_SENDS_PER_HOUR", "0"),

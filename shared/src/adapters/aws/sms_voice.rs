@@ -175,6 +175,52 @@ fn clamp_ttl(time_to_live: Duration) -> i32 {
 mod tests {
     use super::*;
 
+    fn lookup(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn end_user_messaging_is_off_without_an_identity_and_its_settings_are_checked() {
+        assert_eq!(SmsVoiceSettings::from_lookup(lookup(&[])).unwrap(), None);
+        let set = SmsVoiceSettings::from_lookup(lookup(&[
+            (
+                "OTP_EUM_ORIGINATION_IDENTITY",
+                "arn:aws:sms-voice:us-east-1:123456789012:phone-number/phone-1",
+            ),
+            ("OTP_EUM_CONFIGURATION_SET", "otp-messages"),
+            ("OTP_VOICE_MAX_PRICE_PER_MINUTE", "0.10"),
+            ("OTP_EUM_PROTECT_CONFIGURATION_ID", "protect-abc"),
+        ]))
+        .unwrap()
+        .expect("configured");
+        assert_eq!(set.configuration_set.as_deref(), Some("otp-messages"));
+        assert_eq!(set.max_price_per_minute.as_deref(), Some("0.10"));
+        assert_eq!(set.protect_configuration_id.as_deref(), Some("protect-abc"));
+        for (variable, value) in [
+            ("OTP_EUM_ORIGINATION_IDENTITY", "has spaces"),
+            ("OTP_EUM_CONFIGURATION_SET", "semi;colon"),
+            ("OTP_VOICE_MAX_PRICE_PER_MINUTE", "free"),
+        ] {
+            let vars: &'static [(&'static str, &'static str)] = match variable {
+                "OTP_EUM_ORIGINATION_IDENTITY" => &[("OTP_EUM_ORIGINATION_IDENTITY", "has spaces")],
+                "OTP_EUM_CONFIGURATION_SET" => &[
+                    ("OTP_EUM_ORIGINATION_IDENTITY", "+12065550100"),
+                    ("OTP_EUM_CONFIGURATION_SET", "semi;colon"),
+                ],
+                _ => &[
+                    ("OTP_EUM_ORIGINATION_IDENTITY", "+12065550100"),
+                    ("OTP_VOICE_MAX_PRICE_PER_MINUTE", "free"),
+                ],
+            };
+            let error = SmsVoiceSettings::from_lookup(lookup(vars)).unwrap_err();
+            assert_eq!(error.variable, variable, "{value}");
+        }
+    }
+
     #[test]
     fn time_to_live_is_the_codes_lifetime_within_the_services_bounds() {
         assert_eq!(clamp_ttl(Duration::from_secs(300)), 300);
