@@ -53,8 +53,11 @@ pub enum MetricEvent {
     },
     /// `DeliveryFailures` by channel.
     DeliveryFailed { channel: Channel },
-    /// `CodesApproved` by channel.
-    CodeApproved { channel: Channel },
+    /// `CodesApproved` by channel, and by channel and country when known (conversion per country).
+    CodeApproved {
+        channel: Channel,
+        country: Option<String>,
+    },
     /// `CodesIncorrect`.
     CodeIncorrect,
     /// `CodesExpired`.
@@ -148,6 +151,22 @@ impl<'a> Shape<'a> {
         }
     }
 
+    /// By channel, and by channel and country when the country is a valid ISO code.
+    fn by_channel_and_country(
+        name: &'static str,
+        channel: Channel,
+        country: Option<&'a str>,
+    ) -> Self {
+        match country.filter(|c| is_alpha2(c)) {
+            Some(country) => Self {
+                dimension_sets: BY_CHANNEL_AND_COUNTRY,
+                dimensions: vec![("Channel", channel.as_str()), ("Country", country)],
+                metrics: vec![Metric::count(name)],
+            },
+            None => Self::by_channel(name, channel),
+        }
+    }
+
     fn by_channel(name: &'static str, channel: Channel) -> Self {
         Self {
             dimension_sets: BY_CHANNEL,
@@ -176,16 +195,13 @@ impl MetricEvent {
     pub fn shape(&self) -> Option<Shape<'_>> {
         use MetricEvent as E;
         Some(match self {
-            E::CodeSent { channel, country } => match country.as_deref().filter(|c| is_alpha2(c)) {
-                Some(country) => Shape {
-                    dimension_sets: BY_CHANNEL_AND_COUNTRY,
-                    dimensions: vec![("Channel", channel.as_str()), ("Country", country)],
-                    metrics: vec![Metric::count("CodesSent")],
-                },
-                None => Shape::by_channel("CodesSent", *channel),
-            },
+            E::CodeSent { channel, country } => {
+                Shape::by_channel_and_country("CodesSent", *channel, country.as_deref())
+            }
             E::DeliveryFailed { channel } => Shape::by_channel("DeliveryFailures", *channel),
-            E::CodeApproved { channel } => Shape::by_channel("CodesApproved", *channel),
+            E::CodeApproved { channel, country } => {
+                Shape::by_channel_and_country("CodesApproved", *channel, country.as_deref())
+            }
             E::CodeIncorrect => Shape::plain("CodesIncorrect"),
             E::CodeExpired => Shape::plain("CodesExpired"),
             E::CodeLocked => Shape::plain("CodesLocked"),

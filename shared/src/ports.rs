@@ -12,7 +12,7 @@ use crate::crypto::{CodeHash, DestinationKey, IdempotentSend, SealedSecret};
 // The rules' own types, which the store ports speak in.
 use crate::domain::{
     BotCheckProvider, CaptchaToken, ChallengeId, Channel, Guess, GuessBudget, GuessLock,
-    GuessRecord, NetworkKey, ProfileName, Purpose, Reference, Transaction, UserId,
+    GuessRecord, NetworkKey, ProfileName, Purpose, Reference, Region, Transaction, UserId,
 };
 pub use crate::domain::{
     CodeState, IdempotencyClaim, Quota, QuotaKind, Refusal, SendAdmission, SendPolicy,
@@ -50,6 +50,9 @@ pub struct NewChallenge {
     pub guess_budget: GuessBudget,
     /// The network asking for it: refused while that network is locked out of the destination.
     pub network: NetworkKey,
+    /// The country of a phone destination, which approvals are counted under (conversion per
+    /// country); never the number.
+    pub country: Option<Region>,
 }
 
 /// What an approved code was for, as the verify reply reports it.
@@ -65,6 +68,8 @@ pub struct ApprovedChallenge {
     /// The provider's id of the message that carried the code, when the provider takes a "code
     /// entered" signal ([`Notifier::confirm_received`]).
     pub message_id: Option<String>,
+    /// The country of a phone destination ([`NewChallenge::country`]).
+    pub country: Option<Region>,
 }
 
 /// The store's answer to one verification attempt.

@@ -232,7 +232,8 @@ mod tests {
                 channel: Channel::Email,
             },
             E::CodeApproved {
-                channel: Channel::Sms,
+                channel: Channel::Voice,
+                country: Some("GB".to_owned()),
             },
             E::CodeIncorrect,
             E::CodeExpired,
@@ -470,6 +471,7 @@ mod tests {
         recorded.record(&MetricEvent::CodeIncorrect);
         recorded.record(&MetricEvent::CodeApproved {
             channel: Channel::Sms,
+            country: None,
         });
         recorded.record(&MetricEvent::CodeIncorrect);
         NoMetrics.record(&MetricEvent::CodeIncorrect);
@@ -478,7 +480,8 @@ mod tests {
             [
                 MetricEvent::CodeIncorrect,
                 MetricEvent::CodeApproved {
-                    channel: Channel::Sms
+                    channel: Channel::Sms,
+                    country: None,
                 },
                 MetricEvent::CodeIncorrect,
             ]

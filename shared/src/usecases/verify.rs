@@ -56,6 +56,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         let event = match &outcome {
             VerifyOutcome::Approved(approved) => Some(MetricEvent::CodeApproved {
                 channel: approved.channel,
+                country: approved.country.map(|c| c.as_str().to_owned()),
             }),
             VerifyOutcome::Incorrect { lock, .. } => {
                 match lock {

@@ -92,6 +92,7 @@ impl ChallengeStore for MemoryStore {
                     masked_to: challenge.masked_to,
                     sealed_to: challenge.sealed_to,
                     message_id: None,
+                    country: challenge.country,
                 },
                 code_hash: challenge.code_hash,
                 expires_at: challenge.expires_at,
@@ -293,6 +294,7 @@ mod tests {
             max_attempts: 3,
             guess_budget: crate::domain::GuessBudget::default(),
             network: net(),
+            country: None,
         }
     }
 

@@ -172,6 +172,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                     max_attempts: request.profile.max_attempts,
                     guess_budget: request.profile.guess_budget,
                     network: self.network_of(&request.requester),
+                    country: destination.phone().and_then(PhoneNumber::region),
                 },
                 policy,
                 &quotas,
