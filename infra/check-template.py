@@ -38,7 +38,13 @@ class NoManagedPolicies:
 
 
 source = copy.deepcopy(template)
-out = transform(template, {"EmailFrom": "no-reply@example.com"}, NoManagedPolicies())
+# A deployment that calls: the policies behind HasVoiceIdentity are in what is checked.
+VOICE_IDENTITY = "arn:aws:sms-voice:us-east-1:123456789012:phone-number/phone-0123456789abcdef"
+out = transform(
+    template,
+    {"EmailFrom": "no-reply@example.com", "VoiceOriginationIdentityArn": VOICE_IDENTITY},
+    NoManagedPolicies(),
+)
 resources = out["Resources"]
 failures = []
 
@@ -46,9 +52,11 @@ expected_actions = {
     "SendFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
         "sns:Publish", "ses:SendEmail", "secretsmanager:GetSecretValue",
+        "sms-voice:SendVoiceMessage", "sms-voice:SendTextMessage",
     },
     "VerifyFunction": {
         "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "secretsmanager:GetSecretValue",
+        "sms-voice:PutMessageFeedback",
     },
     "EnrollFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem",
@@ -63,6 +71,9 @@ for function, expected in expected_actions.items():
     allowed = set()
     for policy in role.get("Policies", []):
         for statement in policy["PolicyDocument"]["Statement"]:
+            # A statement under a condition (HasVoiceIdentity): this deployment has it.
+            if "Fn::If" in statement:
+                statement = statement["Fn::If"][1]
             if statement["Effect"] == "Allow":
                 actions = statement["Action"]
                 allowed.update([actions] if isinstance(actions, str) else actions)
@@ -139,6 +150,8 @@ for function, expected in expected_secrets.items():
     readable = set()
     for policy in resources[f"{function}Role"]["Properties"]["Policies"]:
         for statement in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in statement:
+                statement = statement["Fn::If"][1]
             if "secretsmanager:GetSecretValue" in str(statement["Action"]):
                 targets = statement["Resource"]
                 targets = targets if isinstance(targets, list) else [targets]
@@ -291,12 +304,13 @@ if variables.get("OTP_METRICS_NAMESPACE") != {"Fn::Sub": "OtpLambda/${AWS::Stack
 # Mirrors shared/src/metrics.rs: keep the two the same. Each name maps to its dimension sets, and
 # each dimension to its values (None: any value, checked by COUNTRY instead for Country).
 NAMESPACE = "OtpLambda/${AWS::StackName}"
-CHANNELS = {"sms", "voice", "email"}
+CHANNELS = {"sms", "email", "voice"}
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 REFUSAL_REASONS = {
     "resend-cooldown", "destination-send-limit", "client-send-limit", "country-send-limit",
     "global-sms-limit", "sms-budget-exhausted", "sms-country-not-allowed", "sms-number-type-not-allowed",
     "global-email-limit", "sms-too-long", "destination-locked", "captcha-failed",
+    "voice-country-not-allowed", "voice-number-type-not-allowed", "country-voice-limit", "global-voice-limit",
 }
 # Why a message was not delivered (shared/src/delivery_events/event.rs, FAILURE_REASONS).
 FAILURE_REASONS = {
@@ -327,6 +341,7 @@ METRICS = {
     "TotpIncorrect": ([()], {}),
     "TotpReplaysRefused": ([()], {}),
     "TotpLocked": ([()], {}),
+    "FeedbackFailures": ([("Channel",)], {"Channel": CHANNELS}),
     "MessagesDelivered": ([("Channel",), ("Channel", "Country")], {"Channel": CHANNELS, "Country": None}),
     "MessagesFailed": (
         [("Channel",), ("Channel", "Country"), ("Channel", "Reason")],

@@ -29,6 +29,10 @@ resource policies, none of which the stack has):
   configuration set. SES authorizes the identity it sends as, which is the address or its domain
   depending on which the deployer verified (docs/deploy.md allows either): both must be allowed.
 - Secrets Manager GetSecretValue needs secretsmanager:GetSecretValue on the secret's ARN.
+- End User Messaging SMS and Voice v2 SendVoiceMessage / SendTextMessage need their action on the
+  origination identity and on the configuration set (each a resource of the request);
+  PutMessageFeedback has no resource type and is authorized on "*":
+  https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsendusermessagingsmsandvoicev2.html
 
 The template's parameters and resources are resolved for each call as the recording saw them: the
 table a call names stands for OtpTable, a secret named after a `…SecretArn` parameter for that
@@ -249,6 +253,28 @@ def requests_of(call, template):
                 (address.rpartition("@")[2], " (EmailFrom's domain verified)"),
             ]
         ]
+    if service == "sms-voice" and operation in ("SendVoiceMessage", "SendTextMessage"):
+        # IAM checks the message's origination identity (an ARN: the template's parameter is
+        # one) and its configuration set, each a resource of the request.
+        identity = resource.get("origination_identity") or ""
+        configuration_set = resource.get("configuration_set") or ""
+        ctx = context(
+            parameters={"VoiceOriginationIdentityArn": identity},
+            refs={"EumConfigurationSet": configuration_set},
+        )
+        arns = [identity]
+        if configuration_set:
+            arns.append(f"arn:{PARTITION}:sms-voice:{REGION}:{ACCOUNT}:configuration-set/{configuration_set}")
+        return [Request(call["action"], arns, context=ctx)]
+    if service == "sms-voice" and operation == "PutMessageFeedback":
+        # No resource-level permission: IAM authorizes it on "*", for a deployment that calls
+        # or texts through End User Messaging (else no message id is kept, and no feedback sent).
+        ctx = context(
+            parameters={
+                "VoiceOriginationIdentityArn": f"arn:{PARTITION}:sms-voice:{REGION}:{ACCOUNT}:phone-number/any"
+            }
+        )
+        return [Request(call["action"], [None], context=ctx)]
     if service == "secretsmanager" and operation == "GetSecretValue":
         arn = secret_arn(resource.get("secret") or "")
         secrets = [

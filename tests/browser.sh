@@ -30,6 +30,7 @@ mkdir -p target
 log="$root/target/browser-otp-local.log"
 source tests/otp-local.sh
 trap 'kill "${otp_local_pid:-}" 2>/dev/null || true' EXIT
-start_otp_local "$log"
+# A 2-second resend cooldown: "Call me instead" (a resend) is tried too soon, then in time.
+OTP_RESEND_COOLDOWN_SECONDS=2 start_otp_local "$log"
 
 node tests/browser/run.mjs "http://127.0.0.1:$port/" "$@" || { echo "otp-local's log: $log"; exit 1; }

@@ -6,8 +6,9 @@
 #   memory: the default otp-local (in-memory store, outbox)
 #   aws:    otp-local --store dynamodb --delivery aws --create-table, against the emulator
 #   totp:   the authenticator-app walkthrough on the default otp-local, codes from oathtool
+#   voice:  the call walkthrough on the default otp-local (its outbox says what the call says)
 set -euo pipefail
-mode=${1:?usage: readme-walkthrough.sh memory|aws|totp}
+mode=${1:?usage: readme-walkthrough.sh memory|aws|totp|voice}
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
@@ -19,6 +20,9 @@ source_file=README.md
 if [ "$mode" = totp ]; then
   command -v oathtool >/dev/null || { echo "the totp walkthrough needs oathtool: apt-get install oathtool"; exit 1; }
   block=walkthrough-totp
+  source_file=docs/walkthroughs.md
+elif [ "$mode" = voice ]; then
+  block=walkthrough-voice
   source_file=docs/walkthroughs.md
 elif [ "$mode" = aws ]; then
   emulator=${AWS_ENDPOINT_URL:?the aws walkthrough needs the emulator: run tests/run.sh}
@@ -55,6 +59,11 @@ if [ "$mode" = aws ]; then
     | jq -e --arg id "$message_id" '.sns.SMS | map(select(.message_id == $id and .phone_number == "+447911123456")) | length == 1' >/dev/null \
     || fail "the SMS SNS accepted ($message_id) is not in the emulator's data"
   grep -q 'store: DynamoDB' "$work/otp-local.log" || fail "otp-local did not use DynamoDB"
+fi
+if [ "$mode" = voice ]; then
+  grep -q '"channel":"voice"' "$work/out.txt" || fail "the send was not a call"
+  grep -q '<say-as interpret-as="characters">' "$work/out.txt" || fail "no SSML in the outbox"
+  grep -q '"feedback":"RECEIVED"' "$work/out.txt" || fail "the approval did not confirm the call"
 fi
 if [ "$mode" = totp ]; then
   # Whether any JSON line the walkthrough printed matches the jq condition (the other lines are the

@@ -8,7 +8,7 @@
 #      both runs wrote checked against every destination, code and secret they used; both runs record
 #      each function's AWS calls in target/aws-calls.jsonl for infra/check-template.py;
 #   3. the walkthroughs (README.md, docs/walkthroughs.md) against a real otp-local: in memory, on the
-#      AWS adapters, and the authenticator-app one (codes from oathtool, an independent TOTP
+#      AWS adapters, a call (voice), and the authenticator-app one (codes from oathtool, an independent TOTP
 #      implementation);
 #   4. coverage-guided fuzzing of every input surface, FUZZ_SECONDS (default 60) per target.
 set -euo pipefail
@@ -50,6 +50,7 @@ cargo test --locked -p otp-tests --test api -- --ignored --exact logs::no_log_li
 bash tests/readme-walkthrough.sh memory
 bash tests/readme-walkthrough.sh aws
 bash tests/readme-walkthrough.sh totp
+bash tests/readme-walkthrough.sh voice
 bash tests/fuzz.sh
 bash tests/schemathesis.sh
 bash tests/browser.sh

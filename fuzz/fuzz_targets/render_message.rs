@@ -73,6 +73,7 @@ fuzz_target!(|input: Input<'_>| {
         template: template.as_ref(),
         sms_binding: Some(&binding),
         transaction: transaction.as_ref(),
+        voice_repeats: (input.seed % 5) as u8,
     };
     // A transaction template names the transaction in the text, whatever else it says.
     let names_the_transaction = |text: &str| match (&transaction, input.transaction_template) {
@@ -111,4 +112,33 @@ fuzz_target!(|input: Input<'_>| {
     assert!(html.contains(code), "the email HTML lacks the code");
     let subject = email.subject.expect("an email has a subject");
     assert!(!subject.contains('\n'), "a subject is one line");
+
+    // A call says the code's characters, each in its own `say-as`, 1 to 3 times, and nothing a
+    // brand or template brings can open or close an element: every `<` is one of ours.
+    let call = render(Channel::Voice, message)
+        .call
+        .expect("a call has SSML");
+    let repeats = usize::from(
+        message
+            .voice_repeats
+            .clamp(1, otp_shared::messages::MAX_REPEATS),
+    );
+    let said: String = call
+        .ssml
+        .split("<say-as interpret-as=\"characters\">")
+        .skip(1)
+        .map(|rest| rest.split("</say-as>").next().unwrap_or_default())
+        .collect();
+    assert_eq!(said, code.repeat(repeats), "the call does not say the code");
+    assert!(call.ssml.starts_with("<speak><lang xml:lang=\""));
+    assert!(call.ssml.ends_with("</lang></speak>"));
+    let elements = call.ssml.matches('<').count();
+    let ours = 4 + call.ssml.matches("<break ").count() + 2 * call.ssml.matches("<say-as ").count();
+    assert_eq!(
+        elements, ours,
+        "text in the SSML opened an element: {}",
+        call.ssml
+    );
+    assert!(call.ssml.chars().count() <= otp_shared::messages::MAX_SSML_CHARS);
+    assert!(call.billed_minutes() >= 1);
 });

@@ -44,6 +44,7 @@ fn destination_of(facts: &Facts) -> Option<Destination> {
     let channel = match body.get("channel")?.as_str()? {
         "sms" => Channel::Sms,
         "email" => Channel::Email,
+        "voice" => Channel::Voice,
         _ => return None,
     };
     Destination::parse(channel, body.get("to")?.as_str()?).ok()

@@ -83,6 +83,7 @@ fn rendering(c: &mut Criterion) {
         template,
         sms_binding: None,
         transaction: None,
+        voice_repeats: otp_shared::messages::DEFAULT_REPEATS,
     };
     group.bench_function("sms_built_in_en", |b| {
         b.iter(|| render(Channel::Sms, black_box(input(&english, Some(&brand), None))))

@@ -27,6 +27,10 @@ pub struct VelocityLimits {
     pub global_sms_per_hour: u32,
     /// Email in all.
     pub global_email_per_hour: u32,
+    /// Calls to one country calling code.
+    pub country_voice_per_hour: u32,
+    /// Calls in all.
+    pub global_voice_per_hour: u32,
 }
 
 impl Default for VelocityLimits {
@@ -36,6 +40,10 @@ impl Default for VelocityLimits {
             country_sms_per_hour: 200,
             global_sms_per_hour: 1000,
             global_email_per_hour: 2000,
+            // A minute of a call costs what several SMS do, and toll fraud by call pays better
+            // than by SMS: calls get a fifth of SMS's room.
+            country_voice_per_hour: 40,
+            global_voice_per_hour: 200,
         }
     }
 }
@@ -68,7 +76,7 @@ impl Default for SmsRules {
 
 /// Why an SMS may not go to a number, whatever the limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmsRefusal {
+pub enum NumberRefusal {
     CountryNotAllowed,
     LineTypeNotAllowed(LineType),
 }
@@ -103,19 +111,9 @@ impl SmsRules {
             .collect()
     }
 
-    /// Whether an SMS may go to `number` at all: its country on the allow-list, its line one that
-    /// takes SMS. Numbers outside any country (+800, +882…) are never allowed.
-    pub fn admits(&self, number: &PhoneNumber) -> Result<(), SmsRefusal> {
-        if !number
-            .region()
-            .is_some_and(|region| self.allowed_countries.contains(&region))
-        {
-            return Err(SmsRefusal::CountryNotAllowed);
-        }
-        if !number.line_type().takes_sms() {
-            return Err(SmsRefusal::LineTypeNotAllowed(number.line_type()));
-        }
-        Ok(())
+    /// Whether an SMS may go to `number` (see [`admits_number`]).
+    pub fn admits_sms(&self, number: &PhoneNumber) -> Result<(), NumberRefusal> {
+        admits_number(&self.allowed_countries, number, LineType::takes_sms)
     }
 
     /// The price of one SMS segment to `number`.
@@ -130,6 +128,67 @@ impl SmsRules {
     pub fn charge(&self, number: &PhoneNumber, segments: usize) -> Money {
         self.price(number)
             .times(u64::try_from(segments).unwrap_or(u64::MAX))
+    }
+}
+
+/// Whether a message may go to `number` at all: its country on `allowed`, its line one that
+/// `takes` (SMS: [`LineType::takes_sms`]; calls: [`LineType::takes_calls`]). Numbers outside any
+/// country (+800, +882…) are never allowed.
+fn admits_number(
+    allowed: &BTreeSet<Region>,
+    number: &PhoneNumber,
+    takes: fn(LineType) -> bool,
+) -> Result<(), NumberRefusal> {
+    if !number
+        .region()
+        .is_some_and(|region| allowed.contains(&region))
+    {
+        return Err(NumberRefusal::CountryNotAllowed);
+    }
+    if !takes(number.line_type()) {
+        return Err(NumberRefusal::LineTypeNotAllowed(number.line_type()));
+    }
+    Ok(())
+}
+
+/// Where calls may go and what a minute costs. Their spend counts against the SMS budget
+/// ([`SmsRules::daily_budget`]): one day's telephony spend, whichever way a code went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoiceRules {
+    /// By default the SMS list (`OTP_VOICE_ALLOWED_COUNTRIES` unset).
+    pub allowed_countries: BTreeSet<Region>,
+    /// The price of a minute of a call, per country.
+    pub prices: BTreeMap<Region, Money>,
+    pub default_price: Money,
+    /// How many times a call says the code.
+    pub repeats: u8,
+}
+
+impl Default for VoiceRules {
+    fn default() -> Self {
+        Self {
+            allowed_countries: SmsRules::default().allowed_countries,
+            prices: BTreeMap::new(),
+            default_price: Money::from_micros(100_000),
+            repeats: crate::messages::DEFAULT_REPEATS,
+        }
+    }
+}
+
+impl VoiceRules {
+    /// Whether a call may go to `number`: its country on the voice allow-list, its line one that
+    /// takes calls (fixed lines do; premium-rate and the like do not).
+    pub fn admits(&self, number: &PhoneNumber) -> Result<(), NumberRefusal> {
+        admits_number(&self.allowed_countries, number, LineType::takes_calls)
+    }
+
+    /// What a call of `minutes` (billed whole minutes) to `number` costs.
+    pub fn charge(&self, number: &PhoneNumber, minutes: u64) -> Money {
+        number
+            .region()
+            .and_then(|region| self.prices.get(&region).copied())
+            .unwrap_or(self.default_price)
+            .times(minutes)
     }
 }
 
@@ -157,53 +216,68 @@ pub fn client_quota(
 }
 
 /// The counters a send is charged to, each refused once it would pass its limit. Sends to test
-/// destinations are charged to the client's alone ([`client_quota`]). An SMS of `sms_segments`
-/// segments is charged to the budget at its price for each (`sms_segments` means nothing to an
-/// email).
+/// destinations are charged to the client's alone ([`client_quota`]). An SMS or a call is charged
+/// `spend` (its price: [`SmsRules::charge`], [`VoiceRules::charge`]) against the day's budget.
 pub fn quotas(
     limits: &VelocityLimits,
-    rules: &SmsRules,
+    sms: &SmsRules,
     destination: &Destination,
-    sms_segments: usize,
+    spend: Money,
     client: Option<&str>,
     now: OffsetDateTime,
 ) -> Vec<Quota> {
     let (hour, next_hour) = clock_hour(now);
     let mut quotas = Vec::with_capacity(4);
     quotas.extend(client_quota(limits, client, now));
-    if let Destination::Email(_) = destination {
-        quotas.push(Quota {
-            kind: QuotaKind::EmailGlobal,
-            counter: format!("email#{hour}"),
-            amount: 1,
-            limit: limits.global_email_per_hour.into(),
-            resets_at: next_hour,
-        });
+    let counted = |kind, counter: String, limit: u32| Quota {
+        kind,
+        counter,
+        amount: 1,
+        limit: limit.into(),
+        resets_at: next_hour,
+    };
+    match destination {
+        Destination::Email(_) => {
+            quotas.push(counted(
+                QuotaKind::EmailGlobal,
+                format!("email#{hour}"),
+                limits.global_email_per_hour,
+            ));
+            return quotas;
+        }
+        Destination::Sms(number) => {
+            quotas.push(counted(
+                QuotaKind::Country,
+                format!("country#{}#{hour}", number.country_calling_code()),
+                limits.country_sms_per_hour,
+            ));
+            quotas.push(counted(
+                QuotaKind::Global,
+                format!("sms#{hour}"),
+                limits.global_sms_per_hour,
+            ));
+        }
+        Destination::Voice(number) => {
+            quotas.push(counted(
+                QuotaKind::VoiceCountry,
+                format!("voice#country#{}#{hour}", number.country_calling_code()),
+                limits.country_voice_per_hour,
+            ));
+            quotas.push(counted(
+                QuotaKind::VoiceGlobal,
+                format!("voice#{hour}"),
+                limits.global_voice_per_hour,
+            ));
+        }
     }
-    if let Destination::Sms(number) = destination {
-        quotas.push(Quota {
-            kind: QuotaKind::Country,
-            counter: format!("country#{}#{hour}", number.country_calling_code()),
-            amount: 1,
-            limit: limits.country_sms_per_hour.into(),
-            resets_at: next_hour,
-        });
-        quotas.push(Quota {
-            kind: QuotaKind::Global,
-            counter: format!("sms#{hour}"),
-            amount: 1,
-            limit: limits.global_sms_per_hour.into(),
-            resets_at: next_hour,
-        });
-        let day_start = now.replace_time(Time::MIDNIGHT);
-        quotas.push(Quota {
-            kind: QuotaKind::SmsBudget,
-            counter: format!("spend#{}", day_start.date()),
-            amount: rules.charge(number, sms_segments).micros(),
-            limit: rules.daily_budget.micros(),
-            resets_at: day_start + Duration::from_secs(86_400),
-        });
-    }
+    let day_start = now.replace_time(Time::MIDNIGHT);
+    quotas.push(Quota {
+        kind: QuotaKind::SmsBudget,
+        counter: format!("spend#{}", day_start.date()),
+        amount: spend.micros(),
+        limit: sms.daily_budget.micros(),
+        resets_at: day_start + Duration::from_secs(86_400),
+    });
     quotas
 }
 
@@ -339,12 +413,12 @@ mod tests {
             "+33612345678",
             "+4915112345678",
         ] {
-            assert_eq!(rules.admits(&phone(allowed)), Ok(()), "{allowed}");
+            assert_eq!(rules.admits_sms(&phone(allowed)), Ok(()), "{allowed}");
         }
         for refused in ["+917012345678", "+8613812345678", "+2348031234567"] {
             assert_eq!(
-                rules.admits(&phone(refused)),
-                Err(SmsRefusal::CountryNotAllowed),
+                rules.admits_sms(&phone(refused)),
+                Err(NumberRefusal::CountryNotAllowed),
                 "{refused}"
             );
         }
@@ -364,8 +438,8 @@ mod tests {
         ] {
             assert_eq!(phone(number).line_type(), line, "{number}");
             assert_eq!(
-                rules.admits(&phone(number)),
-                Err(SmsRefusal::LineTypeNotAllowed(line)),
+                rules.admits_sms(&phone(number)),
+                Err(NumberRefusal::LineTypeNotAllowed(line)),
                 "{number}"
             );
         }
@@ -393,7 +467,7 @@ mod tests {
             &VelocityLimits::default(),
             &SmsRules::default(),
             &to,
-            1,
+            Money::from_micros(100_000),
             Some("abc"),
             now,
         );
@@ -428,7 +502,7 @@ mod tests {
             &VelocityLimits::default(),
             &SmsRules::default(),
             &email,
-            1,
+            Money::from_micros(0),
             Some("abc"),
             now,
         );
@@ -468,7 +542,7 @@ mod tests {
                 &VelocityLimits::default(),
                 &rules,
                 &Destination::Sms(to.clone()),
-                segments,
+                rules.charge(&to, segments),
                 None,
                 now,
             )
@@ -485,7 +559,7 @@ mod tests {
             &VelocityLimits::default(),
             &rules,
             &Destination::Sms(to.clone()),
-            3,
+            rules.charge(&to, 3),
             None,
             now,
         )
@@ -494,6 +568,63 @@ mod tests {
         .map(|q| q.amount)
         .collect();
         assert_eq!(per_message, [1, 1]);
+    }
+
+    #[test]
+    fn calls_count_on_their_own_counters_and_the_shared_budget() {
+        let now = time::macros::datetime!(2026-11-22 13:45:10 UTC);
+        let voice = VoiceRules {
+            prices: SmsRules::parse_prices("GB=0.0135").unwrap(),
+            ..VoiceRules::default()
+        };
+        let fixed = phone("+442079460000");
+        assert_eq!(voice.admits(&fixed), Ok(()), "a fixed line takes calls");
+        assert_eq!(
+            voice.admits(&phone("+449098790000")),
+            Err(NumberRefusal::LineTypeNotAllowed(LineType::PremiumRate))
+        );
+        assert_eq!(
+            voice.admits(&phone("+917012345678")),
+            Err(NumberRefusal::CountryNotAllowed)
+        );
+        assert_eq!(voice.charge(&fixed, 2).to_string(), "0.027");
+        assert_eq!(voice.charge(&phone("+33612345678"), 1).to_string(), "0.10");
+        let summary: Vec<_> = quotas(
+            &VelocityLimits::default(),
+            &SmsRules::default(),
+            &Destination::Voice(fixed.clone()),
+            voice.charge(&fixed, 1),
+            Some("abc"),
+            now,
+        )
+        .into_iter()
+        .map(|q| (q.kind, q.counter, q.amount, q.limit))
+        .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    QuotaKind::ClientAddress,
+                    "client#abc#2026-11-22T13".into(),
+                    1,
+                    20
+                ),
+                (
+                    QuotaKind::VoiceCountry,
+                    "voice#country#44#2026-11-22T13".into(),
+                    1,
+                    40
+                ),
+                (QuotaKind::VoiceGlobal, "voice#2026-11-22T13".into(), 1, 200),
+                (
+                    QuotaKind::SmsBudget,
+                    "spend#2026-11-22".into(),
+                    13_500,
+                    100_000_000
+                ),
+            ],
+            "a call is never counted against the SMS counters, but spends the same day's budget"
+        );
     }
 
     #[test]

@@ -7,11 +7,12 @@ use aws_config::SdkConfig;
 
 use crate::adapters::EmfMetrics;
 use crate::adapters::aws::{
-    self, AwsDelivery, DynamoStore, EmailSettings, SesEmail, SmsSettings, SnsSms,
+    self, AwsDelivery, DynamoStore, EmailSettings, SesEmail, SmsProvider, SmsSettings, SmsVoice,
+    SmsVoiceSettings, SnsSms,
 };
 use crate::adapters::siteverify::SiteVerify;
 use crate::adapters::{OsRandomness, SystemClock};
-use crate::config::{Settings, env_var};
+use crate::config::{ConfigError, Settings, env_var};
 use crate::crypto::{KeySecrets, Keys, SecretNeed, ServiceSecret};
 use crate::usecases::Otp;
 
@@ -76,6 +77,31 @@ pub const AWS_VARIABLES: &[(&str, &str, &str)] = &[
         "SNS maximum price per SMS in USD",
     ),
     (
+        "OTP_SMS_PROVIDER",
+        "sns",
+        "which service texts codes: `sns` (SNS `Publish`), or `end-user-messaging` (End User Messaging SMS and Voice v2 `SendTextMessage` from `OTP_EUM_ORIGINATION_IDENTITY`, with its configuration set, protect configuration and \"code entered\" feedback)",
+    ),
+    (
+        "OTP_EUM_ORIGINATION_IDENTITY",
+        "(none)",
+        "the End User Messaging phone number, pool or sender id (its id or ARN) calls come from, and texts too with `OTP_SMS_PROVIDER=end-user-messaging`; calls fail (502) without it",
+    ),
+    (
+        "OTP_EUM_CONFIGURATION_SET",
+        "(none)",
+        "End User Messaging configuration set of calls and texts: its event destinations receive delivery events (the SAM template creates one)",
+    ),
+    (
+        "OTP_EUM_PROTECT_CONFIGURATION_ID",
+        "(none)",
+        "End User Messaging protect configuration texts are checked against",
+    ),
+    (
+        "OTP_VOICE_MAX_PRICE_PER_MINUTE",
+        "(none)",
+        "End User Messaging's maximum price per minute of a call, in USD; `OTP_SMS_MAX_PRICE` is a text's",
+    ),
+    (
         "OTP_CAPTCHA_SECRET_ARN",
         "(none)",
         "Secrets Manager secret (ARN or name) holding the bot check's provider secret key; read once per cold start by the send function, only when a profile has a `bot_check` (the template's `CaptchaSecretArn` sets it)",
@@ -129,14 +155,14 @@ pub async fn bot_check_from_env(sdk: &SdkConfig) -> anyhow::Result<Option<SiteVe
 }
 
 /// The service for the verify function. It delivers nothing, so it links no SNS or SES client,
-/// which keeps its binary and cold start small.
+/// which keeps its binary and cold start small: only End User Messaging's `PutMessageFeedback`.
 pub async fn verify_otp_from_env() -> anyhow::Result<LambdaOtp> {
     let sdk = aws::sdk_config().await;
     lambda_otp_from_env(
         &sdk,
         Settings::from_env_without_sending()?,
         VERIFY_NEEDS,
-        |_| Ok(AwsDelivery::default()),
+        feedback_delivery,
     )
     .await
 }
@@ -249,12 +275,30 @@ pub async fn service_secret(sdk: &SdkConfig) -> anyhow::Result<Option<ServiceSec
     }
 }
 
-/// SNS for SMS, and SES for email when `OTP_EMAIL_FROM` is set.
+/// SMS by SNS (or End User Messaging with `OTP_SMS_PROVIDER=end-user-messaging`), email by SES when
+/// `OTP_EMAIL_FROM` is set, calls by End User Messaging when `OTP_EUM_ORIGINATION_IDENTITY` is.
 pub fn aws_delivery(sdk: &SdkConfig) -> anyhow::Result<AwsDelivery> {
-    let sms = SnsSms::new(
-        aws_sdk_sns::Client::new(sdk),
-        SmsSettings::from_lookup(env_var)?,
-    );
+    let eum = SmsVoiceSettings::from_lookup(env_var)?
+        .map(|settings| SmsVoice::new(aws_sdk_pinpointsmsvoicev2::Client::new(sdk), settings));
+    let sms = match env_var("OTP_SMS_PROVIDER").as_deref().map(str::trim) {
+        None | Some("sns") => SmsProvider::Sns(SnsSms::new(
+            aws_sdk_sns::Client::new(sdk),
+            SmsSettings::from_lookup(env_var)?,
+        )),
+        Some("end-user-messaging") => {
+            SmsProvider::EndUserMessaging(eum.clone().ok_or(ConfigError {
+                variable: "OTP_SMS_PROVIDER",
+                detail: "end-user-messaging needs OTP_EUM_ORIGINATION_IDENTITY".into(),
+            })?)
+        }
+        Some(_) => {
+            return Err(ConfigError {
+                variable: "OTP_SMS_PROVIDER",
+                detail: "must be sns or end-user-messaging".into(),
+            }
+            .into());
+        }
+    };
     let email = if env_var("OTP_EMAIL_FROM").is_some() {
         Some(SesEmail::new(
             aws_sdk_sesv2::Client::new(sdk),
@@ -267,5 +311,16 @@ pub fn aws_delivery(sdk: &SdkConfig) -> anyhow::Result<AwsDelivery> {
     Ok(AwsDelivery {
         sms: Some(sms),
         email,
+        voice: eum,
+        feedback: None,
+    })
+}
+
+/// What the verify function delivers: nothing, but an approval of a code End User Messaging
+/// carried tells it so (`PutMessageFeedback`).
+pub fn feedback_delivery(sdk: &SdkConfig) -> anyhow::Result<AwsDelivery> {
+    Ok(AwsDelivery {
+        feedback: Some(aws_sdk_pinpointsmsvoicev2::Client::new(sdk)),
+        ..AwsDelivery::default()
     })
 }

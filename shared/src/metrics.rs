@@ -35,6 +35,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "TotpIncorrect",
     "TotpReplaysRefused",
     "TotpLocked",
+    "FeedbackFailures",
     "MessagesDelivered",
     "MessagesFailed",
     "EmailsBounced",
@@ -59,8 +60,11 @@ pub enum MetricEvent {
     },
     /// `DeliveryFailures` by channel.
     DeliveryFailed { channel: Channel },
-    /// `CodesApproved` by channel.
-    CodeApproved { channel: Channel },
+    /// `CodesApproved` by channel, and by channel and country when known (conversion per country).
+    CodeApproved {
+        channel: Channel,
+        country: Option<String>,
+    },
     /// `CodesIncorrect`.
     CodeIncorrect,
     /// `CodesExpired`.
@@ -94,6 +98,9 @@ pub enum MetricEvent {
     TotpReplayRefused,
     /// `TotpLocked`.
     TotpLocked,
+    /// `FeedbackFailures` by channel: an approved code's "code entered" signal did not reach the
+    /// provider (refused, failed, or slower than the verify waits).
+    FeedbackFailed { channel: Channel },
     /// `MessagesDelivered` by channel, and by channel and country (SMS and voice, when the
     /// provider named it): a provider reported a sent message delivered (the events function).
     MessageDelivered {
@@ -192,6 +199,22 @@ impl<'a> Shape<'a> {
         }
     }
 
+    /// By channel, and by channel and country when the country is a valid ISO code.
+    fn by_channel_and_country(
+        name: &'static str,
+        channel: Channel,
+        country: Option<&'a str>,
+    ) -> Self {
+        match country.filter(|c| is_alpha2(c)) {
+            Some(country) => Self {
+                dimension_sets: BY_CHANNEL_AND_COUNTRY,
+                dimensions: vec![("Channel", channel.as_str()), ("Country", country)],
+                metrics: vec![Metric::count(name)],
+            },
+            None => Self::by_channel(name, channel),
+        }
+    }
+
     fn by_channel(name: &'static str, channel: Channel) -> Self {
         Self {
             dimension_sets: BY_CHANNEL,
@@ -200,13 +223,13 @@ impl<'a> Shape<'a> {
         }
     }
 
-    /// One metric by channel, and by channel and country when there is one.
-    fn by_channel_and_country(
-        channel: &'static str,
+    /// One metric of a delivery event by channel, and by channel and country when there is one.
+    fn by_event_channel_and_country(
+        channel: EventChannel,
         country: Option<&'a Region>,
         metric: Metric,
     ) -> Self {
-        let mut dimensions = vec![("Channel", channel)];
+        let mut dimensions = vec![("Channel", channel.as_str())];
         let dimension_sets = match country {
             Some(country) => {
                 dimensions.push(("Country", country.as_str()));
@@ -241,16 +264,13 @@ impl MetricEvent {
     pub fn shape(&self) -> Option<Shape<'_>> {
         use MetricEvent as E;
         Some(match self {
-            E::CodeSent { channel, country } => match country.as_deref().filter(|c| is_alpha2(c)) {
-                Some(country) => Shape {
-                    dimension_sets: BY_CHANNEL_AND_COUNTRY,
-                    dimensions: vec![("Channel", channel.as_str()), ("Country", country)],
-                    metrics: vec![Metric::count("CodesSent")],
-                },
-                None => Shape::by_channel("CodesSent", *channel),
-            },
+            E::CodeSent { channel, country } => {
+                Shape::by_channel_and_country("CodesSent", *channel, country.as_deref())
+            }
             E::DeliveryFailed { channel } => Shape::by_channel("DeliveryFailures", *channel),
-            E::CodeApproved { channel } => Shape::by_channel("CodesApproved", *channel),
+            E::CodeApproved { channel, country } => {
+                Shape::by_channel_and_country("CodesApproved", *channel, country.as_deref())
+            }
             E::CodeIncorrect => Shape::plain("CodesIncorrect"),
             E::CodeExpired => Shape::plain("CodesExpired"),
             E::CodeLocked => Shape::plain("CodesLocked"),
@@ -277,8 +297,9 @@ impl MetricEvent {
             E::TotpIncorrect => Shape::plain("TotpIncorrect"),
             E::TotpReplayRefused => Shape::plain("TotpReplaysRefused"),
             E::TotpLocked => Shape::plain("TotpLocked"),
-            E::MessageDelivered { channel, country } => Shape::by_channel_and_country(
-                channel.as_str(),
+            E::FeedbackFailed { channel } => Shape::by_channel("FeedbackFailures", *channel),
+            E::MessageDelivered { channel, country } => Shape::by_event_channel_and_country(
+                *channel,
                 country.as_ref(),
                 Metric::count("MessagesDelivered"),
             ),
@@ -287,8 +308,8 @@ impl MetricEvent {
                 country,
                 reason,
             } => {
-                let mut shape = Shape::by_channel_and_country(
-                    channel.as_str(),
+                let mut shape = Shape::by_event_channel_and_country(
+                    *channel,
                     country.as_ref(),
                     Metric::count("MessagesFailed"),
                 );
@@ -312,8 +333,8 @@ impl MetricEvent {
                 channel,
                 country,
                 delivered,
-            } => Shape::by_channel_and_country(
-                channel.as_str(),
+            } => Shape::by_event_channel_and_country(
+                *channel,
                 country.as_ref(),
                 Metric::percent("DeliveryRate", if *delivered { 100 } else { 0 }),
             ),

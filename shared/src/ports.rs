@@ -12,11 +12,12 @@ use crate::crypto::{CodeHash, DestinationKey, IdempotentSend, SealedSecret};
 // The rules' own types, which the store ports speak in.
 use crate::domain::{
     BotCheckProvider, CaptchaToken, ChallengeId, Channel, Guess, GuessBudget, GuessLock,
-    GuessRecord, NetworkKey, ProfileName, Purpose, Reference, Transaction, UserId,
+    GuessRecord, NetworkKey, ProfileName, Purpose, Reference, Region, Transaction, UserId,
 };
 pub use crate::domain::{
     CodeState, IdempotencyClaim, Quota, QuotaKind, Refusal, SendAdmission, SendPolicy,
 };
+use crate::messages::VoiceMessage;
 use crate::totp::TotpParams;
 
 /// The current time. Passed in so tests can move it.
@@ -49,6 +50,9 @@ pub struct NewChallenge {
     pub guess_budget: GuessBudget,
     /// The network asking for it: refused while that network is locked out of the destination.
     pub network: NetworkKey,
+    /// The country of a phone destination, which approvals are counted under (conversion per
+    /// country); never the number.
+    pub country: Option<Region>,
 }
 
 /// What an approved code was for, as the verify reply reports it.
@@ -61,6 +65,11 @@ pub struct ApprovedChallenge {
     pub channel: Channel,
     pub masked_to: String,
     pub sealed_to: SealedSecret,
+    /// The provider's id of the message that carried the code, when the provider takes a "code
+    /// entered" signal ([`Notifier::confirm_received`]).
+    pub message_id: Option<String>,
+    /// The country of a phone destination ([`NewChallenge::country`]).
+    pub country: Option<Region>,
 }
 
 /// The store's answer to one verification attempt.
@@ -149,6 +158,14 @@ pub trait ChallengeStore: Send + Sync {
         keep_until: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Keeps the provider's `message_id` with pending code `id`, for its approval to confirm
+    /// ([`ApprovedChallenge::message_id`]). Nothing happens if the code is gone.
+    fn note_message(
+        &self,
+        id: &ChallengeId,
+        message_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// In one step: checks the code is not consumed, not expired, not locked and that `network` is
     /// not locked out of its destination, compares `candidate` with the stored hash in constant
     /// time, and either consumes the code or counts a failure. A failure is then counted against
@@ -174,8 +191,13 @@ pub struct OutgoingMessage {
     pub to: String,
     pub masked_to: String,
     pub subject: Option<String>,
+    /// An SMS's or email's text; what a call says, as plain text.
     pub text: String,
     pub html: Option<String>,
+    /// A call's SSML and voice.
+    pub call: Option<VoiceMessage>,
+    /// How long the provider may keep trying: the code's lifetime.
+    pub time_to_live: std::time::Duration,
 }
 
 impl std::fmt::Debug for OutgoingMessage {
@@ -199,16 +221,31 @@ pub struct DeliveryError {
 /// A message the provider accepted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delivered {
-    /// The provider's id for the message (SNS / SES message id), for tracing a delivery.
+    /// The provider's id for the message (SNS / SES / End User Messaging message id), for
+    /// tracing a delivery.
     pub message_id: Option<String>,
+    /// The provider takes a "code entered" signal for this message
+    /// ([`Notifier::confirm_received`]): the send keeps its id with the code.
+    pub takes_feedback: bool,
 }
 
-/// Delivers messages (SMS, email).
+/// Delivers messages (SMS, email, calls).
 pub trait Notifier: Send + Sync {
     fn deliver(
         &self,
         message: &OutgoingMessage,
     ) -> impl Future<Output = Result<Delivered, DeliveryError>> + Send;
+
+    /// Tells the provider that the code in message `message_id` was entered and approved (End
+    /// User Messaging's `PutMessageFeedback(RECEIVED)`, which it and the carriers use against
+    /// SMS pumping). A notifier whose provider takes no such signal does nothing.
+    fn confirm_received(
+        &self,
+        message_id: &str,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        let _ = message_id;
+        async { Ok(()) }
+    }
 }
 
 /// A bot-check provider's verdict on one token.

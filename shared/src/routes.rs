@@ -137,7 +137,7 @@ pub const ROUTES: &[Route] = &[
         Function::Send,
         Public,
         Handler::Send,
-        "send a code by SMS or email, as its [profile](docs/profiles.md) allows",
+        "send a code by SMS, email or a call, as its [profile](docs/profiles.md) allows",
     ),
     route(
         "POST",

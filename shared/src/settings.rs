@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::abuse::{SmsRules, TestDestinations, VelocityLimits};
+use crate::abuse::{SmsRules, TestDestinations, VelocityLimits, VoiceRules};
 use crate::domain::{CodeSpec, GuessBudget, Locale, SendPolicy, Ttl};
 use crate::profiles::{Profile, Profiles};
 use crate::proof::ProofSettings;
@@ -24,6 +24,9 @@ pub struct Settings {
     pub limits: VelocityLimits,
     /// Where SMS may go, what it costs, and the daily budget.
     pub sms: SmsRules,
+    /// Where calls may go, what a minute costs (against the SMS budget), how often a call says
+    /// the code.
+    pub voice: VoiceRules,
     /// Destinations with fixed codes and no delivery; none unless configured.
     pub test_destinations: TestDestinations,
     /// The CloudWatch namespace of the functions' metrics.
@@ -52,6 +55,7 @@ impl Default for Settings {
             proof: ProofSettings::default(),
             limits: VelocityLimits::default(),
             sms: SmsRules::default(),
+            voice: VoiceRules::default(),
             test_destinations: TestDestinations::default(),
             metrics_namespace: DEFAULT_METRICS_NAMESPACE.to_owned(),
         }

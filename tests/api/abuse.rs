@@ -538,6 +538,7 @@ async fn sends_and_verifies_are_counted_in_metrics() {
         MetricEvent::CodeIncorrect,
         MetricEvent::CodeApproved {
             channel: Channel::Sms,
+            country: Some("GB".to_owned()),
         },
         MetricEvent::SendRefused {
             reason: "resend-cooldown",

@@ -5,7 +5,8 @@
 //! operation as `service:Operation`, and what IAM authorizes it on. For DynamoDB that is the table
 //! and, per item touched, the kind of request inside a transaction and the key's prefix up to its
 //! first `#` (`code#`, `dest#`, …: never the rest of the key); for SNS the topic or endpoint, or
-//! none for a phone number; for SES the sender and configuration set; for Secrets Manager the
+//! none for a phone number; for SES the sender and configuration set; for End User Messaging the
+//! origination identity, configuration set and protect configuration; for Secrets Manager the
 //! secret. Requests outside any route (a test reading the table to inspect it) are the tests' own,
 //! and not recorded.
 
@@ -47,6 +48,16 @@ pub fn sns(sdk: &SdkConfig) -> aws_sdk_sns::Client {
 pub fn ses(sdk: &SdkConfig) -> aws_sdk_sesv2::Client {
     aws_sdk_sesv2::Client::from_conf(
         aws_sdk_sesv2::config::Builder::from(sdk)
+            .interceptor(Recorded)
+            .build(),
+    )
+}
+
+/// End User Messaging SMS and Voice v2 as the send and verify functions build it, its calls
+/// recorded.
+pub fn sms_voice(sdk: &SdkConfig) -> aws_sdk_pinpointsmsvoicev2::Client {
+    aws_sdk_pinpointsmsvoicev2::Client::from_conf(
+        aws_sdk_pinpointsmsvoicev2::config::Builder::from(sdk)
             .interceptor(Recorded)
             .build(),
     )
@@ -117,6 +128,17 @@ fn call(function: Function, service: &str, operation: &str, body: &[u8]) -> Valu
         "DynamoDB" => ("dynamodb", dynamodb_resource(operation, body)),
         "SNS" => ("sns", sns_resource(body)),
         "SESv2" => ("ses", ses_resource(body)),
+        "Pinpoint SMS Voice V2" => {
+            let body = json_body(body);
+            (
+                "sms-voice",
+                json!({
+                    "origination_identity": body.get("OriginationIdentity"),
+                    "configuration_set": body.get("ConfigurationSetName"),
+                    "protect_configuration": body.get("ProtectConfigurationId"),
+                }),
+            )
+        }
         "Secrets Manager" => (
             "secretsmanager",
             json!({"secret": json_body(body)["SecretId"]}),

@@ -104,6 +104,7 @@ fn challenge(to: &str, purpose: &str, now: OffsetDateTime) -> NewChallenge {
         max_attempts: MAX_ATTEMPTS,
         guess_budget: BUDGET,
         network: home(),
+        country: None,
         id,
     }
 }
@@ -172,6 +173,8 @@ fn approved(challenge: &NewChallenge) -> VerifyOutcome {
         channel: challenge.channel,
         masked_to: challenge.masked_to.clone(),
         sealed_to: challenge.sealed_to.clone(),
+        message_id: None,
+        country: challenge.country,
     }))
 }
 
@@ -458,6 +461,41 @@ async fn verify_outcomes(store: &impl ChallengeStore) {
 }
 
 /// A withdrawn code (its delivery failed) no longer works, and its send still counts toward the cap.
+/// A message id kept after the send, and the destination's country, come back with the approval
+/// (its one write reads them); noting a message for a code that is gone changes nothing.
+async fn message_ids(store: &impl ChallengeStore) {
+    let call = NewChallenge {
+        channel: Channel::Voice,
+        country: Some(otp_shared::domain::Region::parse("GB").unwrap()),
+        ..challenge("fay", "login", at(0))
+    };
+    assert_eq!(send(store, &call, POLICY).await, admitted(&call));
+    store.note_message(&call.id, "msg-0123").await.unwrap();
+    let VerifyOutcome::Approved(kept) = verify(store, &call, CODE, &home(), at(1)).await else {
+        panic!("not approved");
+    };
+    assert_eq!(kept.message_id.as_deref(), Some("msg-0123"));
+    assert_eq!(
+        kept.country.map(|c| c.as_str().to_owned()).as_deref(),
+        Some("GB")
+    );
+    assert_eq!(kept.channel, Channel::Voice);
+
+    let plain = challenge("fay", "payment", at(1));
+    assert_eq!(send(store, &plain, POLICY).await, admitted(&plain));
+    assert_eq!(
+        verify(store, &plain, CODE, &home(), at(2)).await,
+        approved(&plain)
+    );
+    let unknown = challenge("fay", "reset", at(2));
+    store.note_message(&unknown.id, "msg-9").await.unwrap();
+    assert_eq!(
+        verify(store, &unknown, CODE, &home(), at(3)).await,
+        VerifyOutcome::NotFound,
+        "noting a message made no code"
+    );
+}
+
 async fn withdrawal(store: &impl ChallengeStore) {
     let withdrawn = challenge("ed", "login", at(0));
     assert_eq!(send(store, &withdrawn, POLICY).await, admitted(&withdrawn));
@@ -1095,6 +1133,7 @@ macro_rules! on_both_stores {
 
 on_both_stores! {
     sends,
+    message_ids,
     quotas,
     verify_outcomes,
     withdrawal,

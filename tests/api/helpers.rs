@@ -5,8 +5,8 @@ use std::time::Duration;
 use otp_local::{LocalDelivery, LocalStore, Outbox};
 use otp_shared::adapters::RecordedMetrics;
 use otp_shared::adapters::aws::{
-    self, AwsDelivery, DynamoStore, EmailSettings, SesEmail, SmsSettings, SnsSms,
-    create_table_if_missing,
+    self, AwsDelivery, DynamoStore, EmailSettings, SesEmail, SmsProvider, SmsSettings, SmsVoice,
+    SmsVoiceSettings, SnsSms, create_table_if_missing,
 };
 use otp_shared::adapters::{ManualClock, MemoryStore, OsRandomness};
 use otp_shared::crypto::Keys;
@@ -97,7 +97,12 @@ async fn serve(
 pub struct Emulator {
     pub endpoint: String,
     pub sdk: aws_config::SdkConfig,
+    /// The ARN of the End User Messaging number calls come from (one per test process).
+    pub voice_identity: String,
 }
+
+/// The configuration set calls are made in, as the template's stack would name it.
+pub const EUM_CONFIGURATION_SET: &str = "otp-test-events";
 
 pub const EMAIL_FROM: &str = "no-reply@example.com";
 
@@ -111,7 +116,12 @@ impl Emulator {
              moto_server and sets AWS_ENDPOINT_URL (got {endpoint:?})"
         );
         let sdk = aws::sdk_config().await;
-        let emulator = Self { endpoint, sdk };
+        let voice_identity = Self::voice_identity(&sdk).await;
+        let emulator = Self {
+            endpoint,
+            sdk,
+            voice_identity,
+        };
         // SES sends only from a verified identity; the emulator verifies on creation. It may
         // exist already (the emulator outlives each test): that is fine.
         let _ = aws_sdk_sesv2::Client::new(&emulator.sdk)
@@ -120,6 +130,57 @@ impl Emulator {
             .send()
             .await;
         emulator
+    }
+
+    /// A voice- and SMS-capable number of the emulator's End User Messaging, and a configuration
+    /// set, made once per test process.
+    async fn voice_identity(sdk: &aws_config::SdkConfig) -> String {
+        use aws_sdk_pinpointsmsvoicev2::types::{
+            MessageType, NumberCapability, RequestableNumberType,
+        };
+        static IDENTITY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+        IDENTITY
+            .get_or_init(|| async {
+                let client = aws_sdk_pinpointsmsvoicev2::Client::new(sdk);
+                let _ = client
+                    .create_configuration_set()
+                    .configuration_set_name(EUM_CONFIGURATION_SET)
+                    .send()
+                    .await;
+                client
+                    .request_phone_number()
+                    .iso_country_code("US")
+                    .message_type(MessageType::Transactional)
+                    .number_capabilities(NumberCapability::Voice)
+                    .number_capabilities(NumberCapability::Sms)
+                    .number_type(RequestableNumberType::TollFree)
+                    .send()
+                    .await
+                    .expect("a number from the emulator")
+                    .phone_number_arn
+                    .expect("an ARN")
+            })
+            .await
+            .clone()
+    }
+
+    /// End User Messaging as the send function builds it, from the emulator's number.
+    pub fn sms_voice(&self) -> SmsVoice {
+        self.sms_voice_by(crate::calls::sms_voice(&self.sdk))
+    }
+
+    /// [`Self::sms_voice`] through `client` (which may carry test interceptors).
+    pub fn sms_voice_by(&self, client: aws_sdk_pinpointsmsvoicev2::Client) -> SmsVoice {
+        SmsVoice::new(
+            client,
+            SmsVoiceSettings {
+                origination_identity: self.voice_identity.clone(),
+                configuration_set: Some(EUM_CONFIGURATION_SET.to_owned()),
+                max_price_per_minute: Some("0.10".to_owned()),
+                max_price: None,
+                protect_configuration_id: None,
+            },
+        )
     }
 
     /// A new table, created as otp-local `--create-table` does.
@@ -165,7 +226,7 @@ impl Emulator {
         let table = store.table().to_owned();
         let otp = otp_local::local_otp_on(
             LocalStore::Dynamo(store),
-            LocalDelivery::Aws(delivery, Outbox::new(clock.clone())),
+            LocalDelivery::Aws(Box::new(delivery), Outbox::new(clock.clone())),
             settings,
             &secret,
             clock.clone(),
@@ -182,7 +243,7 @@ impl Emulator {
     /// The send Lambda's delivery, through the given SNS and SES clients.
     pub fn delivery_by(&self, sns: aws_sdk_sns::Client, ses: aws_sdk_sesv2::Client) -> AwsDelivery {
         AwsDelivery {
-            sms: Some(SnsSms::new(sns, SmsSettings::default())),
+            sms: Some(SmsProvider::Sns(SnsSms::new(sns, SmsSettings::default()))),
             email: Some(SesEmail::new(
                 ses,
                 EmailSettings {
@@ -190,11 +251,15 @@ impl Emulator {
                     configuration_set: None,
                 },
             )),
+            voice: Some(self.sms_voice()),
+            // otp-local is both functions: its approvals confirm what its calls carried.
+            feedback: Some(crate::calls::sms_voice(&self.sdk)),
         }
     }
 
-    /// What the emulator delivered: `(message id, recipient, text)`. It keeps only the HTML part of
-    /// an email with both parts, so an email's text is recovered from its HTML.
+    /// What the emulator delivered: `(message id, recipient, text)`; a call's text is its SSML. It
+    /// keeps only the HTML part of an email with both parts, so an email's text is recovered from
+    /// its HTML.
     pub async fn delivered(endpoint: &str) -> Vec<(String, String, String)> {
         // The emulator builds this dump while other tests write, and now and then fails to: ask again.
         let mut data = Value::Null;
@@ -216,6 +281,19 @@ impl Emulator {
                 sms["phone_number"].as_str().unwrap().to_owned(),
                 sms["message"].as_str().unwrap().to_owned(),
             ));
+        }
+        let eum = &data["pinpoint-sms-voice-v2"];
+        for kind in ["voice_messages", "text_messages"] {
+            for message in eum[kind].as_array().into_iter().flatten() {
+                messages.push((
+                    message["message_id"].as_str().unwrap().to_owned(),
+                    message["destination_phone_number"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                    message["message_body"].as_str().unwrap().to_owned(),
+                ));
+            }
         }
         for email in data["ses"]["Message"].as_array().into_iter().flatten() {
             messages.push((

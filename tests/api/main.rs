@@ -28,3 +28,4 @@ mod totp;
 mod totp_store;
 mod trust_boundary;
 mod verify;
+mod voice;

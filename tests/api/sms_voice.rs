@@ -31,6 +31,7 @@ async fn adapter(emulator: &Emulator) -> (SmsVoice, aws_sdk_pinpointsmsvoicev2::
         configuration_set: None,
         max_price_per_minute: Some("0.10".to_owned()),
         max_price: None,
+        protect_configuration_id: None,
     };
     (SmsVoice::new(client.clone(), settings), client)
 }
@@ -73,12 +74,13 @@ async fn a_call_speaks_the_ssml_for_the_codes_lifetime_and_feedback_confirms_it(
             template: None,
             sms_binding: None,
             transaction: None,
+            voice_repeats: otp_shared::messages::DEFAULT_REPEATS,
         },
         DEFAULT_REPEATS,
     );
     let to = PhoneNumber::parse("+14155550123").unwrap();
     let sent = voice
-        .call(&to, &message, Duration::from_secs(287))
+        .call(to.as_e164(), &message, Duration::from_secs(287))
         .await
         .expect("the call is accepted");
     let id = sent.message_id.expect("a message id");
@@ -122,7 +124,11 @@ async fn a_text_is_transactional_and_a_refusal_names_its_code_not_the_number() {
     let (voice, client) = adapter(&emulator).await;
     let to = PhoneNumber::parse("+447911123456").unwrap();
     let sent = voice
-        .text(&to, "123456 is your code.", Duration::from_secs(300))
+        .text(
+            to.as_e164(),
+            "123456 is your code.",
+            Duration::from_secs(300),
+        )
         .await
         .expect("the text is accepted");
     let texts = recorded(&emulator, "text_messages").await;
@@ -139,10 +145,15 @@ async fn a_text_is_transactional_and_a_refusal_names_its_code_not_the_number() {
             configuration_set: None,
             max_price_per_minute: None,
             max_price: None,
+            protect_configuration_id: None,
         },
     );
     let refused = stranger
-        .text(&to, "123456 is your code.", Duration::from_secs(300))
+        .text(
+            to.as_e164(),
+            "123456 is your code.",
+            Duration::from_secs(300),
+        )
         .await
         .unwrap_err()
         .to_string();

@@ -62,6 +62,9 @@ async function codeFromOutbox(page, to) {
 }
 
 function codeIn(body) {
+  // A call says its digits one by one ("4 0 1 2 7 7"); an SMS or email has them together.
+  const spoken = /\b(\d(?: \d){5})\b/.exec(body || '')?.[1];
+  if (spoken) return spoken.replace(/ /g, '');
   const code = /\b(\d{6})\b/.exec(body || '')?.[1];
   assert(code, `no six-digit code in ${JSON.stringify(body)}`);
   return code;
@@ -209,6 +212,46 @@ test('wrong-code', DESKTOP, async (page) => {
   await page.locator('#otp-code').press('Enter');
   await expectText(page.locator('#otp-result-status'), 'approved');
   await expectProof(page, 'otp', 'phone_number', to);
+});
+
+test('call-me-instead', DESKTOP, async (page) => {
+  const calls = recordCalls(page);
+  await page.goto(base);
+  const to = '+447911123403';
+  await sendCode(page, to);
+  const smsCode = await codeFromOutboxPanel(page, to);
+  // Offered after an SMS; too soon it says so (the resend cooldown), then it calls.
+  const callInstead = page.getByRole('button', { name: 'Call me instead' });
+  await expectVisible(callInstead);
+  await callInstead.click();
+  await expectText(page.locator('#otp-status'), /too soon|moments ago/i);
+  await new Promise((resolve) => setTimeout(resolve, 2_100));
+  await callInstead.click();
+  await expectText(page.locator('#otp-status'), 'Calling');
+  const newest = page.locator('#outbox-list li').first();
+  await expectText(newest.locator('.badge').first(), 'voice');
+  await expectText(newest, 'The call says:');
+  const code = await codeIn(await newest.locator('.spoken').textContent());
+  assert(await callInstead.isHidden(), 'Call me instead is offered after a call');
+  const sends = calls.filter((c) => c.method === 'POST' && c.path === 'v1/otp/send');
+  assert(sends.length === 3, `sends: ${JSON.stringify(sends.map((c) => c.body))}`);
+  assert(sends[2].body.channel === 'voice' && sends[2].body.to === to, JSON.stringify(sends[2].body));
+  for (const send of sends) assertFields(send, PUBLIC_SEND_FIELDS);
+  // The call's code replaced the SMS's: the old one is refused, the spoken one approved.
+  if (smsCode !== code) {
+    await page.locator('#otp-code').fill(smsCode);
+    await page.locator('#otp-code').press('Enter');
+    await expectText(page.locator('#otp-result-status'), /incorrect/);
+  }
+  await page.locator('#otp-code').fill(code);
+  await page.locator('#otp-code').press('Enter');
+  await expectText(page.locator('#otp-result-status'), 'approved');
+  await expectProof(page, 'otp', 'method', 'voice');
+  await expectProof(page, 'otp', 'phone_number', to);
+  // The approval told the "provider" the call arrived: the outbox marks it.
+  const response = await page.request.get(new URL('_local/outbox', base).href);
+  const voice = (await response.json()).filter((m) => m.to === to && m.channel === 'voice');
+  assert(voice.length === 1 && voice[0].feedback === 'RECEIVED', JSON.stringify(voice));
 });
 
 test('problem-detail', DESKTOP, async (page) => {

@@ -73,6 +73,10 @@ impl ChallengeStore for LocalStore {
         delegate!(self.withdraw(id, now))
     }
 
+    async fn note_message(&self, id: &ChallengeId, message_id: &str) -> Result<(), StoreError> {
+        delegate!(self.note_message(id, message_id))
+    }
+
     async fn verify(
         &self,
         id: &ChallengeId,
@@ -139,11 +143,13 @@ impl TotpStore for LocalStore {
     }
 }
 
-/// `--delivery outbox` (print and keep every message) or `--delivery aws` (SNS and SES; the outbox
+/// `--delivery outbox` (print and keep every message) or `--delivery aws` (SNS, SES and End User
+/// Messaging; the outbox
 /// then notes each hand-over and its message id, without the text).
 pub enum LocalDelivery {
     Outbox(Outbox),
-    Aws(AwsDelivery, Outbox),
+    // Boxed: the AWS clients are several times the outbox's size.
+    Aws(Box<AwsDelivery>, Outbox),
 }
 
 impl LocalDelivery {
@@ -162,6 +168,17 @@ impl Notifier for LocalDelivery {
                 let delivered = aws.deliver(message).await?;
                 outbox.record_handover(message, &delivered);
                 Ok(delivered)
+            }
+        }
+    }
+
+    async fn confirm_received(&self, message_id: &str) -> anyhow::Result<()> {
+        match self {
+            Self::Outbox(outbox) => outbox.confirm_received(message_id).await,
+            Self::Aws(aws, outbox) => {
+                aws.confirm_received(message_id).await?;
+                outbox.note_feedback(message_id);
+                Ok(())
             }
         }
     }

@@ -9,6 +9,7 @@ use otp_shared::adapters::EmfMetrics;
 use otp_shared::adapters::aws::{self, DynamoStore, create_table_if_missing};
 use otp_shared::adapters::siteverify::SiteVerify;
 use otp_shared::adapters::{OsRandomness, SystemClock};
+use otp_shared::domain::Channel;
 use otp_shared::lambda::{aws_delivery, service_secret};
 use otp_shared::{ServiceSecret, Settings};
 
@@ -179,10 +180,15 @@ async fn main() -> anyhow::Result<()> {
     let delivery = match (&sdk, args.delivery) {
         (Some(sdk), DeliveryKind::Aws) => {
             tracing::info!("delivery: SNS and SES");
-            LocalDelivery::Aws(aws_delivery(sdk)?, Outbox::new(clock.clone()))
+            LocalDelivery::Aws(Box::new(aws_delivery(sdk)?), Outbox::new(clock.clone()))
         }
         _ => LocalDelivery::Outbox(Outbox::new(clock.clone())),
     };
+    // The outbox is the phone: where it "delivers", `default` may call too, so the demo's "Call me
+    // instead" works with nothing configured. On AWS a profile must list `voice` itself.
+    if matches!(delivery, LocalDelivery::Outbox(_)) {
+        settings.profiles.allow_on_default(Channel::Voice);
+    }
     let namespace = settings.metrics_namespace.clone();
     let bot_checks = settings.profiles.use_bot_checks();
     let mut otp = otp_local::local_otp_on(

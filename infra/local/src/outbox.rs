@@ -16,19 +16,29 @@ pub struct OutboxEntry {
     /// The text, when the outbox delivered it itself; absent when a provider (AWS) took the message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    /// The provider's message id, when a provider took the message.
+    /// The provider's message id; the outbox's own (`local-…`) for a call or an SMS it took itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// A call's SSML, as End User Messaging would be given it (`body` is what it says).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssml: Option<String>,
+    /// `RECEIVED` once the code's approval told the provider it arrived ("code entered").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<&'static str>,
     #[serde(with = "time::serde::rfc3339")]
     pub sent_at: OffsetDateTime,
 }
 
-/// The local stand-in for SMS and email: prints each message to the console and keeps the most
-/// recent [`Outbox::CAPACITY`] for `GET /_local/outbox`. The one place a code is shown, which is why
-/// it exists only in otp-local.
+/// The local stand-in for SMS, email and calls: prints each message to the console (a call as
+/// what it says) and keeps the most recent [`Outbox::CAPACITY`] for `GET /_local/outbox`. The one
+/// place a code is shown, which is why it exists only in otp-local.
+///
+/// Like End User Messaging, it takes a "code entered" signal for the calls and SMS it carries: each
+/// gets a message id, and an approval marks its entry `RECEIVED`.
 pub struct Outbox {
     entries: Mutex<VecDeque<OutboxEntry>>,
     clock: Arc<dyn Clock>,
+    next_id: std::sync::atomic::AtomicU64,
 }
 
 impl Outbox {
@@ -40,6 +50,7 @@ impl Outbox {
         Self {
             entries: Mutex::new(VecDeque::with_capacity(Self::CAPACITY)),
             clock,
+            next_id: std::sync::atomic::AtomicU64::new(1),
         }
     }
 
@@ -59,6 +70,8 @@ impl Outbox {
             subject: message.subject.clone(),
             body: None,
             message_id: delivered.message_id.clone(),
+            ssml: None,
+            feedback: None,
             sent_at: self.clock.now(),
         };
         println!(
@@ -68,6 +81,21 @@ impl Outbox {
             entry.message_id.as_deref().unwrap_or("none")
         );
         self.keep(entry);
+    }
+
+    /// Marks the entry of `message_id` as confirmed received; whether there was one.
+    pub fn note_feedback(&self, message_id: &str) -> bool {
+        let mut entries = self.entries.lock().expect("outbox lock");
+        let entry = entries
+            .iter_mut()
+            .find(|e| e.message_id.as_deref() == Some(message_id));
+        match entry {
+            Some(entry) => {
+                entry.feedback = Some("RECEIVED");
+                true
+            }
+            None => false,
+        }
     }
 
     /// The messages kept, oldest first.
@@ -83,12 +111,21 @@ impl Outbox {
 
 impl Notifier for Outbox {
     async fn deliver(&self, message: &OutgoingMessage) -> Result<Delivered, DeliveryError> {
+        // A phone message gets an id, as End User Messaging's would, so its approval can confirm it.
+        let message_id = message.channel.is_phone().then(|| {
+            let n = self
+                .next_id
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            format!("local-{n}")
+        });
         let entry = OutboxEntry {
             channel: message.channel,
             to: message.to.clone(),
             subject: message.subject.clone(),
             body: Some(message.text.clone()),
-            message_id: None,
+            message_id: message_id.clone(),
+            ssml: message.call.as_ref().map(|call| call.ssml.clone()),
+            feedback: None,
             sent_at: self.clock.now(),
         };
         let subject = entry
@@ -103,7 +140,19 @@ impl Notifier for Outbox {
             message.text.trim_end().replace('\n', "\n  ")
         );
         self.keep(entry);
-        Ok(Delivered::default())
+        Ok(Delivered {
+            takes_feedback: message_id.is_some(),
+            message_id,
+        })
+    }
+
+    async fn confirm_received(&self, message_id: &str) -> anyhow::Result<()> {
+        if self.note_feedback(message_id) {
+            println!("── outbox: message {message_id} confirmed received\n");
+            Ok(())
+        } else {
+            anyhow::bail!("the outbox has no message {message_id}")
+        }
     }
 }
 
@@ -122,6 +171,8 @@ mod tests {
             subject: Some("Your code".to_owned()),
             text: format!("message {n}"),
             html: None,
+            call: None,
+            time_to_live: std::time::Duration::from_secs(300),
         }
     }
 
@@ -134,6 +185,7 @@ mod tests {
         }
         let handed_over = Delivered {
             message_id: Some("provider-id".to_owned()),
+            takes_feedback: false,
         };
         outbox.record_handover(&message(sent - 1), &handed_over);
 

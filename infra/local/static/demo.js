@@ -253,8 +253,16 @@ async function refreshOutbox() {
       element('strong', { class: 'to' }, message.to), ' · ',
       element('time', { datetime: message.sent_at }, new Date(message.sent_at).toLocaleTimeString()));
     const item = element('li', { class: 'message' }, meta);
+    if (message.feedback) meta.append(' · ', element('span', { class: 'badge' }, `code entered: ${message.feedback}`));
     if (message.subject) item.append(element('p', { class: 'subject' }, `Subject: ${message.subject}`));
-    if (message.body !== undefined) item.append(element('pre', { class: 'body' }, message.body));
+    if (message.channel === 'voice' && message.body !== undefined) {
+      // A call: what it says, as a person hears it; the SSML End User Messaging is given below it.
+      item.append(element('p', { class: 'hint' }, 'The call says:'));
+      item.append(element('pre', { class: 'body spoken' }, message.body));
+      if (message.ssml) {
+        item.append(element('details', {}, element('summary', {}, 'SSML'), element('pre', { class: 'ssml' }, message.ssml)));
+      }
+    } else if (message.body !== undefined) item.append(element('pre', { class: 'body' }, message.body));
     else item.append(element('p', { class: 'hint' }, `Handed to AWS, message id ${message.message_id ?? 'none'} (the text is not kept).`));
     list.append(item);
   }
@@ -263,6 +271,7 @@ async function refreshOutbox() {
 // ---- tab 1: a code by SMS or email ------------------------------------------------------------------
 
 let challenge = null; // the last send's reply
+let sentTo = null; // the number or address the last send was typed with (the reply shows it masked)
 
 function setupSent() {
   const form = $('send-form');
@@ -271,6 +280,7 @@ function setupSent() {
 
   function channelChanged() {
     const email = form.elements.channel.value === 'email';
+    // SMS and calls both go to a phone number.
     $('send-to-label').textContent = email ? 'Email address' : 'Phone number';
     $('send-to-hint').textContent = email ? 'e.g. ada@example.com.' : 'In international form, e.g. +447911123456.';
     to.type = email ? 'email' : 'tel';
@@ -280,13 +290,10 @@ function setupSent() {
   }
   for (const radio of form.elements.channel) radio.addEventListener('change', channelChanged);
 
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const body = { channel: form.elements.channel.value, to: to.value.trim() };
-    const purpose = $('send-purpose').value.trim();
-    if (purpose) body.purpose = purpose;
+  /** Sends `body`; shows where the code went and readies the verify form. */
+  async function sendCode(body) {
     busy(form, true);
-    say(status, 'Sending…');
+    say(status, body.channel === 'voice' ? 'Calling…' : 'Sending…');
     const reply = await api('POST', 'v1/otp/send', body);
     busy(form, false);
     refreshOutbox();
@@ -297,6 +304,9 @@ function setupSent() {
     }
     markField(form, null);
     challenge = reply.data;
+    sentTo = body.to;
+    // "Call me instead" is a resend by call to the same number: offered after an SMS.
+    $('call-instead-row').hidden = challenge.channel !== 'sms';
     $('sent-summary').textContent = `Code sent by ${challenge.channel} to ${challenge.to} (purpose ${challenge.purpose}). `
       + `It expires at ${new Date(challenge.expires_at).toLocaleTimeString()}; a new one can be sent from `
       + `${new Date(challenge.resend_at).toLocaleTimeString()}. Attempts allowed: ${challenge.attempts_remaining}.`;
@@ -307,8 +317,22 @@ function setupSent() {
     const code = $('otp-code');
     code.value = '';
     code.removeAttribute('aria-invalid');
-    say(status, `Code sent to ${challenge.to}. Type it in below.`, 'good');
+    const how = challenge.channel === 'voice' ? `Calling ${challenge.to}: listen for the code` : `Code sent to ${challenge.to}`;
+    say(status, `${how}. Type it in below.`, 'good');
     code.focus();
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const body = { channel: form.elements.channel.value, to: to.value.trim() };
+    const purpose = $('send-purpose').value.trim();
+    if (purpose) body.purpose = purpose;
+    await sendCode(body);
+  });
+
+  $('call-instead').addEventListener('click', async () => {
+    if (!challenge || !sentTo) return;
+    await sendCode({ channel: 'voice', to: sentTo, purpose: challenge.purpose });
   });
 
   $('verify-form').addEventListener('submit', async (event) => {

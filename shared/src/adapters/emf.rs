@@ -233,7 +233,8 @@ mod tests {
                 channel: Channel::Email,
             },
             E::CodeApproved {
-                channel: Channel::Sms,
+                channel: Channel::Voice,
+                country: Some("GB".to_owned()),
             },
             E::CodeIncorrect,
             E::CodeExpired,
@@ -253,6 +254,9 @@ mod tests {
             E::TotpIncorrect,
             E::TotpReplayRefused,
             E::TotpLocked,
+            E::FeedbackFailed {
+                channel: Channel::Voice,
+            },
             E::MessageDelivered {
                 channel: EventChannel::Voice,
                 country: Some(Region::parse("GB").unwrap()),
@@ -586,6 +590,7 @@ mod tests {
         recorded.record(&MetricEvent::CodeIncorrect);
         recorded.record(&MetricEvent::CodeApproved {
             channel: Channel::Sms,
+            country: None,
         });
         recorded.record(&MetricEvent::CodeIncorrect);
         NoMetrics.record(&MetricEvent::CodeIncorrect);
@@ -594,7 +599,8 @@ mod tests {
             [
                 MetricEvent::CodeIncorrect,
                 MetricEvent::CodeApproved {
-                    channel: Channel::Sms
+                    channel: Channel::Sms,
+                    country: None,
                 },
                 MetricEvent::CodeIncorrect,
             ]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::abuse::{SmsRules, TestDestinations, VelocityLimits};
+use crate::abuse::{SmsRules, TestDestinations, VelocityLimits, VoiceRules};
 use crate::crypto::ServiceSecret;
 use crate::domain::{
     Alphabet, Brand, CodeLength, CodeSpec, GuessBudget, Invalid, Locale, Money, Ttl,
@@ -155,6 +155,26 @@ impl Settings {
             variable: "profiles.json",
             detail: e.to_string(),
         })?;
+        let sms = SmsRules {
+            allowed_countries: parsed(
+                &lookup,
+                "OTP_SMS_ALLOWED_COUNTRIES",
+                SmsRules::parse_countries,
+            )?
+            .unwrap_or(defaults.sms.allowed_countries),
+            prices: parsed(&lookup, "OTP_SMS_PRICES", SmsRules::parse_prices)?
+                .unwrap_or(defaults.sms.prices),
+            default_price: money(
+                "OTP_SMS_DEFAULT_PRICE",
+                defaults.sms.default_price,
+                Money::from_micros(100_000_000),
+            )?,
+            daily_budget: money(
+                "OTP_SMS_DAILY_BUDGET",
+                defaults.sms.daily_budget,
+                Money::from_micros(1_000_000 * 1_000_000),
+            )?,
+        };
         Ok(Self {
             profiles,
             send_policy: SendPolicy {
@@ -229,26 +249,38 @@ impl Settings {
                     defaults.limits.global_email_per_hour.into(),
                     1..=10_000_000,
                 )? as u32,
+                country_voice_per_hour: number(
+                    "OTP_COUNTRY_VOICE_PER_HOUR",
+                    defaults.limits.country_voice_per_hour.into(),
+                    1..=1_000_000,
+                )? as u32,
+                global_voice_per_hour: number(
+                    "OTP_GLOBAL_VOICE_PER_HOUR",
+                    defaults.limits.global_voice_per_hour.into(),
+                    1..=10_000_000,
+                )? as u32,
             },
-            sms: SmsRules {
+            sms: sms.clone(),
+            voice: VoiceRules {
+                // By default calls may go where SMS may.
                 allowed_countries: parsed(
                     &lookup,
-                    "OTP_SMS_ALLOWED_COUNTRIES",
+                    "OTP_VOICE_ALLOWED_COUNTRIES",
                     SmsRules::parse_countries,
                 )?
-                .unwrap_or(defaults.sms.allowed_countries),
-                prices: parsed(&lookup, "OTP_SMS_PRICES", SmsRules::parse_prices)?
-                    .unwrap_or(defaults.sms.prices),
+                .unwrap_or(sms.allowed_countries),
+                prices: parsed(&lookup, "OTP_VOICE_PRICES", SmsRules::parse_prices)?
+                    .unwrap_or(defaults.voice.prices),
                 default_price: money(
-                    "OTP_SMS_DEFAULT_PRICE",
-                    defaults.sms.default_price,
+                    "OTP_VOICE_DEFAULT_PRICE",
+                    defaults.voice.default_price,
                     Money::from_micros(100_000_000),
                 )?,
-                daily_budget: money(
-                    "OTP_SMS_DAILY_BUDGET",
-                    defaults.sms.daily_budget,
-                    Money::from_micros(1_000_000 * 1_000_000),
-                )?,
+                repeats: number(
+                    "OTP_VOICE_REPEATS",
+                    defaults.voice.repeats.into(),
+                    1..=u64::from(crate::messages::MAX_REPEATS),
+                )? as u8,
             },
             test_destinations: parsed(&lookup, "OTP_TEST_DESTINATIONS", test_destinations)?
                 .unwrap_or_default(),
@@ -429,6 +461,63 @@ mod tests {
         assert_eq!(s.sms.prices.len(), 1);
         assert_eq!(s.test_destinations.len(), 1);
         assert_eq!(s.metrics_namespace, "OtpLambda/prod");
+    }
+
+    #[test]
+    fn calls_go_where_sms_goes_unless_told_and_have_their_own_limits_and_prices() {
+        let s = settings(&[("OTP_SMS_ALLOWED_COUNTRIES", "GB,IE")]).unwrap();
+        assert_eq!(s.voice.allowed_countries, s.sms.allowed_countries);
+        assert_eq!(s.voice.repeats, 2);
+        assert_eq!(s.voice.default_price.to_string(), "0.10");
+        assert_eq!(
+            (
+                s.limits.country_voice_per_hour,
+                s.limits.global_voice_per_hour
+            ),
+            (40, 200)
+        );
+        let s = settings(&[
+            ("OTP_SMS_ALLOWED_COUNTRIES", "GB,IE"),
+            ("OTP_VOICE_ALLOWED_COUNTRIES", "US"),
+            ("OTP_VOICE_PRICES", "US=0.013"),
+            ("OTP_VOICE_DEFAULT_PRICE", "0.25"),
+            ("OTP_VOICE_REPEATS", "3"),
+            ("OTP_COUNTRY_VOICE_PER_HOUR", "5"),
+            ("OTP_GLOBAL_VOICE_PER_HOUR", "9"),
+        ])
+        .unwrap();
+        let countries: Vec<_> = s
+            .voice
+            .allowed_countries
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(countries, ["US"]);
+        assert_eq!(s.sms.allowed_countries.len(), 2, "the SMS list is its own");
+        assert_eq!(s.voice.prices.len(), 1);
+        assert_eq!(s.voice.default_price.to_string(), "0.25");
+        assert_eq!(s.voice.repeats, 3);
+        assert_eq!(
+            (
+                s.limits.country_voice_per_hour,
+                s.limits.global_voice_per_hour
+            ),
+            (5, 9)
+        );
+        for (variable, value) in [
+            ("OTP_VOICE_REPEATS", "0"),
+            ("OTP_VOICE_REPEATS", "4"),
+            ("OTP_VOICE_ALLOWED_COUNTRIES", "XX"),
+            ("OTP_VOICE_PRICES", "US:1"),
+            ("OTP_VOICE_DEFAULT_PRICE", "101"),
+            ("OTP_COUNTRY_VOICE_PER_HOUR", "0"),
+        ] {
+            assert_eq!(
+                settings(&[(variable, value)]).unwrap_err().variable,
+                variable,
+                "{value}"
+            );
+        }
     }
 
     #[test]

@@ -109,7 +109,7 @@ impl Settings {
         (
             "OTP_SMS_DAILY_BUDGET",
             "100.00",
-            "SMS spend allowed per UTC day, in the currency of the prices below (0–1000000, up to 6 decimals); once spent, SMS sends are refused or fall back to email",
+            "SMS and call spend allowed per UTC day, in the currency of the prices below (0–1000000, up to 6 decimals); once spent, SMS sends and calls are refused or fall back to email",
         ),
         (
             "OTP_SMS_PRICES",
@@ -120,6 +120,36 @@ impl Settings {
             "OTP_SMS_DEFAULT_PRICE",
             "0.10",
             "the price of one SMS segment to a country not in `OTP_SMS_PRICES` (0–100)",
+        ),
+        (
+            "OTP_VOICE_ALLOWED_COUNTRIES",
+            "(none)",
+            "ISO 3166-1 alpha-2 codes of the countries calls may go to, comma-separated; unset, calls go where `OTP_SMS_ALLOWED_COUNTRIES` lets SMS go",
+        ),
+        (
+            "OTP_VOICE_PRICES",
+            "(none)",
+            "the price of one minute of a call per destination country, `GB=0.0135,US=0.013` (your End User Messaging voice prices); a call is charged its billed minutes against `OTP_SMS_DAILY_BUDGET`, the day's spend on SMS and calls together",
+        ),
+        (
+            "OTP_VOICE_DEFAULT_PRICE",
+            "0.10",
+            "the price of one minute of a call to a country not in `OTP_VOICE_PRICES` (0–100)",
+        ),
+        (
+            "OTP_VOICE_REPEATS",
+            "2",
+            "how many times a call says the code (1–3)",
+        ),
+        (
+            "OTP_COUNTRY_VOICE_PER_HOUR",
+            "40",
+            "calls allowed to one country calling code per clock hour (1–1000000)",
+        ),
+        (
+            "OTP_GLOBAL_VOICE_PER_HOUR",
+            "200",
+            "calls allowed in all per clock hour (1–10000000)",
         ),
         (
             "OTP_TEST_DESTINATIONS",

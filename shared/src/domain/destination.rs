@@ -10,14 +10,25 @@ use super::{Invalid, Region};
 pub enum Channel {
     Sms,
     Email,
+    /// A call that speaks the code.
+    Voice,
 }
 
 impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Sms, Channel::Email, Channel::Voice];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Sms => "sms",
             Channel::Email => "email",
+            Channel::Voice => "voice",
         }
+    }
+
+    /// Whether the channel reaches a phone number (and so is under the telephony rules: the
+    /// country allow-lists, the line types, the spend budget).
+    pub fn is_phone(self) -> bool {
+        matches!(self, Channel::Sms | Channel::Voice)
     }
 }
 
@@ -93,6 +104,13 @@ impl LineType {
     /// numbers do not prove a person's phone.
     pub fn takes_sms(self) -> bool {
         matches!(self, Self::Mobile | Self::FixedLineOrMobile | Self::Unknown)
+    }
+
+    /// Whether a call may go to such a line: what takes an SMS, and fixed lines (reaching them is
+    /// what a call is for). Premium-rate, shared-cost and the rest stay refused: calls to them are
+    /// how toll fraud earns.
+    pub fn takes_calls(self) -> bool {
+        self.takes_sms() || self == Self::FixedLine
     }
 
     pub fn as_str(self) -> &'static str {
@@ -313,6 +331,8 @@ impl fmt::Debug for Mailbox {
 pub enum Destination {
     Sms(PhoneNumber),
     Email(EmailAddress),
+    /// A call to the number.
+    Voice(PhoneNumber),
 }
 
 impl Destination {
@@ -321,6 +341,7 @@ impl Destination {
         match channel {
             Channel::Sms => PhoneNumber::parse(to).map(Destination::Sms),
             Channel::Email => EmailAddress::parse(to).map(Destination::Email),
+            Channel::Voice => PhoneNumber::parse(to).map(Destination::Voice),
         }
     }
 
@@ -328,39 +349,54 @@ impl Destination {
         match self {
             Destination::Sms(_) => Channel::Sms,
             Destination::Email(_) => Channel::Email,
+            Destination::Voice(_) => Channel::Voice,
+        }
+    }
+
+    /// The phone number an SMS or a call goes to.
+    pub fn phone(&self) -> Option<&PhoneNumber> {
+        match self {
+            Destination::Sms(phone) | Destination::Voice(phone) => Some(phone),
+            Destination::Email(_) => None,
         }
     }
 
     /// The address a message is delivered to.
     pub fn address(&self) -> &str {
         match self {
-            Destination::Sms(phone) => phone.as_e164(),
+            Destination::Sms(phone) | Destination::Voice(phone) => phone.as_e164(),
             Destination::Email(email) => email.as_str(),
         }
     }
 
     /// The address itself in one form, for exact matches (test destinations): an email's case
-    /// does not make another address.
+    /// does not make another address, and a number is one destination by SMS or by call.
     pub fn canonical(&self) -> String {
         match self {
-            Destination::Sms(phone) => format!("sms:{}", phone.as_e164()),
+            Destination::Sms(phone) | Destination::Voice(phone) => {
+                format!("sms:{}", phone.as_e164())
+            }
             Destination::Email(email) => format!("email:{}", email.as_str().to_lowercase()),
         }
     }
 
-    /// Who receives: the form under which sends are counted (cooldown, cap, and anything else
-    /// per destination). A number, or an email's [mailbox](EmailAddress::mailbox), so that
-    /// `ana+1@…` and `ana+2@…` are one destination.
+    /// Who receives: the form under which sends are counted (cooldown, cap, the guess budget, and
+    /// the pending code a send replaces). A number, by SMS or by call alike (`sms:` for both, as
+    /// stored keys have always said), so "call me instead" replaces the SMS code and shares its
+    /// limits; or an email's [mailbox](EmailAddress::mailbox), so that `ana+1@…` and `ana+2@…`
+    /// are one destination.
     pub fn recipient(&self) -> String {
         match self {
-            Destination::Sms(phone) => format!("sms:{}", phone.as_e164()),
+            Destination::Sms(phone) | Destination::Voice(phone) => {
+                format!("sms:{}", phone.as_e164())
+            }
             Destination::Email(email) => format!("email:{}", email.mailbox().as_str()),
         }
     }
 
     pub fn masked(&self) -> String {
         match self {
-            Destination::Sms(phone) => phone.masked(),
+            Destination::Sms(phone) | Destination::Voice(phone) => phone.masked(),
             Destination::Email(email) => email.masked(),
         }
     }
@@ -627,5 +663,45 @@ mod tests {
         let sms = Destination::parse(Channel::Sms, "+447911123456").unwrap();
         assert_eq!(sms.channel(), Channel::Sms);
         assert_eq!(sms.address(), "+447911123456");
+        let call = Destination::parse(Channel::Voice, "+44 7911 123456").unwrap();
+        assert_eq!(call.channel(), Channel::Voice);
+        assert!(Destination::parse(Channel::Voice, "ana@example.com").is_err());
+    }
+
+    /// A call and an SMS to one number are one recipient: a call replaces the SMS code, and the
+    /// number's cooldown, cap and guess budget count both.
+    #[test]
+    fn a_number_is_one_recipient_by_sms_or_by_call() {
+        let sms = Destination::parse(Channel::Sms, "+447911123456").unwrap();
+        let call = Destination::parse(Channel::Voice, "+447911123456").unwrap();
+        assert_eq!(sms.recipient(), call.recipient());
+        assert_eq!(sms.canonical(), call.canonical());
+        assert_eq!(call.masked(), "+44•••••••456");
+    }
+
+    #[test]
+    fn calls_reach_fixed_lines_but_never_premium_rate_lines() {
+        assert!(LineType::FixedLine.takes_calls());
+        assert!(!LineType::FixedLine.takes_sms());
+        for line in [
+            LineType::Mobile,
+            LineType::FixedLineOrMobile,
+            LineType::Unknown,
+        ] {
+            assert!(line.takes_calls() && line.takes_sms(), "{line:?}");
+        }
+        for line in [
+            LineType::PremiumRate,
+            LineType::SharedCost,
+            LineType::TollFree,
+            LineType::Uan,
+            LineType::Service,
+            LineType::Voip,
+            LineType::PersonalNumber,
+            LineType::Pager,
+            LineType::Voicemail,
+        ] {
+            assert!(!line.takes_calls(), "{line:?}");
+        }
     }
 }

@@ -61,10 +61,14 @@ pub enum QuotaKind {
     Country,
     /// SMS in all this hour.
     Global,
-    /// SMS spend today.
+    /// Spend on SMS and calls today.
     SmsBudget,
     /// Email in all this hour.
     EmailGlobal,
+    /// Calls to one country calling code this hour.
+    VoiceCountry,
+    /// Calls in all this hour.
+    VoiceGlobal,
 }
 
 /// A counter a send is charged to: refused if `amount` would take it past `limit`. The counter

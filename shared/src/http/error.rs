@@ -6,7 +6,7 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use super::limits::MAX_BODY_BYTES;
-use crate::abuse::SmsRefusal;
+use crate::abuse::NumberRefusal;
 use crate::domain::Channel;
 use crate::ports::{QuotaKind, StoreError, VerifyOutcome};
 use crate::usecases::{BotCheckError, SendError, TotpError, TotpOutcome, VerifyError};
@@ -72,9 +72,11 @@ impl ApiError {
                 ..
             }) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Send(SendError::OverQuota { .. }) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Send(SendError::SmsRefused(_) | SendError::SmsTooLong { .. }) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Send(
+                SendError::SmsRefused(_)
+                | SendError::VoiceRefused(_)
+                | SendError::SmsTooLong { .. },
+            ) => StatusCode::UNPROCESSABLE_ENTITY,
             // As the IETF Idempotency-Key draft answers a key in use and a key reused.
             ApiError::Send(SendError::IdempotencyKeyInUse { .. }) => StatusCode::CONFLICT,
             ApiError::Send(SendError::IdempotencyKeyReused) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -112,6 +114,7 @@ impl ApiError {
                 | SendError::LockedOut { .. }
                 | SendError::OverQuota { .. }
                 | SendError::SmsRefused(_)
+                | SendError::VoiceRefused(_)
                 | SendError::SmsTooLong { .. }
                 | SendError::BotCheck(BotCheckError::Failed)),
             ) => (
@@ -269,12 +272,22 @@ fn send_refusal_title(refusal: &SendError) -> &'static str {
             QuotaKind::ClientAddress => "Too many codes requested from this address",
             QuotaKind::Country => "Too many SMS sent to this country for now",
             QuotaKind::Global => "Too many SMS sent for now",
-            QuotaKind::SmsBudget => "Today's SMS budget is spent",
+            QuotaKind::SmsBudget => "Today's budget for SMS and calls is spent",
             QuotaKind::EmailGlobal => "Too many emails sent for now",
+            QuotaKind::VoiceCountry => "Too many calls made to this country for now",
+            QuotaKind::VoiceGlobal => "Too many calls made for now",
         },
-        SendError::SmsRefused(SmsRefusal::CountryNotAllowed) => "SMS is not sent to this country",
-        SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_)) => {
+        SendError::SmsRefused(NumberRefusal::CountryNotAllowed) => {
+            "SMS is not sent to this country"
+        }
+        SendError::SmsRefused(NumberRefusal::LineTypeNotAllowed(_)) => {
             "SMS is only sent to mobile numbers"
+        }
+        SendError::VoiceRefused(NumberRefusal::CountryNotAllowed) => {
+            "Calls are not made to this country"
+        }
+        SendError::VoiceRefused(NumberRefusal::LineTypeNotAllowed(_)) => {
+            "Calls are only made to mobile and fixed-line numbers"
         }
         SendError::SmsTooLong { .. } => "The SMS text is longer than one segment",
         SendError::BotCheck(BotCheckError::Failed) => "The bot check failed",

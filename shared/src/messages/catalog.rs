@@ -1,6 +1,8 @@
 //! The built-in message texts. SMS texts keep to the GSM-7 alphabet (so accents GSM-7 lacks are
 //! left off, as is usual in SMS) and fit one segment with the longest brand and code.
 
+use crate::domain::Locale;
+
 /// The texts of one language. `*_branded` variants are used when a brand is known.
 #[derive(Debug)]
 pub struct Texts {
@@ -101,3 +103,12 @@ pub const CATALOG: &[Texts] = &[
         voice_locale: "pt-BR",
     },
 ];
+
+/// The built-in texts for a locale: the full tag, then its language, then English.
+pub fn texts_for(locale: &Locale) -> &'static Texts {
+    let tag = locale.as_str().to_ascii_lowercase();
+    [tag.as_str(), locale.language()]
+        .into_iter()
+        .find_map(|wanted| CATALOG.iter().find(|t| t.language == wanted))
+        .unwrap_or(&ENGLISH)
+}

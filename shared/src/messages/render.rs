@@ -1,179 +1,31 @@
-//! Rendering a code into an SMS or an email: built-in texts per language with fallback, or the
-//! caller's own template.
+//! Rendering a code into an SMS, an email or a call: built-in texts per language with fallback, or
+//! the caller's own template (SMS and email).
 
 use std::fmt::Write as _;
 
-use super::catalog::{self, CATALOG, Texts};
+use super::catalog::{Texts, texts_for};
+use super::input::MessageInput;
 use super::sms::sms_size;
+use super::template::{Piece, pieces};
+use super::voice::{VoiceMessage, render_voice};
 
-use crate::domain::{Brand, Channel, Code, Invalid, Locale, Purpose, SmsBinding, Transaction, Ttl};
-
-/// The placeholders a template may use.
-const PLACEHOLDERS: [&str; 4] = ["code", "brand", "minutes", "purpose"];
-
-/// The placeholders only a transaction template may use (and must).
-const TRANSACTION_PLACEHOLDERS: [&str; 3] = ["amount", "currency", "payee"];
-
-/// A caller's message text: contains `{code}`, may use `{brand}`, `{minutes}`, `{purpose}`, and
-/// nothing else in braces.
-#[derive(Clone, PartialEq, Eq)]
-pub struct CustomTemplate(String);
-
-impl CustomTemplate {
-    pub const MAX_CHARS: usize = 1000;
-
-    pub fn parse(input: &str) -> Result<Self, Invalid> {
-        Self::parse_with(input, &[], &["code"])
-    }
-
-    /// A profile's transaction template: also `{amount}`, `{currency}` and `{payee}`, each of them
-    /// required, so the message always names what the code confirms.
-    pub fn parse_transaction(input: &str) -> Result<Self, Invalid> {
-        Self::parse_with(
-            input,
-            &TRANSACTION_PLACEHOLDERS,
-            &["code", "amount", "currency", "payee"],
-        )
-    }
-
-    fn parse_with(input: &str, extra: &[&str], required: &[&str]) -> Result<Self, Invalid> {
-        if input.chars().count() > Self::MAX_CHARS {
-            return Err(Invalid::new(format!(
-                "must be at most {} characters",
-                Self::MAX_CHARS
-            )));
-        }
-        if input.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(Invalid::new(
-                "must not contain control characters other than newlines",
-            ));
-        }
-        let mut used = Vec::new();
-        for piece in pieces(input) {
-            match piece {
-                Piece::Placeholder(name)
-                    if PLACEHOLDERS.contains(&name) || extra.contains(&name) =>
-                {
-                    used.push(name);
-                }
-                Piece::Placeholder(name) => {
-                    let known: Vec<String> = PLACEHOLDERS
-                        .iter()
-                        .chain(extra)
-                        .map(|p| format!("{{{p}}}"))
-                        .collect();
-                    return Err(Invalid::new(format!(
-                        "has an unknown placeholder {{{name}}}; use {}",
-                        known.join(", ")
-                    )));
-                }
-                Piece::Unclosed => {
-                    return Err(Invalid::new("has a '{' that opens no placeholder"));
-                }
-                Piece::Text(text) if text.contains('}') => {
-                    return Err(Invalid::new("has a '}' that closes no placeholder"));
-                }
-                Piece::Text(_) => {}
-            }
-        }
-        if let Some(missing) = required.iter().find(|r| !used.contains(r)) {
-            return Err(Invalid::new(format!("must contain {{{missing}}}")));
-        }
-        Ok(Self(input.to_owned()))
-    }
-
-    pub fn uses_brand(&self) -> bool {
-        self.0.contains("{brand}")
-    }
-
-    pub fn uses_purpose(&self) -> bool {
-        self.0.contains("{purpose}")
-    }
-}
-
-impl std::fmt::Debug for CustomTemplate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CustomTemplate({} chars)", self.0.chars().count())
-    }
-}
-
-enum Piece<'a> {
-    Text(&'a str),
-    Placeholder(&'a str),
-    Unclosed,
-}
-
-/// Splits a template into text and `{name}` placeholders, in one pass: substituted values are never
-/// read again, so a brand such as "{code}" cannot smuggle in a placeholder.
-fn pieces(template: &str) -> impl Iterator<Item = Piece<'_>> {
-    let mut rest = template;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        match rest.find('{') {
-            Some(0) => match rest.find('}') {
-                Some(end) if !rest[1..end].contains('{') => {
-                    let name = &rest[1..end];
-                    rest = &rest[end + 1..];
-                    Some(Piece::Placeholder(name))
-                }
-                _ => {
-                    rest = "";
-                    Some(Piece::Unclosed)
-                }
-            },
-            Some(start) => {
-                let text = &rest[..start];
-                rest = &rest[start..];
-                Some(Piece::Text(text))
-            }
-            None => {
-                let text = rest;
-                rest = "";
-                Some(Piece::Text(text))
-            }
-        }
-    })
-}
-
-/// Everything a message is made from.
-#[derive(Debug, Clone, Copy)]
-pub struct MessageInput<'a> {
-    pub code: &'a Code,
-    pub brand: Option<&'a Brand>,
-    pub ttl: Ttl,
-    pub purpose: &'a Purpose,
-    pub locale: &'a Locale,
-    pub template: Option<&'a CustomTemplate>,
-    /// The site and app an SMS is for, named at its end so the phone can offer the code there.
-    /// Email ignores it.
-    pub sms_binding: Option<&'a SmsBinding>,
-    /// The payment the code confirms, for a transaction template's placeholders.
-    pub transaction: Option<&'a Transaction>,
-}
+use crate::domain::{Brand, Channel, Transaction};
 
 /// A rendered message. Its `Debug` hides the bodies: they carry the code.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RenderedMessage {
     pub subject: Option<String>,
+    /// An SMS's or email's text; a call's words as plain text (what otp-local's outbox shows).
     pub text: String,
     pub html: Option<String>,
+    /// A call's SSML and voice.
+    pub call: Option<VoiceMessage>,
 }
 
 impl std::fmt::Debug for RenderedMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RenderedMessage").finish_non_exhaustive()
     }
-}
-
-/// The built-in texts for a locale: the full tag, then its language, then English.
-pub fn texts_for(locale: &Locale) -> &'static Texts {
-    let tag = locale.as_str().to_ascii_lowercase();
-    [tag.as_str(), locale.language()]
-        .into_iter()
-        .find_map(|wanted| CATALOG.iter().find(|t| t.language == wanted))
-        .unwrap_or(&catalog::ENGLISH)
 }
 
 pub fn render(channel: Channel, input: MessageInput<'_>) -> RenderedMessage {
@@ -213,6 +65,7 @@ pub fn render_quietly(channel: Channel, input: MessageInput<'_>) -> RenderedMess
                 subject: None,
                 text,
                 html: None,
+                call: None,
             }
         }
         Channel::Email => {
@@ -236,6 +89,17 @@ pub fn render_quietly(channel: Channel, input: MessageInput<'_>) -> RenderedMess
                 subject: Some(subject),
                 text,
                 html: Some(html),
+                call: None,
+            }
+        }
+        // A call is always the built-in words: a template written to be read is not one to hear.
+        Channel::Voice => {
+            let call = render_voice(&input, input.voice_repeats);
+            RenderedMessage {
+                subject: None,
+                text: call.spoken.clone(),
+                html: None,
+                call: Some(call),
             }
         }
     }
@@ -323,8 +187,12 @@ fn escape_html(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::adapters::SeededRandomness;
-    use crate::domain::{Alphabet, AndroidAppHash, CodeLength, CodeSpec, WebOtpOrigin};
+    use crate::domain::{
+        Alphabet, AndroidAppHash, Code, CodeLength, CodeSpec, Locale, Purpose, SmsBinding, Ttl,
+        WebOtpOrigin,
+    };
     use crate::messages::SmsEncoding;
+    use crate::messages::{CATALOG, CustomTemplate};
 
     fn code(length: u64) -> Code {
         let spec = CodeSpec {
@@ -351,6 +219,7 @@ mod tests {
             template,
             sms_binding: None,
             transaction: None,
+            voice_repeats: crate::messages::DEFAULT_REPEATS,
         }
     }
 

@@ -2,7 +2,8 @@
 //! Voice v2. The code is spoken one character at a time with a pause after each, said again
 //! (twice in all by default), in the locale's built-in words and its documented Polly voice.
 
-use super::render::{MessageInput, texts_for};
+use super::catalog::texts_for;
+use super::input::MessageInput;
 
 /// How many times the code is said, by default.
 pub const DEFAULT_REPEATS: u8 = 2;
@@ -15,6 +16,10 @@ pub const MAX_SSML_CHARS: usize = 6000;
 const CHARACTER_PAUSE: &str = "400ms";
 const PART_PAUSE: &str = "1s";
 
+/// How fast Polly's standard voices speak plain text, in characters a second (about 150 words a
+/// minute): what a call's length is estimated with, besides its pauses.
+const CHARACTERS_PER_SECOND: u64 = 14;
+
 /// A rendered call. Its `Debug` hides both bodies: they carry the code.
 #[derive(Clone, PartialEq, Eq)]
 pub struct VoiceMessage {
@@ -25,6 +30,36 @@ pub struct VoiceMessage {
     /// The Polly `VoiceId` and the locale it speaks.
     pub voice_id: &'static str,
     pub voice_locale: &'static str,
+}
+
+impl VoiceMessage {
+    /// How long the call speaks, estimated: its words at Polly's pace, and its pauses.
+    pub fn estimated_length(&self) -> std::time::Duration {
+        let mut pauses_ms = 0;
+        let mut rest = self.ssml.as_str();
+        while let Some(start) = rest.find("<break time=\"") {
+            rest = &rest[start + "<break time=\"".len()..];
+            let value = rest.split('"').next().unwrap_or_default();
+            pauses_ms += match value.strip_suffix("ms") {
+                Some(ms) => ms.parse::<u64>().unwrap_or(0),
+                None => {
+                    value
+                        .strip_suffix('s')
+                        .and_then(|s| s.parse::<u64>().ok())
+                        .unwrap_or(0)
+                        * 1000
+                }
+            };
+        }
+        let speaking_ms = self.spoken.chars().count() as u64 * 1000 / CHARACTERS_PER_SECOND;
+        std::time::Duration::from_millis(pauses_ms + speaking_ms)
+    }
+
+    /// The minutes the call is billed, which the spend budget is charged: its estimated length in
+    /// started minutes (End User Messaging bills voice by the minute), at least one.
+    pub fn billed_minutes(&self) -> u64 {
+        self.estimated_length().as_secs().div_ceil(60).max(1)
+    }
 }
 
 impl std::fmt::Debug for VoiceMessage {
@@ -139,6 +174,7 @@ mod tests {
             template: None,
             sms_binding: None,
             transaction: None,
+            voice_repeats: DEFAULT_REPEATS,
         }
     }
 
@@ -173,6 +209,35 @@ mod tests {
         assert_eq!(
             clamped.ssml.matches(&digits).count(),
             usize::from(MAX_REPEATS)
+        );
+    }
+
+    /// A six-digit call said twice lasts about half a minute (12 pauses of 400 ms, 3 of a second
+    /// and about 140 characters of speech): one billed minute; said three times, still one.
+    #[test]
+    fn a_call_is_billed_its_started_minutes() {
+        let code = code(Alphabet::Digits);
+        let (locale, purpose) = (Locale::default(), Purpose::default());
+        let twice = render_voice(&input(&code, None, &locale, &purpose), 2);
+        let length = twice.estimated_length();
+        assert!(
+            (std::time::Duration::from_secs(15)..std::time::Duration::from_secs(40))
+                .contains(&length),
+            "{length:?}"
+        );
+        assert_eq!(twice.billed_minutes(), 1);
+        let thrice = render_voice(&input(&code, None, &locale, &purpose), 3);
+        assert!(thrice.estimated_length() > length);
+        assert_eq!(thrice.billed_minutes(), 1);
+        // A call past a minute is billed two.
+        let long = VoiceMessage {
+            ssml: "<speak><break time=\"61s\"/></speak>".into(),
+            ..twice
+        };
+        assert_eq!(
+            long.billed_minutes(),
+            2,
+            "61 s of pause and the spoken words"
         );
     }
 

@@ -1,7 +1,7 @@
 //! The rules every profile meets, the file's and the built-in one's alike: the code's strength,
 //! its lifetime, and every SMS it can send in one segment.
 
-use super::{Profile, ProfileError};
+use super::{FallbackPolicy, Profile, ProfileError};
 use crate::domain::{
     Alphabet, Brand, Channel, Code, CodeAttempt, CodeLength, CodeSpec, Locale, Purpose, SmsBinding,
     Transaction, Ttl,
@@ -48,6 +48,20 @@ impl Profile {
         }
         if self.channels.is_empty() {
             return Err(at("channels", "must name at least one channel".to_owned()));
+        }
+        if self.fallback == FallbackPolicy::Voice
+            && !(self.channels.contains(&Channel::Sms) && self.channels.contains(&Channel::Voice))
+        {
+            return Err(at(
+                "fallback",
+                "\"voice\" needs both \"sms\" and \"voice\" in the profile's channels".to_owned(),
+            ));
+        }
+        if let Some((_, locale, _)) = self.templates.iter().find(|(c, _, _)| *c == Channel::Voice) {
+            return Err(at(
+                &format!("templates.voice.{}", locale.as_str()),
+                "a call says the built-in words in the locale's language; templates are for SMS and email".to_owned(),
+            ));
         }
         if let Some(locales) = &self.locales
             && !locales.iter().any(|l| l == &self.default_locale)
@@ -203,6 +217,7 @@ pub fn sms_segments(
             template,
             sms_binding: Some(binding).filter(|b| !b.is_empty()),
             transaction,
+            voice_repeats: messages::DEFAULT_REPEATS,
         },
     );
     messages::sms_size(&rendered.text).segments

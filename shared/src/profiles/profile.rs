@@ -13,13 +13,16 @@ use crate::messages::CustomTemplate;
 /// The name of the built-in profile, and of the profile a send without `profile` uses.
 pub const DEFAULT_PROFILE: &str = "default";
 
-/// Whether a send may name an email address to fall back to when its SMS is refused.
+/// Where an SMS that is refused (by an SMS rule or limit) or fails at the provider goes instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FallbackPolicy {
     #[default]
     None,
+    /// To the email address the send names as `fallback_email`.
     Email,
+    /// To the same number, as a call (the profile must list the `voice` channel).
+    Voice,
 }
 
 /// One profile, every value parsed and checked against the floors and caps.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::Profile;
-use crate::domain::ProfileName;
+use crate::domain::{Channel, ProfileName};
 
 /// Every profile of a deployment, by name; `default` always among them.
 #[derive(Debug, Clone)]
@@ -47,6 +47,17 @@ impl Profiles {
     /// secret, or it does not start.
     pub fn use_bot_checks(&self) -> bool {
         self.0.values().any(|profile| profile.bot_check.is_some())
+    }
+
+    /// Lets `default` send on `channel` too (otp-local's own outbox can "call": see its main.rs).
+    pub fn allow_on_default(&mut self, channel: Channel) {
+        let default = self
+            .0
+            .get_mut(&ProfileName::default())
+            .expect("`default` is always present");
+        if !default.channels.contains(&channel) {
+            Arc::make_mut(default).channels.push(channel);
+        }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::abuse::SmsRefusal;
+use crate::abuse::NumberRefusal;
 use crate::domain::{ChallengeId, Channel, Purpose, Reference};
 use crate::ports::{DeliveryError, QuotaKind};
 
@@ -95,7 +95,9 @@ pub enum SendError {
         until: OffsetDateTime,
     },
     #[error("{}", sms_refusal_detail(*.0))]
-    SmsRefused(SmsRefusal),
+    SmsRefused(NumberRefusal),
+    #[error("{}", voice_refusal_detail(*.0))]
+    VoiceRefused(NumberRefusal),
     /// The rendered SMS takes more than one segment: refused before anything is recorded or sent.
     /// Profiles and server sends are checked at their longest before they get here; this is the
     /// last line of defence.
@@ -124,18 +126,36 @@ fn over_quota_detail(kind: QuotaKind) -> &'static str {
         }
         QuotaKind::Country => "the most SMS allowed to this country this hour have been sent",
         QuotaKind::Global => "the most SMS allowed this hour have been sent",
-        QuotaKind::SmsBudget => "today's SMS budget is spent; SMS resumes at midnight UTC",
+        QuotaKind::SmsBudget => {
+            "today's budget for SMS and calls is spent; they resume at midnight UTC"
+        }
         QuotaKind::EmailGlobal => "the most emails allowed this hour have been sent",
+        QuotaKind::VoiceCountry => {
+            "the most calls allowed to this country this hour have been made"
+        }
+        QuotaKind::VoiceGlobal => "the most calls allowed this hour have been made",
     }
 }
 
-fn sms_refusal_detail(refusal: SmsRefusal) -> String {
+fn voice_refusal_detail(refusal: NumberRefusal) -> String {
     match refusal {
-        SmsRefusal::CountryNotAllowed => {
+        NumberRefusal::CountryNotAllowed => {
+            "calls are not made to this number's country; ask the operator to allow it".to_owned()
+        }
+        NumberRefusal::LineTypeNotAllowed(line) => format!(
+            "calls are only made to mobile and fixed-line numbers; this is a {} number",
+            line.as_str()
+        ),
+    }
+}
+
+fn sms_refusal_detail(refusal: NumberRefusal) -> String {
+    match refusal {
+        NumberRefusal::CountryNotAllowed => {
             "SMS is not sent to this number's country; ask the operator to allow it, or use email"
                 .to_owned()
         }
-        SmsRefusal::LineTypeNotAllowed(line) => format!(
+        NumberRefusal::LineTypeNotAllowed(line) => format!(
             "SMS is only sent to mobile numbers; this is a {} number",
             line.as_str()
         ),
@@ -169,10 +189,18 @@ impl SendError {
                 QuotaKind::Global => "global-sms-limit",
                 QuotaKind::SmsBudget => "sms-budget-exhausted",
                 QuotaKind::EmailGlobal => "global-email-limit",
+                QuotaKind::VoiceCountry => "country-voice-limit",
+                QuotaKind::VoiceGlobal => "global-voice-limit",
             },
-            SendError::SmsRefused(SmsRefusal::CountryNotAllowed) => "sms-country-not-allowed",
-            SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_)) => {
+            SendError::SmsRefused(NumberRefusal::CountryNotAllowed) => "sms-country-not-allowed",
+            SendError::SmsRefused(NumberRefusal::LineTypeNotAllowed(_)) => {
                 "sms-number-type-not-allowed"
+            }
+            SendError::VoiceRefused(NumberRefusal::CountryNotAllowed) => {
+                "voice-country-not-allowed"
+            }
+            SendError::VoiceRefused(NumberRefusal::LineTypeNotAllowed(_)) => {
+                "voice-number-type-not-allowed"
             }
             SendError::SmsTooLong { .. } => "sms-too-long",
             SendError::BotCheck(BotCheckError::Failed) => "captcha-failed",
@@ -187,19 +215,22 @@ impl SendError {
     /// The reason an SMS gives way to a fallback address, if this refusal is one.
     fn fallback_reason(&self) -> Option<FallbackReason> {
         Some(match self {
-            SendError::SmsRefused(SmsRefusal::CountryNotAllowed) => {
+            SendError::SmsRefused(NumberRefusal::CountryNotAllowed) => {
                 FallbackReason::CountryNotAllowed
             }
-            SendError::SmsRefused(SmsRefusal::LineTypeNotAllowed(_)) => {
+            SendError::SmsRefused(NumberRefusal::LineTypeNotAllowed(_)) => {
                 FallbackReason::LineTypeNotAllowed
             }
             SendError::OverQuota { kind, .. } => match kind {
                 QuotaKind::Country => FallbackReason::CountryLimit,
                 QuotaKind::Global => FallbackReason::GlobalLimit,
                 QuotaKind::SmsBudget => FallbackReason::BudgetExhausted,
-                // The client's own limit counts every channel; the email limit is the fallback's
-                // own.
-                QuotaKind::ClientAddress | QuotaKind::EmailGlobal => return None,
+                // The client's own limit counts every channel; the email and call limits are the
+                // fallbacks' own.
+                QuotaKind::ClientAddress
+                | QuotaKind::EmailGlobal
+                | QuotaKind::VoiceCountry
+                | QuotaKind::VoiceGlobal => return None,
             },
             SendError::Delivery(e) if e.channel == Channel::Sms => FallbackReason::DeliveryFailed,
             _ => return None,

@@ -7,6 +7,11 @@ use crate::domain::{ChallengeId, Channel, CodeAttempt, GuessLock};
 use crate::ports::{ApprovedChallenge, ChallengeStore, Notifier, VerifyOutcome};
 use crate::proof::{Proof, ProofSubject};
 
+/// The longest an approval waits for the provider to take its "code entered" signal. End User
+/// Messaging answers in tens of milliseconds in-region (BENCHMARKS.md); past this the approval
+/// goes out without it.
+pub const FEEDBACK_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// A verification attempt, fully parsed.
 #[derive(Debug)]
 pub struct VerifyRequest {
@@ -51,6 +56,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         let event = match &outcome {
             VerifyOutcome::Approved(approved) => Some(MetricEvent::CodeApproved {
                 channel: approved.channel,
+                country: approved.country.map(|c| c.as_str().to_owned()),
             }),
             VerifyOutcome::Incorrect { lock, .. } => {
                 match lock {
@@ -89,6 +95,11 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             VerifyOutcome::Approved(approved) => Some(self.proof_of(&request.id, approved, now)?),
             _ => None,
         };
+        if let VerifyOutcome::Approved(approved) = &outcome
+            && let Some(message_id) = &approved.message_id
+        {
+            self.confirm_received(approved.channel, message_id).await;
+        }
         let retry_after = match &outcome {
             VerifyOutcome::LockedOut { until: end } => Some(until(now, *end)),
             _ => None,
@@ -98,6 +109,27 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             token,
             retry_after,
         })
+    }
+
+    /// Tells the provider the code in `message_id` arrived, waiting at most
+    /// [`FEEDBACK_TIMEOUT`]: a Lambda is frozen once it replies, so a signal left running might
+    /// never be sent, and a slow provider must not hold up an approval for long. A failure is
+    /// logged and costs only the signal.
+    async fn confirm_received(&self, channel: Channel, message_id: &str) {
+        let confirmed =
+            tokio::time::timeout(FEEDBACK_TIMEOUT, self.notifier.confirm_received(message_id))
+                .await;
+        let failure = match confirmed {
+            Ok(Ok(())) => {
+                tracing::info!(channel = %channel, "told the provider the code was entered");
+                return;
+            }
+            Ok(Err(error)) => format!("{error:#}"),
+            Err(_) => format!("no answer within {} ms", FEEDBACK_TIMEOUT.as_millis()),
+        };
+        tracing::warn!(channel = %channel, error = %failure, "could not tell the provider the code was entered");
+        self.metrics
+            .record(&MetricEvent::FeedbackFailed { channel });
     }
 
     /// The proof token of an approval, naming the destination the code went to.
@@ -116,6 +148,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         let (subject, method) = match approved.channel {
             Channel::Sms => (ProofSubject::PhoneNumber(address), "sms"),
             Channel::Email => (ProofSubject::Email(address), "email"),
+            Channel::Voice => (ProofSubject::PhoneNumber(address), "voice"),
         };
         Ok(self.proof().sign(
             &Proof {

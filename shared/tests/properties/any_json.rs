@@ -106,6 +106,16 @@ pub(crate) fn code_in(message: &OutgoingMessage) -> String {
             .trim_end_matches(':')
             .to_owned(),
         Channel::Email => message.text.split("\n\n").nth(1).unwrap().trim().to_owned(),
+        // A call says each character in its own `say-as`, the whole code twice by default.
+        Channel::Voice => {
+            let ssml = &message.call.as_ref().expect("a call's SSML").ssml;
+            let said: String = ssml
+                .split("interpret-as=\"characters\">")
+                .skip(1)
+                .filter_map(|rest| rest.chars().next())
+                .collect();
+            said[..said.len() / usize::from(otp_shared::messages::DEFAULT_REPEATS)].to_owned()
+        }
     }
 }
 

@@ -188,6 +188,8 @@ fn approved_placeholder() -> otp_shared::ports::ApprovedChallenge {
         channel: Channel::Email,
         masked_to: String::new(),
         sealed_to: sealed(),
+        message_id: None,
+        country: None,
     }
 }
 
@@ -270,6 +272,7 @@ async fn run(policy: SendPolicy, max_attempts: u32, ops: &[Op]) -> Result<(), Te
                     max_attempts,
                     guess_budget: GuessBudget::default(),
                     network: network(step),
+                    country: None,
                 };
                 let got = store.begin(challenge, policy, &[]).await.unwrap();
                 let expected = model.begin(destination, purpose, now);

@@ -9,8 +9,8 @@ use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::config::ConfigError;
-use crate::domain::{Channel, EmailAddress, PhoneNumber};
-use crate::ports::{Delivered, DeliveryError, Notifier, OutgoingMessage};
+use crate::domain::{EmailAddress, PhoneNumber};
+use crate::ports::{Delivered, OutgoingMessage};
 
 /// Optional SNS SMS attributes, from the environment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,26 +48,34 @@ impl SmsSettings {
                     })
             })
             .transpose()?;
-        let max_price = lookup("OTP_SMS_MAX_PRICE")
-            .map(|raw| {
-                let price = raw.trim();
-                price
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|p| p.is_finite() && *p > 0.0 && *p <= 10.0)
-                    .map(|_| price.to_owned())
-                    .ok_or(ConfigError {
-                        variable: "OTP_SMS_MAX_PRICE",
-                        detail: "must be a price in USD above 0 and at most 10, e.g. 0.50".into(),
-                    })
-            })
-            .transpose()?;
+        let max_price = price_setting(&lookup, "OTP_SMS_MAX_PRICE")?;
         Ok(Self {
             sender_id,
             origination_number,
             max_price,
         })
     }
+}
+
+/// A price ceiling in USD (`0.50`) from `variable`, as the provider takes it: above 0, at most 10.
+pub(super) fn price_setting(
+    lookup: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    lookup(variable)
+        .map(|raw| {
+            let price = raw.trim();
+            price
+                .parse::<f64>()
+                .ok()
+                .filter(|p| p.is_finite() && *p > 0.0 && *p <= 10.0)
+                .map(|_| price.to_owned())
+                .ok_or(ConfigError {
+                    variable,
+                    detail: "must be a price in USD above 0 and at most 10, e.g. 0.50".into(),
+                })
+        })
+        .transpose()
 }
 
 /// SES settings, from the environment.
@@ -121,7 +129,7 @@ impl SnsSms {
         Self { client, settings }
     }
 
-    async fn send(&self, message: &OutgoingMessage) -> anyhow::Result<Delivered> {
+    pub(super) async fn send(&self, message: &OutgoingMessage) -> anyhow::Result<Delivered> {
         let string = |value: &str| {
             MessageAttributeValue::builder()
                 .data_type("String")
@@ -156,6 +164,7 @@ impl SnsSms {
             .map_err(|e| describe("SNS Publish", &e))?;
         Ok(Delivered {
             message_id: output.message_id,
+            takes_feedback: false,
         })
     }
 }
@@ -172,7 +181,7 @@ impl SesEmail {
         Self { client, settings }
     }
 
-    async fn send(&self, message: &OutgoingMessage) -> anyhow::Result<Delivered> {
+    pub(super) async fn send(&self, message: &OutgoingMessage) -> anyhow::Result<Delivered> {
         let content = |data: &str| Content::builder().data(data).charset("UTF-8").build();
         let mut body = Body::builder().text(content(&message.text)?);
         if let Some(html) = &message.html {
@@ -203,6 +212,7 @@ impl SesEmail {
             .map_err(|e| describe("SES SendEmail", &e))?;
         Ok(Delivered {
             message_id: output.message_id,
+            takes_feedback: false,
         })
     }
 }
@@ -226,33 +236,6 @@ where
         SdkError::ResponseError(_) => anyhow!("{operation} gave an unreadable response"),
         SdkError::ConstructionFailure(_) => anyhow!("{operation} could not be built"),
         _ => anyhow!("{operation} failed"),
-    }
-}
-
-/// The production notifier: SMS by SNS, email by SES. Either may be absent (the verify and enroll
-/// functions deliver nothing); a message for an absent channel is refused.
-#[derive(Debug, Clone, Default)]
-pub struct AwsDelivery {
-    pub sms: Option<SnsSms>,
-    pub email: Option<SesEmail>,
-}
-
-impl Notifier for AwsDelivery {
-    async fn deliver(&self, message: &OutgoingMessage) -> Result<Delivered, DeliveryError> {
-        let result = match message.channel {
-            Channel::Sms => match &self.sms {
-                Some(sms) => sms.send(message).await,
-                None => Err(anyhow!("SMS delivery is not configured")),
-            },
-            Channel::Email => match &self.email {
-                Some(email) => email.send(message).await,
-                None => Err(anyhow!("email delivery is not configured")),
-            },
-        };
-        result.map_err(|source| DeliveryError {
-            channel: message.channel,
-            source,
-        })
     }
 }
 
@@ -343,20 +326,5 @@ mod tests {
             described,
             "SNS Publish refused: InvalidParameter (request id req-1)"
         );
-    }
-
-    #[tokio::test]
-    async fn a_channel_with_no_adapter_is_refused_naming_it() {
-        let message = OutgoingMessage {
-            channel: Channel::Email,
-            to: "ana@example.com".into(),
-            masked_to: "a•••@example.com".into(),
-            subject: None,
-            text: "123456".into(),
-            html: None,
-        };
-        let error = AwsDelivery::default().deliver(&message).await.unwrap_err();
-        assert_eq!(error.channel, Channel::Email);
-        assert!(!format!("{error:#}").contains("ana@example.com"));
     }
 }

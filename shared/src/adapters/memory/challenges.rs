@@ -91,6 +91,8 @@ impl ChallengeStore for MemoryStore {
                     channel: challenge.channel,
                     masked_to: challenge.masked_to,
                     sealed_to: challenge.sealed_to,
+                    message_id: None,
+                    country: challenge.country,
                 },
                 code_hash: challenge.code_hash,
                 expires_at: challenge.expires_at,
@@ -176,6 +178,14 @@ impl ChallengeStore for MemoryStore {
             && stored.state == CodeState::Pending
         {
             stored.state = CodeState::Revoked;
+        }
+        Ok(())
+    }
+
+    async fn note_message(&self, id: &ChallengeId, message_id: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        if let Some(stored) = inner.challenges.get_mut(id) {
+            stored.approved.message_id = Some(message_id.to_owned());
         }
         Ok(())
     }
@@ -284,6 +294,7 @@ mod tests {
             max_attempts: 3,
             guess_budget: crate::domain::GuessBudget::default(),
             network: net(),
+            country: None,
         }
     }
 

@@ -160,7 +160,13 @@ impl SendBody {
         let channel = match required(self.channel, "channel")?.as_str() {
             "sms" => Channel::Sms,
             "email" => Channel::Email,
-            _ => return Err(ApiError::invalid("channel", "must be \"sms\" or \"email\"")),
+            "voice" => Channel::Voice,
+            _ => {
+                return Err(ApiError::invalid(
+                    "channel",
+                    "must be \"sms\", \"email\" or \"voice\"",
+                ));
+            }
         };
         if !profile.channels.contains(&channel) {
             return Err(not_allowed("channel", &profile));
@@ -300,9 +306,23 @@ impl SendBody {
                 "is required when the template uses {brand} and the profile has no brand",
             ));
         }
+        // A call says the built-in words: a text written to be read is not one to hear, and a
+        // payment must be shown, not half-heard.
+        if channel == Channel::Voice && template.is_some() {
+            return Err(ApiError::invalid(
+                "template",
+                "applies to SMS and email; a call says the built-in words",
+            ));
+        }
         let reference = optional(self.reference, "reference", Reference::parse)?;
         let transaction = match self.transaction {
             None => None,
+            Some(_) if channel == Channel::Voice => {
+                return Err(ApiError::invalid(
+                    "transaction",
+                    "cannot be confirmed by a call: send it by SMS or email, which show the payment",
+                ));
+            }
             Some(_) if profile.transaction_template.is_none() => {
                 return Err(ApiError::invalid(
                     "transaction",

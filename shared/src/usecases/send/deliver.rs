@@ -8,7 +8,7 @@ use anyhow::Context as _;
 
 use super::{SendError, SendReceipt, SendRequest};
 use crate::abuse;
-use crate::domain::{ChallengeId, Channel, Code, CodeAttempt, Destination};
+use crate::domain::{ChallengeId, Channel, Code, CodeAttempt, Destination, Money, PhoneNumber};
 use crate::messages::{self, MessageInput};
 use crate::metrics::MetricEvent;
 use crate::ports::{
@@ -16,8 +16,14 @@ use crate::ports::{
 };
 use crate::usecases::otp::{Otp, until};
 
-/// The message carrying `code` to `channel`, in the request's words.
-fn render(request: &SendRequest, channel: Channel, code: &Code) -> messages::RenderedMessage {
+/// The message carrying `code` to `channel`, in the request's words; a call says the code
+/// `voice_repeats` times.
+fn render(
+    request: &SendRequest,
+    channel: Channel,
+    code: &Code,
+    voice_repeats: u8,
+) -> messages::RenderedMessage {
     messages::render(
         channel,
         MessageInput {
@@ -29,6 +35,7 @@ fn render(request: &SendRequest, channel: Channel, code: &Code) -> messages::Ren
             template: request.message_template(channel),
             sms_binding: Some(&request.sms_binding).filter(|b| !b.is_empty()),
             transaction: request.transaction.as_ref(),
+            voice_repeats,
         },
     )
 }
@@ -42,13 +49,15 @@ const TEST_DESTINATION_POLICY: SendPolicy = SendPolicy {
 
 impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
     /// Issues a code to `destination`: a test destination's fixed one, or a new one under the SMS
-    /// rules, recorded under the cooldown, cap and quotas (the client's when `charge_client`),
-    /// then delivered; a code whose delivery fails is withdrawn.
+    /// or call rules, recorded under the cooldown (unless `waive_cooldown`: the same number's SMS
+    /// just failed at the provider), cap and quotas (the client's when `charge_client`), then
+    /// delivered; a code whose delivery fails is withdrawn.
     pub(super) async fn send_to(
         &self,
         request: &SendRequest,
         destination: &Destination,
         charge_client: bool,
+        waive_cooldown: bool,
     ) -> Result<SendReceipt, SendError> {
         let now = self.clock.now();
         let id = ChallengeId::generate(self.randomness.as_ref());
@@ -68,7 +77,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             .map(|address| self.keys.client_key(&abuse::client_network(address)));
         // A test destination gets no message; any other's is rendered before anything is recorded,
         // so an SMS is charged for the segments it takes, and one too long is refused unsent.
-        let (code, policy, quotas, rendered, sms_segments) = match test_code {
+        let (code, policy, quotas, rendered, spend) = match test_code {
             // No message, so no SMS rule or spend; but the asking client's quota, and the guess
             // budget of the destination (kept by the store), as for any other.
             Some(fixed) => (
@@ -78,19 +87,27 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                     .into_iter()
                     .collect(),
                 None,
-                0,
+                None,
             ),
             None => {
-                if let Destination::Sms(number) = destination {
-                    self.settings
+                // The number's own rules first: nothing is rendered or recorded for a refusal.
+                match destination {
+                    Destination::Sms(number) => self
+                        .settings
                         .sms
+                        .admits_sms(number)
+                        .map_err(SendError::SmsRefused)?,
+                    Destination::Voice(number) => self
+                        .settings
+                        .voice
                         .admits(number)
-                        .map_err(SendError::SmsRefused)?;
+                        .map_err(SendError::VoiceRefused)?,
+                    Destination::Email(_) => {}
                 }
                 let code = Code::generate(request.spec, self.randomness.as_ref());
-                let rendered = render(request, channel, &code);
-                let sms_segments = match destination {
-                    Destination::Sms(_) => {
+                let rendered = render(request, channel, &code, self.settings.voice.repeats);
+                let (spend, sms_segments) = match destination {
+                    Destination::Sms(number) => {
                         let size = messages::sms_size(&rendered.text);
                         // `render` has logged the segments and whether the text was custom.
                         if !size.fits() {
@@ -98,24 +115,35 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                                 segments: size.segments,
                             });
                         }
-                        size.segments
+                        (
+                            self.settings.sms.charge(number, size.segments),
+                            size.segments,
+                        )
                     }
-                    Destination::Email(_) => 0,
+                    Destination::Voice(number) => {
+                        let minutes = rendered.call.as_ref().map_or(1, |c| c.billed_minutes());
+                        (self.settings.voice.charge(number, minutes), 0)
+                    }
+                    Destination::Email(_) => (Money::from_micros(0), 0),
                 };
                 let quotas = abuse::quotas(
                     &self.settings.limits,
                     &self.settings.sms,
                     destination,
-                    sms_segments,
+                    spend,
                     client.as_deref(),
                     now,
                 );
+                let mut policy = self.settings.send_policy;
+                if waive_cooldown {
+                    policy.resend_cooldown = std::time::Duration::ZERO;
+                }
                 (
                     code,
-                    self.settings.send_policy,
+                    policy,
                     quotas,
                     Some(rendered),
-                    sms_segments,
+                    Some((spend, sms_segments)),
                 )
             }
         };
@@ -144,6 +172,7 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
                     max_attempts: request.profile.max_attempts,
                     guess_budget: request.profile.guess_budget,
                     network: self.network_of(&request.requester),
+                    country: destination.phone().and_then(PhoneNumber::region),
                 },
                 policy,
                 &quotas,
@@ -193,13 +222,11 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             fell_back: None,
             replayed: false,
         };
-        if let Destination::Sms(number) = destination
-            && test_code.is_none()
-        {
+        if let (Some((amount, segments)), true) = (spend, channel.is_phone()) {
             self.metrics.record(&MetricEvent::SmsSpend {
-                amount: self.settings.sms.charge(number, sms_segments).as_f64(),
+                amount: amount.as_f64(),
                 budget: self.settings.sms.daily_budget.as_f64(),
-                segments: u64::try_from(sms_segments).unwrap_or(u64::MAX),
+                segments: u64::try_from(segments).unwrap_or(u64::MAX),
             });
         }
         let Some(rendered) = rendered else {
@@ -220,6 +247,8 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             subject: rendered.subject,
             text: rendered.text,
             html: rendered.html,
+            call: rendered.call,
+            time_to_live: request.ttl.duration(),
         };
         let delivered = match self.notifier.deliver(&message).await {
             Ok(delivered) => delivered,
@@ -235,12 +264,19 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
             }
         };
         tracing::info!(message_id = delivered.message_id.as_deref(), channel = %channel, "code sent");
+        if let (true, Some(message_id)) = (delivered.takes_feedback, &delivered.message_id) {
+            // Kept with the code, so its approval can tell the provider the code arrived. A failure
+            // costs only that signal: the code is out and stays usable.
+            if let Err(error) = self.store.note_message(&receipt.id, message_id).await {
+                tracing::warn!(error = %error, "could not keep the message id with the code");
+            }
+        }
         self.metrics.record(&MetricEvent::CodeSent {
             channel,
-            country: match destination {
-                Destination::Sms(number) => number.region().map(|r| r.as_str().to_owned()),
-                Destination::Email(_) => None,
-            },
+            country: destination
+                .phone()
+                .and_then(PhoneNumber::region)
+                .map(|r| r.as_str().to_owned()),
         });
         Ok(receipt)
     }

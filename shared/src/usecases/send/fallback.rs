@@ -1,10 +1,12 @@
 //! The fallback: an SMS refused by an SMS rule or a quota, or failing at the provider, goes to the
-//! request's fallback email address instead, when it names one.
+//! request's fallback email address instead, when it names one, or, when the profile says
+//! `"fallback": "voice"`, becomes a call to the same number.
 
 use super::{FallbackReason, SendError, SendReceipt, SendRequest};
 use crate::domain::Destination;
 use crate::metrics::MetricEvent;
 use crate::ports::{ChallengeStore, Notifier};
+use crate::profiles::FallbackPolicy;
 use crate::usecases::otp::Otp;
 
 impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
@@ -14,26 +16,43 @@ impl<S: ChallengeStore, N: Notifier> Otp<S, N> {
         &self,
         request: &SendRequest,
     ) -> Result<SendReceipt, SendError> {
-        let first = self.send_to(request, &request.destination, true).await;
+        let first = self
+            .send_to(request, &request.destination, true, false)
+            .await;
         self.count_refusal(&first);
-        let (Err(refusal), Some(fallback)) = (&first, &request.fallback) else {
+        let Err(refusal) = &first else {
             return first;
         };
         let Some(reason) = refusal.fallback_reason() else {
             return first;
+        };
+        let destination = match (&request.fallback, &request.destination) {
+            (Some(email), _) => Destination::Email(email.clone()),
+            // The day's budget pays for calls too: a call would be refused for the same reason.
+            (None, Destination::Sms(number))
+                if request.profile.fallback == FallbackPolicy::Voice
+                    && reason != FallbackReason::BudgetExhausted =>
+            {
+                Destination::Voice(number.clone())
+            }
+            _ => return first,
         };
         self.metrics.record(&MetricEvent::FallbackUsed {
             reason: reason.as_str(),
         });
         tracing::info!(
             reason = reason.as_str(),
-            fallback_to = %fallback.masked(),
-            "SMS refused; sending by email instead"
+            fallback = %destination.channel(),
+            fallback_to = %destination.masked(),
+            "SMS refused; sending another way instead"
         );
-        // A failed SMS was charged to the client's quota already; a refused one was not.
-        let charge_client = reason != FallbackReason::DeliveryFailed;
-        let destination = Destination::Email(fallback.clone());
-        let second = self.send_to(request, &destination, charge_client).await;
+        // A failed SMS was charged to the client's quota already; a refused one was not. And it
+        // was recorded against its number, whose cooldown must not refuse the call that replaces it.
+        let failed = reason == FallbackReason::DeliveryFailed;
+        let same_number = destination.recipient() == request.destination.recipient();
+        let second = self
+            .send_to(request, &destination, !failed, failed && same_number)
+            .await;
         self.count_refusal(&second);
         let mut receipt = second?;
         receipt.fell_back = Some(reason);

@@ -158,6 +158,28 @@ impl ChallengeStore for DynamoStore {
         }
     }
 
+    /// One `UpdateItem`, only while the code's item exists: a code purged meanwhile gets no new
+    /// item of one attribute.
+    async fn note_message(&self, id: &ChallengeId, message_id: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(code_key(id.as_str()))))
+            .update_expression("SET #message_id = :message_id")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#message_id", "message_id")
+            .expression_attribute_values(":message_id", AttributeValue::S(message_id.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(failed("keeping the message id")(e)),
+        }
+    }
+
     /// One conditional `UpdateItem`. It also writes a fresh random attempt id, and refuses an item
     /// that already carries it: when a reply is lost and the SDK retries the update after the first
     /// try took effect, the retry is refused and the old item it gets back names this very attempt,

@@ -9,7 +9,7 @@ use super::codec::*;
 use crate::crypto::{CodeHash, SealedSecret};
 use crate::domain::{
     CODE_RETENTION, Channel, CodeCheck, CodeState, GuessBudget, ProfileName, Purpose, Reference,
-    Transaction,
+    Region, Transaction,
 };
 use crate::ports::{ApprovedChallenge, NewChallenge, StoreError, VerifyOutcome};
 
@@ -52,6 +52,13 @@ pub(super) struct CodeItem {
     pub(super) destination: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) guess_budget: Option<StoredGuessBudget>,
+    /// The provider's id of the message that carried the code, written after its delivery when
+    /// the provider takes a "code entered" signal: the verify's old item brings it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) message_id: Option<String>,
+    /// A phone destination's country (ISO 3166 alpha-2), for counting approvals per country.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) country: Option<String>,
 }
 
 /// A profile's guess budget as a code item keeps it.
@@ -105,6 +112,8 @@ impl CodeItem {
             purge_at: purge_seconds(challenge.expires_at + CODE_RETENTION),
             destination: Some(destination_key(&challenge.destination)),
             guess_budget: Some(challenge.guess_budget.into()),
+            message_id: None,
+            country: challenge.country.map(|c| c.as_str().to_owned()),
         }
     }
 
@@ -133,6 +142,9 @@ impl CodeItem {
             channel: self.channel,
             masked_to: self.masked_to.clone(),
             sealed_to: self.sealed_to.clone(),
+            message_id: self.message_id.clone(),
+            // A country that no longer parses costs only a dimension of a metric.
+            country: self.country.as_deref().and_then(|c| Region::parse(c).ok()),
         })
     }
 
@@ -213,6 +225,8 @@ mod tests {
             purge_at: 100,
             destination: None,
             guess_budget: None,
+            message_id: None,
+            country: None,
         }
     }
 
