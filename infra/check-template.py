@@ -323,7 +323,7 @@ FALLBACK_REASONS = {
 }
 METRICS = {
     "CodesSent": ([("Channel",), ("Channel", "Country")], {"Channel": CHANNELS, "Country": None}),
-    "CodesApproved": ([("Channel",)], {"Channel": CHANNELS}),
+    "CodesApproved": ([("Channel",), ("Channel", "Country")], {"Channel": CHANNELS, "Country": None}),
     "CodesIncorrect": ([()], {}),
     "CodesExpired": ([()], {}),
     "CodesLocked": ([()], {}),
