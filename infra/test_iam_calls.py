@@ -42,7 +42,8 @@ def with_statements(function, statements):
 def send_statements(table_statements):
     """The send policy with these table statements and its own SNS, SES and secret ones."""
     policy = TEMPLATE["Resources"]["SendFunction"]["Properties"]["Policies"][0]["Statement"]
-    rest = [s for s in policy if "dynamodb" not in str(s["Action"])]
+    # A statement under a condition (`!If`, the voice one) has no Action of its own: it is kept.
+    rest = [s for s in policy if "dynamodb" not in str(s.get("Action", ""))]
     return copy.deepcopy(table_statements) + copy.deepcopy(rest)
 
 
