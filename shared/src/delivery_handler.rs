@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use crate::adapters::{EmfMetrics, SystemClock};
 use crate::config::{ConfigError, env_var, metrics_namespace};
-use crate::delivery_events::{self, DeliveryEvent, EventChannel, Outcome};
+use crate::delivery_events::{self, DeliveryEvent, Outcome};
+use crate::domain::Channel;
 use crate::metrics::{MetricEvent, Metrics};
 
 /// An SNS event as Lambda delivers it. Its records are read one by one, so one that is not shaped
@@ -133,7 +134,7 @@ pub fn metric_events(event: &DeliveryEvent) -> Vec<MetricEvent> {
         Outcome::Bounced { permanent } => vec![
             MetricEvent::EmailBounced { permanent },
             MetricEvent::DeliveryOutcome {
-                channel: EventChannel::Email,
+                channel: Channel::Email,
                 country: None,
                 delivered: false,
             },
@@ -221,21 +222,21 @@ mod tests {
             metrics.events(),
             [
                 MetricEvent::MessageDelivered {
-                    channel: EventChannel::Sms,
+                    channel: Channel::Sms,
                     country: gb
                 },
                 MetricEvent::DeliveryOutcome {
-                    channel: EventChannel::Sms,
+                    channel: Channel::Sms,
                     country: gb,
                     delivered: true
                 },
                 MetricEvent::MessageFailed {
-                    channel: EventChannel::Voice,
+                    channel: Channel::Voice,
                     country: fr,
                     reason: "busy"
                 },
                 MetricEvent::DeliveryOutcome {
-                    channel: EventChannel::Voice,
+                    channel: Channel::Voice,
                     country: fr,
                     delivered: false
                 },
@@ -275,7 +276,7 @@ mod tests {
     fn a_bounce_is_a_failed_delivery_of_an_email() {
         let event = DeliveryEvent {
             event_type: "Bounce",
-            channel: EventChannel::Email,
+            channel: Channel::Email,
             country: None,
             outcome: Outcome::Bounced { permanent: true },
             message_id: None,
@@ -285,7 +286,7 @@ mod tests {
             [
                 MetricEvent::EmailBounced { permanent: true },
                 MetricEvent::DeliveryOutcome {
-                    channel: EventChannel::Email,
+                    channel: Channel::Email,
                     country: None,
                     delivered: false
                 }

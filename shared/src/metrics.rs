@@ -10,7 +10,6 @@
 
 use serde_json::Number;
 
-use crate::delivery_events::EventChannel;
 use crate::domain::{Channel, Region};
 
 /// Every metric name a record can carry. The template's alarms and dashboard name only these, and
@@ -104,13 +103,13 @@ pub enum MetricEvent {
     /// `MessagesDelivered` by channel, and by channel and country (SMS and voice, when the
     /// provider named it): a provider reported a sent message delivered (the events function).
     MessageDelivered {
-        channel: EventChannel,
+        channel: Channel,
         country: Option<Region>,
     },
     /// `MessagesFailed` by channel, by channel and country, and by channel and reason (one of
     /// `delivery_events::FAILURE_REASONS`).
     MessageFailed {
-        channel: EventChannel,
+        channel: Channel,
         country: Option<Region>,
         reason: &'static str,
     },
@@ -123,7 +122,7 @@ pub enum MetricEvent {
     /// the share of the outcomes reported in it that were deliveries, which a dashboard can show
     /// per country with one search (CloudWatch cannot divide one search's results by another's).
     DeliveryOutcome {
-        channel: EventChannel,
+        channel: Channel,
         country: Option<Region>,
         delivered: bool,
     },
@@ -225,7 +224,7 @@ impl<'a> Shape<'a> {
 
     /// One metric of a delivery event by channel, and by channel and country when there is one.
     fn by_event_channel_and_country(
-        channel: EventChannel,
+        channel: Channel,
         country: Option<&'a Region>,
         metric: Metric,
     ) -> Self {

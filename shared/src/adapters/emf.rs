@@ -162,7 +162,6 @@ mod tests {
 
     use super::*;
     use crate::adapters::{ManualClock, RecordedMetrics};
-    use crate::delivery_events::EventChannel;
     use crate::domain::{Channel, Region};
     use crate::metrics::{METRIC_NAMES, NoMetrics};
 
@@ -258,18 +257,18 @@ mod tests {
                 channel: Channel::Voice,
             },
             E::MessageDelivered {
-                channel: EventChannel::Voice,
+                channel: Channel::Voice,
                 country: Some(Region::parse("GB").unwrap()),
             },
             E::MessageFailed {
-                channel: EventChannel::Sms,
+                channel: Channel::Sms,
                 country: None,
                 reason: "blocked",
             },
             E::EmailBounced { permanent: true },
             E::EmailComplained,
             E::DeliveryOutcome {
-                channel: EventChannel::Email,
+                channel: Channel::Email,
                 country: None,
                 delivered: false,
             },
@@ -279,7 +278,7 @@ mod tests {
     #[test]
     fn a_delivery_is_counted_by_channel_and_by_channel_and_country() {
         let record = one_record(MetricEvent::MessageDelivered {
-            channel: EventChannel::Voice,
+            channel: Channel::Voice,
             country: Some(Region::parse("PT").unwrap()),
         });
         assert_eq!(
@@ -299,7 +298,7 @@ mod tests {
             })
         );
         let record = one_record(MetricEvent::MessageDelivered {
-            channel: EventChannel::Email,
+            channel: Channel::Email,
             country: None,
         });
         assert_eq!(
@@ -313,7 +312,7 @@ mod tests {
     #[test]
     fn a_failure_is_also_counted_by_channel_and_reason() {
         let record = one_record(MetricEvent::MessageFailed {
-            channel: EventChannel::Sms,
+            channel: Channel::Sms,
             country: Some(Region::parse("BR").unwrap()),
             reason: "spam",
         });
@@ -335,7 +334,7 @@ mod tests {
             })
         );
         let record = one_record(MetricEvent::MessageFailed {
-            channel: EventChannel::Email,
+            channel: Channel::Email,
             country: None,
             reason: "rejected",
         });
@@ -365,7 +364,7 @@ mod tests {
         );
         for (delivered, value) in [(true, 100), (false, 0)] {
             let record = one_record(MetricEvent::DeliveryOutcome {
-                channel: EventChannel::Sms,
+                channel: Channel::Sms,
                 country: Some(Region::parse("IN").unwrap()),
                 delivered,
             });

@@ -6,10 +6,11 @@
 //! <https://docs.aws.amazon.com/sms-voice/latest/userguide/configuration-sets-event-types.html>
 //! (the SDK's `EventType` lists the same values).
 
-use super::event::{DeliveryEvent, EventChannel, EventError, MessageId, Outcome};
+use super::event::{DeliveryEvent, EventError, MessageId, Outcome};
+use crate::domain::Channel;
 use crate::domain::Region;
 
-use EventChannel::{Sms, Voice};
+use Channel::{Sms, Voice};
 use Outcome::{Delivered, Failed, Ignored};
 
 /// Every SMS and voice event type, and what it counts as. MMS and RCS events (`MEDIA_*`,
@@ -25,7 +26,7 @@ use Outcome::{Delivered, Failed, Ignored};
 /// - a call goes `VOICE_INITIATED` → `VOICE_RINGING` → `VOICE_ANSWERED` → `VOICE_COMPLETED` ("the
 ///   audio message is played to the recipient"), or ends busy, unanswered, failed or expired:
 ///   only the last step counts.
-const EVENTS: &[(&str, EventChannel, Outcome)] = &[
+const EVENTS: &[(&str, Channel, Outcome)] = &[
     ("TEXT_SUCCESSFUL", Sms, Delivered),
     ("TEXT_DELIVERED", Sms, Ignored),
     ("TEXT_QUEUED", Sms, Ignored),

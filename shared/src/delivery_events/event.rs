@@ -1,34 +1,8 @@
 //! The value a delivery event is parsed into, and the parsers' error.
 
-use std::fmt;
+use crate::domain::Channel;
 
 use crate::domain::Region;
-
-/// The channel a delivery event reports on. Its own type rather than `domain::Channel`, which has
-/// no voice yet; they meet when it has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventChannel {
-    Sms,
-    Voice,
-    Email,
-}
-
-impl EventChannel {
-    /// The value of the `Channel` metric dimension, as `domain::Channel` writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventChannel::Sms => "sms",
-            EventChannel::Voice => "voice",
-            EventChannel::Email => "email",
-        }
-    }
-}
-
-impl fmt::Display for EventChannel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What the event says about the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +82,7 @@ impl MessageId {
 pub struct DeliveryEvent {
     /// The provider's event type (`TEXT_SUCCESSFUL`, `Bounce`…), from the parsers' own tables.
     pub event_type: &'static str,
-    pub channel: EventChannel,
+    pub channel: Channel,
     /// The recipient's country, for SMS and voice when the event names a known one (ISO 3166-1
     /// alpha-2); never for email.
     pub country: Option<Region>,

@@ -15,7 +15,7 @@ mod ses;
 use serde::Deserialize;
 
 pub use eum::SUBSCRIBED as EUM_EVENT_TYPES;
-pub use event::{DeliveryEvent, EventChannel, EventError, FAILURE_REASONS, MessageId, Outcome};
+pub use event::{DeliveryEvent, EventError, FAILURE_REASONS, MessageId, Outcome};
 pub use ses::SUBSCRIBED as SES_EVENT_TYPES;
 
 /// The fields either family's event is read for; serde skips the rest (numbers, addresses, texts)

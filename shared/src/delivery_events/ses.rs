@@ -9,7 +9,8 @@
 
 use serde::Deserialize;
 
-use super::event::{DeliveryEvent, EventChannel, EventError, MessageId, Outcome};
+use super::event::{DeliveryEvent, EventError, MessageId, Outcome};
+use crate::domain::Channel;
 
 use Outcome::{Complained, Delivered, Failed, Ignored};
 
@@ -68,7 +69,7 @@ pub(super) fn event(
     };
     Ok(DeliveryEvent {
         event_type,
-        channel: EventChannel::Email,
+        channel: Channel::Email,
         country: None,
         outcome,
         message_id: mail.message_id.as_deref().and_then(MessageId::parse),
@@ -126,7 +127,7 @@ mod tests {
             event,
             DeliveryEvent {
                 event_type: "Bounce",
-                channel: EventChannel::Email,
+                channel: Channel::Email,
                 country: None,
                 outcome: Outcome::Bounced { permanent: true },
                 message_id: MessageId::parse(
@@ -166,7 +167,7 @@ mod tests {
             );
             let event = parse(&message).unwrap();
             assert_eq!((event.event_type, event.outcome), (event_type, outcome));
-            assert_eq!(event.channel, EventChannel::Email);
+            assert_eq!(event.channel, Channel::Email);
             assert_eq!(event.country, None);
         }
     }
