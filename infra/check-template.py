@@ -51,6 +51,7 @@ failures = []
 expected_actions = {
     "SendFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+        "dynamodb:BatchGetItem",
         "sns:Publish", "ses:SendEmail", "secretsmanager:GetSecretValue",
         "sms-voice:SendVoiceMessage", "sms-voice:SendTextMessage",
     },
@@ -108,6 +109,7 @@ else:
 # with the actions it needs only. (The recorded calls above show these are enough.)
 for function, sid, keys in [
     ("SendFunction", "ReadSends", ["dest#*"]),
+    ("SendFunction", "ReadCounterShards", ["rate#*"]),
     ("SendFunction", "PutSendsCodesAndKeys", ["dest#*", "code#*", "idem#*"]),
     ("SendFunction", "UpdateCodesCountersAndKeys", ["code#*", "rate#*", "idem#*"]),
     ("SendFunction", "ReleaseKeys", ["idem#*"]),

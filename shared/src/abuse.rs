@@ -31,6 +31,9 @@ pub struct VelocityLimits {
     pub country_voice_per_hour: u32,
     /// Calls in all.
     pub global_voice_per_hour: u32,
+    /// How many items each counter that every send of a kind writes (all SMS, one country's, the
+    /// day's spend…) is split into: each takes 1/`counter_shards` of the writes.
+    pub counter_shards: u16,
 }
 
 impl Default for VelocityLimits {
@@ -44,6 +47,7 @@ impl Default for VelocityLimits {
             // than by SMS: calls get a fifth of SMS's room.
             country_voice_per_hour: 40,
             global_voice_per_hour: 200,
+            counter_shards: 16,
         }
     }
 }
@@ -206,12 +210,14 @@ pub fn client_quota(
     now: OffsetDateTime,
 ) -> Option<Quota> {
     let (hour, next_hour) = clock_hour(now);
+    // One item: only this client's sends write it.
     Some(Quota {
         kind: QuotaKind::ClientAddress,
         counter: format!("client#{}#{hour}", client?),
         amount: 1,
         limit: limits.client_sends_per_hour.into(),
         resets_at: next_hour,
+        shards: 1,
     })
 }
 
@@ -235,6 +241,7 @@ pub fn quotas(
         amount: 1,
         limit: limit.into(),
         resets_at: next_hour,
+        shards: limits.counter_shards,
     };
     match destination {
         Destination::Email(_) => {
@@ -277,6 +284,7 @@ pub fn quotas(
         amount: spend.micros(),
         limit: sms.daily_budget.micros(),
         resets_at: day_start + Duration::from_secs(86_400),
+        shards: limits.counter_shards,
     });
     quotas
 }

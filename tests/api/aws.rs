@@ -178,13 +178,7 @@ async fn a_call_keeps_its_message_id_and_its_approval_is_one_write_and_one_feedb
         sent[3].1
     );
     let ssml = entry["body"].as_str().unwrap();
-    let said: String = ssml
-        .split("interpret-as=\"characters\">")
-        .skip(1)
-        .filter_map(|rest| rest.chars().next())
-        .collect();
-    let code = said[..said.len() / 2].to_owned();
-    crate::logs::sensitive(&code);
+    let code = crate::voice::code_of(ssml);
 
     let approved = app.verify(reply.body["id"].as_str().unwrap(), &code).await;
     assert_eq!(approved.body["status"], "approved", "{}", approved.body);
@@ -989,13 +983,7 @@ async fn an_approval_does_not_wait_for_a_provider_that_never_answers() {
         .as_str()
         .unwrap()
         .to_owned();
-    let said: String = ssml
-        .split("interpret-as=\"characters\">")
-        .skip(1)
-        .filter_map(|rest| rest.chars().next())
-        .collect();
-    let code = said[..said.len() / 2].to_owned();
-    crate::logs::sensitive(&code);
+    let code = crate::voice::code_of(&ssml);
     let approved = app.verify(reply.body["id"].as_str().unwrap(), &code).await;
     assert_eq!(approved.status, 200, "{}", approved.body);
     assert_eq!(approved.body["status"], "approved");
@@ -1033,12 +1021,7 @@ async fn approval_latency_with_and_without_feedback() {
                 .unwrap()
                 .to_owned();
             let code = if channel == "voice" {
-                let said: String = body
-                    .split("interpret-as=\"characters\">")
-                    .skip(1)
-                    .filter_map(|rest| rest.chars().next())
-                    .collect();
-                said[..said.len() / 2].to_owned()
+                crate::voice::code_of(&body)
             } else {
                 body.split_whitespace().next().unwrap().to_owned()
             };

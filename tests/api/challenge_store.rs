@@ -296,6 +296,66 @@ async fn sends(store: &impl ChallengeStore) {
     assert_eq!(send(store, &other, POLICY).await, admitted(&other));
 }
 
+/// A counter in shards is as exact as one item: every unit of its limit is used, by one-unit and
+/// larger charges alike (split across shards at the end), and none past it.
+async fn sharded_quotas(store: &impl ChallengeStore) {
+    let hour_ends = at(3600);
+    let counted = Quota {
+        kind: QuotaKind::Country,
+        counter: "country#44#shards".to_owned(),
+        amount: 1,
+        limit: 37,
+        resets_at: hour_ends,
+        shards: 16,
+    };
+    for n in 0..37 {
+        let c = challenge(&format!("sh{n}"), "login", at(0));
+        assert_eq!(
+            charged(store, &c, POLICY, std::slice::from_ref(&counted)).await,
+            admitted(&c),
+            "send {n} of 37"
+        );
+    }
+    let full = SendAdmission::OverQuota {
+        kind: QuotaKind::Country,
+        retry_at: hour_ends,
+    };
+    let c = challenge("sh37", "login", at(0));
+    assert_eq!(charged(store, &c, POLICY, &[counted]).await, full);
+
+    // A spend of 1,000 in four shards (250 each), charged 300 at a time: three sends (one split
+    // across shards), then 100 is left, which a charge of 100 takes, and then nothing.
+    let spend = |amount| Quota {
+        kind: QuotaKind::SmsBudget,
+        counter: "spend#shards".to_owned(),
+        amount,
+        limit: 1_000,
+        resets_at: hour_ends,
+        shards: 4,
+    };
+    let over_budget = SendAdmission::OverQuota {
+        kind: QuotaKind::SmsBudget,
+        retry_at: hour_ends,
+    };
+    for n in 0..3 {
+        let c = challenge(&format!("sp{n}"), "login", at(0));
+        assert_eq!(
+            charged(store, &c, POLICY, &[spend(300)]).await,
+            admitted(&c),
+            "{n}"
+        );
+    }
+    let c = challenge("sp3", "login", at(0));
+    assert_eq!(charged(store, &c, POLICY, &[spend(300)]).await, over_budget);
+    let c = challenge("sp4", "login", at(0));
+    assert_eq!(
+        charged(store, &c, POLICY, &[spend(100)]).await,
+        admitted(&c)
+    );
+    let c = challenge("sp5", "login", at(0));
+    assert_eq!(charged(store, &c, POLICY, &[spend(1)]).await, over_budget);
+}
+
 /// Quota counters: charged by admitted sends only, up to their limit; a send over any of them is
 /// neither recorded nor charged to the others.
 async fn quotas(store: &impl ChallengeStore) {
@@ -306,6 +366,7 @@ async fn quotas(store: &impl ChallengeStore) {
         amount,
         limit,
         resets_at: hour_ends,
+        shards: 1,
     };
     let country = quota(QuotaKind::Country, "country#44#h0", 1, 7);
     let global = quota(QuotaKind::Global, "global#h0", 1, 2);
@@ -945,13 +1006,15 @@ async fn concurrency(store: &impl ChallengeStore) {
         "{verified:?}"
     );
 
-    // Ten sends at once to ten destinations, charged to one counter with room for three.
+    // Ten sends at once to ten destinations, charged to one counter with room for three, in
+    // sixteen shards (three of them with room for one): never more than three.
     let quota = [Quota {
         kind: QuotaKind::Global,
         counter: "global#race".to_owned(),
         amount: 1,
         limit: 3,
         resets_at: at(3600),
+        shards: 16,
     }];
     let racing: Vec<_> = (0..10)
         .map(|n| challenge(&format!("jo{n}"), "login", at(0)))
@@ -999,6 +1062,7 @@ async fn a_new_window_is_a_new_counter(store: &impl ChallengeStore) {
         amount: 1,
         limit: 1,
         resets_at,
+        shards: 4,
     };
     let c = challenge("kim", "login", at(0));
     assert_eq!(
@@ -1134,6 +1198,7 @@ macro_rules! on_both_stores {
 on_both_stores! {
     sends,
     message_ids,
+    sharded_quotas,
     quotas,
     verify_outcomes,
     withdrawal,

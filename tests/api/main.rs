@@ -14,6 +14,7 @@ mod fault_proxy;
 mod faults;
 mod guessing;
 mod helpers;
+mod hot_items;
 mod idempotency;
 mod lambda_events;
 mod logs;

@@ -56,8 +56,8 @@ fn said(ssml: &str) -> String {
         .collect()
 }
 
-/// The code of a call that says it twice.
-fn code_of(ssml: &str) -> String {
+/// The code of a call that says it twice (registered with the log audit, also as spoken).
+pub(crate) fn code_of(ssml: &str) -> String {
     let said = said(ssml);
     assert_eq!(said.len() % 2, 0, "{ssml}");
     let (first, second) = said.split_at(said.len() / 2);

@@ -259,6 +259,11 @@ impl Settings {
                     defaults.limits.global_voice_per_hour.into(),
                     1..=10_000_000,
                 )? as u32,
+                counter_shards: number(
+                    "OTP_COUNTER_SHARDS",
+                    defaults.limits.counter_shards.into(),
+                    1..=u64::from(crate::domain::MAX_SHARDS),
+                )? as u16,
             },
             sms: sms.clone(),
             voice: VoiceRules {

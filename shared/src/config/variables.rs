@@ -152,6 +152,11 @@ impl Settings {
             "calls allowed in all per clock hour (1–10000000)",
         ),
         (
+            "OTP_COUNTER_SHARDS",
+            "16",
+            "how many items each shared counter (SMS, calls and email per hour in all and per country, the day's spend) is split into (1–64): each takes 1/N of the sends' writes, so no DynamoDB item is hot; limits stay exact (see SCALING.md)",
+        ),
+        (
             "OTP_TEST_DESTINATIONS",
             "(none)",
             "test phone numbers / emails with fixed codes, `+12025550143=13579024,review@example.com=24681357` (codes of 8 to 10 letters or digits): no delivery and no SMS limits, but the client's quota and the guess budget apply, and every use is logged as an audit event with the destination masked; off unless set; read by the send function only",

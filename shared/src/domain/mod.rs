@@ -8,6 +8,7 @@ mod destination;
 mod guesses;
 mod idempotency;
 mod invalid;
+mod quota;
 mod region;
 mod sending;
 mod text;
@@ -26,8 +27,9 @@ pub use guesses::{
 };
 pub use idempotency::{HeldKey, IdempotencyClaim, LAPSED_LEASE_KEPT, keep_claim_until};
 pub use invalid::Invalid;
+pub use quota::{Charge, MAX_SHARDS, Plan, Quota, QuotaKind, Room};
 pub use region::{Money, Region};
-pub use sending::{Quota, QuotaKind, SendAdmission, SendPolicy};
+pub use sending::{SendAdmission, SendPolicy};
 pub use text::{Brand, Locale, ProfileName};
 pub use transaction::Transaction;
 pub use user::UserId;

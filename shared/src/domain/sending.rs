@@ -1,9 +1,11 @@
-//! How often one destination may be sent a code, and the counters sends are charged to: the rules
-//! both stores apply when a send begins.
+//! How often one destination may be sent a code, and the store's answer to a send: the rules both
+//! stores apply when a send begins (the counters it is charged to are [`super::Quota`]s).
 
 use std::time::Duration;
 
 use time::OffsetDateTime;
+
+use super::QuotaKind;
 
 /// How often one destination may be sent a code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,46 +51,6 @@ impl SendPolicy {
     /// early because a shorter one pruned what it needed.
     pub fn remembered_for(&self, code_lifetime: Duration) -> Duration {
         self.window.max(self.resend_cooldown).max(code_lifetime)
-    }
-}
-
-/// Which counter refused a send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum QuotaKind {
-    /// Sends from one client address this hour.
-    ClientAddress,
-    /// SMS to one country calling code this hour.
-    Country,
-    /// SMS in all this hour.
-    Global,
-    /// Spend on SMS and calls today.
-    SmsBudget,
-    /// Email in all this hour.
-    EmailGlobal,
-    /// Calls to one country calling code this hour.
-    VoiceCountry,
-    /// Calls in all this hour.
-    VoiceGlobal,
-}
-
-/// A counter a send is charged to: refused if `amount` would take it past `limit`. The counter
-/// starts at zero. Its name names its window, so a later window is another counter; a store may
-/// forget it after `resets_at`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Quota {
-    pub kind: QuotaKind,
-    /// Unique per window, e.g. `country#44#2026-11-22T13`; holds no address.
-    pub counter: String,
-    pub amount: u64,
-    pub limit: u64,
-    pub resets_at: OffsetDateTime,
-}
-
-impl Quota {
-    /// Whether `amount` more fits on a counter that stands at `used`.
-    pub fn fits(&self, used: u64) -> bool {
-        used.checked_add(self.amount)
-            .is_some_and(|total| total <= self.limit)
     }
 }
 

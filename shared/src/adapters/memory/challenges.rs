@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use crate::crypto::{CodeHash, IdempotentSend};
 use crate::domain::{
-    CODE_RETENTION, ChallengeId, CodeCheck, CodeState, NetworkKey, keep_claim_until,
+    CODE_RETENTION, ChallengeId, CodeCheck, CodeState, NetworkKey, Plan, keep_claim_until,
 };
 use crate::ports::{
     ApprovedChallenge, ChallengeStore, IdempotencyClaim, NewChallenge, Quota, SendAdmission,
@@ -38,19 +38,36 @@ impl ChallengeStore for MemoryStore {
         if !matches!(admission, SendAdmission::Admitted { .. }) {
             return Ok(admission);
         }
-        if let Some(full) = quotas.iter().find(|q| !q.fits(inner.used(q, now))) {
-            return Ok(SendAdmission::OverQuota {
-                kind: full.kind,
-                retry_at: full.resets_at,
-            });
-        }
+        // Where each quota's charge goes: the domain's rule, on every shard's exact standing.
+        let mut charges = Vec::new();
         for quota in quotas {
-            let used = inner.used(quota, now) + quota.amount;
+            let used: Vec<u64> = quota
+                .shard_counters()
+                .iter()
+                .map(|counter| inner.used(counter, now))
+                .collect();
+            match quota.plan(
+                quota.first_shard(challenge.id.as_str()),
+                &quota.rooms(&used),
+            ) {
+                Plan::Charge(parts) => {
+                    charges.extend(parts.into_iter().map(|c| (c, quota.resets_at)))
+                }
+                Plan::Full | Plan::ReadShards => {
+                    return Ok(SendAdmission::OverQuota {
+                        kind: quota.kind,
+                        retry_at: quota.resets_at,
+                    });
+                }
+            }
+        }
+        for (charge, resets_at) in charges {
+            let used = inner.used(&charge.counter, now) + charge.amount;
             let previous = inner
                 .counters
-                .insert(quota.counter.clone(), (used, quota.resets_at));
-            if previous.is_none_or(|(_, resets_at)| resets_at != quota.resets_at) {
-                inner.forget_at(quota.resets_at, Entry::Counter(quota.counter.clone()));
+                .insert(charge.counter.clone(), (used, resets_at));
+            if previous.is_none_or(|(_, previous_reset)| previous_reset != resets_at) {
+                inner.forget_at(resets_at, Entry::Counter(charge.counter));
             }
         }
         let sends = inner
@@ -579,6 +596,7 @@ mod tests {
             amount,
             limit,
             resets_at: t(3600),
+            shards: 1,
         };
         let lenient = SendPolicy {
             resend_cooldown: Duration::ZERO,

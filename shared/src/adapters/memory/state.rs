@@ -11,7 +11,7 @@ use crate::crypto::{CodeHash, DestinationKey};
 use crate::domain::{
     ChallengeId, CodeState, GuessBudget, GuessRecord, HeldKey, NetworkKey, Purpose, UserId,
 };
-use crate::ports::{ApprovedChallenge, Enrollment, Quota, StoreError};
+use crate::ports::{ApprovedChallenge, Enrollment, StoreError};
 
 /// A store in process memory. One lock makes every operation atomic, as a conditional write does in
 /// DynamoDB. For otp-local and tests; a Lambda needs a store shared by its containers.
@@ -182,10 +182,10 @@ impl Inner {
         self.expiries.push(Reverse(Expiry { at, entry }));
     }
 
-    /// What a counter stands at now (zero once its window is over).
-    pub(super) fn used(&self, quota: &Quota, now: OffsetDateTime) -> u64 {
+    /// What a counter (one shard's item) stands at now (zero once its window is over).
+    pub(super) fn used(&self, counter: &str, now: OffsetDateTime) -> u64 {
         self.counters
-            .get(&quota.counter)
+            .get(counter)
             .filter(|(_, resets_at)| *resets_at > now)
             .map_or(0, |(used, _)| *used)
     }

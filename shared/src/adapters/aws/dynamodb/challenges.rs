@@ -13,14 +13,15 @@ use time::OffsetDateTime;
 
 use super::code_item::*;
 use super::codec::*;
+use super::counters::*;
 use super::destination_item::*;
 use super::errors::*;
 use super::store::*;
 use crate::adapters::OsRandomness;
 use crate::crypto::{CodeHash, IdempotentSend};
-use crate::domain::{ChallengeId, NetworkKey};
+use crate::domain::{ChallengeId, NetworkKey, Plan, Quota, Room};
 use crate::ports::{
-    ChallengeStore, IdempotencyClaim, NewChallenge, Quota, SendAdmission, SendPolicy, StoreError,
+    ChallengeStore, IdempotencyClaim, NewChallenge, SendAdmission, SendPolicy, StoreError,
     VerifyOutcome,
 };
 
@@ -41,8 +42,14 @@ impl ChallengeStore for DynamoStore {
         let mut code_item: HashMap<String, AttributeValue> =
             serde_dynamo::to_item(CodeItem::new(&challenge)).context("mapping the code item")?;
         let mut withdraw_replaced = true;
+        // What is known of each quota's shards: nothing until a charge is refused.
+        let mut rooms: Vec<Vec<Room>> = quotas
+            .iter()
+            .map(|q| vec![Room::Unknown; q.shard_counters().len()])
+            .collect();
+        let mut raced = false;
         for attempt in 0..SEND_ATTEMPTS {
-            if attempt > 0 {
+            if std::mem::take(&mut raced) {
                 // Lost a race: back off exponentially (10 ms, 20 ms, … up to 320 ms), with full
                 // jitter drawn from the (random) challenge id so the racing sends spread out.
                 let ceiling = 10u64 << (attempt - 1).min(5);
@@ -64,8 +71,19 @@ impl ChallengeStore for DynamoStore {
             if !matches!(admission, SendAdmission::Admitted { .. }) {
                 return Ok(admission);
             }
-            if let Some(never) = quotas.iter().find(|q| !q.fits(0)) {
-                return Ok(over(never));
+            // Where each charge goes (the domain's rule), on what is known of the shards.
+            let mut charges = Vec::with_capacity(quotas.len());
+            for (quota, known) in quotas.iter().zip(rooms.iter_mut()) {
+                let first = quota.first_shard(challenge.id.as_str());
+                let mut plan = quota.plan(first, known);
+                if plan == Plan::ReadShards {
+                    *known = self.read_rooms(quota).await?;
+                    plan = quota.plan(first, known);
+                }
+                match plan {
+                    Plan::Charge(parts) => charges.extend(parts.into_iter().map(|c| (quota, c))),
+                    Plan::Full | Plan::ReadShards => return Ok(over(quota)),
+                }
             }
             let replaced = dest.record(&challenge, policy)?;
 
@@ -76,28 +94,49 @@ impl ChallengeStore for DynamoStore {
             if let Some(old) = replaced.filter(|_| withdraw_replaced) {
                 writes.push(withdraw_in_transaction(&self.table, &old.id)?);
             }
-            let first_quota = writes.len();
-            for quota in quotas {
-                writes.push(charge_in_transaction(&self.table, quota)?);
+            let first_charge = writes.len();
+            for (quota, charge) in &charges {
+                writes.push(charge_in_transaction(&self.table, charge, quota.resets_at)?);
             }
             let Err(error) = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(writes))
+                // The SDK's own retry of this very decision (its reply lost after it applied) then
+                // succeeds without applying it twice, rather than meeting its own write and being
+                // refused as too soon; a decision taken again is another token.
+                .client_request_token(format!("{}-{attempt}", challenge.id.as_str()))
                 .send()
                 .await
             else {
                 return Ok(admission);
             };
             let failed_checks = failed_conditions(&error);
-            if let Some(full) = failed_checks
-                .iter()
-                .find_map(|position| quotas.get(position.checked_sub(first_quota)?))
-            {
-                return Ok(over(full));
+            // A shard had less room than its charge: that counter is filling up. Read all its
+            // shards (one request) and decide again on their exact standing, at once.
+            let mut filling: Vec<usize> = Vec::new();
+            for position in &failed_checks {
+                let Some(index) = position
+                    .checked_sub(first_charge)
+                    .and_then(|i| charges.get(i))
+                    .map(|(quota, _)| quota_index(quotas, quota))
+                else {
+                    continue;
+                };
+                if !filling.contains(&index) {
+                    filling.push(index);
+                }
+            }
+            if !filling.is_empty() {
+                for index in filling {
+                    rooms[index] = self.read_rooms(&quotas[index]).await?;
+                }
+                continue;
             }
             if failed_checks.contains(&0) || is_transaction_conflict(&error) {
-                // A concurrent send to this destination won; decide again on what it wrote.
+                // A concurrent send to this destination (or to a shard) won; decide again on
+                // what it wrote.
+                raced = true;
                 continue;
             }
             if failed_checks == [2] {
@@ -337,31 +376,12 @@ pub(super) fn withdraw_in_transaction(
     Ok(TransactWriteItem::builder().update(update).build())
 }
 
-/// A quota charge inside the send's transaction: adds the amount unless that takes the counter past
-/// its limit. The item is purged an hour after its window ends.
-pub(super) fn charge_in_transaction(
-    table: &str,
-    quota: &Quota,
-) -> Result<TransactWriteItem, StoreError> {
-    let room = quota.limit.saturating_sub(quota.amount);
-    let update = Update::builder()
-        .table_name(table)
-        .set_key(Some(key(counter_key(&quota.counter))))
-        .update_expression("SET #purge = :purge ADD #used :amount")
-        .condition_expression("attribute_not_exists(#used) OR #used <= :room")
-        .expression_attribute_names("#used", "used")
-        .expression_attribute_names("#purge", TTL_ATTRIBUTE)
-        .expression_attribute_values(":amount", AttributeValue::N(quota.amount.to_string()))
-        .expression_attribute_values(":room", AttributeValue::N(room.to_string()))
-        .expression_attribute_values(
-            ":purge",
-            AttributeValue::N(
-                purge_seconds(quota.resets_at + Duration::from_secs(3600)).to_string(),
-            ),
-        )
-        .build()
-        .context("building a quota charge")?;
-    Ok(TransactWriteItem::builder().update(update).build())
+/// Which of `quotas` `quota` is (the charges borrow them).
+fn quota_index(quotas: &[Quota], quota: &Quota) -> usize {
+    quotas
+        .iter()
+        .position(|q| std::ptr::eq(q, quota))
+        .expect("a charge of one of the quotas")
 }
 
 pub(super) fn over(quota: &Quota) -> SendAdmission {

@@ -9,6 +9,7 @@
 mod challenges;
 mod code_item;
 mod codec;
+mod counters;
 mod destination_item;
 mod enrollment_item;
 mod enrollments;
