@@ -49,7 +49,8 @@ Holds (transaction conflicts)
 Per-item write budget (throttling)
     Each item takes at most ITEM_WRITE_UNITS write units in any one second (a sliding window of
     1.0 s on the same clock): a transactional write costs 2 units per item (the prepare and the
-    commit above; a ConditionCheck item too, as it is also prepared and committed), a PutItem,
+    commit above; a ConditionCheck item too, since the page counts "every item in the
+    transaction", though it writes nothing; a simplification), a PutItem,
     UpdateItem or DeleteItem 1. Item size is ignored (each is taken as at most 1 KB, one unit).
     1,000 is DynamoDB's per-partition write limit ("each partition on the table can serve up to
     ... 1,000 write request units", https://repost.aws/knowledge-center/on-demand-table-throttling-dynamodb);
