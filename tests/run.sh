@@ -42,6 +42,8 @@ cargo test --workspace --locked
 # and the crate held to it.
 python3 -m unittest discover -s tests -p 'test_check_modules.py'
 .venv/bin/python -m unittest discover -s tests -p 'test_sms_voice_v2.py'
+# The emulator's DynamoDB contention model (its own emulators; the one above runs without it).
+.venv/bin/python -m unittest discover -s tests -p 'test_dynamodb_contention.py'
 # The operator's profiles, as a deploy would load them (refused with the profile and field named).
 cargo run -q --locked -p otp-local -- check-profiles profiles.json
 cargo run -q --locked -p otp-local -- check-profiles examples/profiles.json
