@@ -172,6 +172,20 @@ for function, expected in expected_secrets.items():
     if given != expected:
         failures.append(f"{function}'s secret variables {given}, expected {expected}")
 
+# Each function's reserved concurrency is its parameter's (0: none), so a flood of one function's
+# requests cannot take the account's whole Lambda concurrency (SCALING.md).
+for function, parameter in [
+    ("SendFunction", "SendReservedConcurrency"),
+    ("VerifyFunction", "VerifyReservedConcurrency"),
+    ("EnrollFunction", "EnrollReservedConcurrency"),
+    ("EventsFunction", "EventsReservedConcurrency"),
+]:
+    reserved = source["Resources"][function]["Properties"].get("ReservedConcurrentExecutions")
+    if not (isinstance(reserved, dict) and reserved.get("Fn::If", [None, None])[1] == {"Ref": parameter}):
+        failures.append(f"{function}: ReservedConcurrentExecutions {reserved}, expected !If on {parameter}")
+    if parameter not in source["Parameters"]:
+        failures.append(f"no parameter {parameter}")
+
 # The route table (shared/src/routes.rs, written out as infra/routes.json by tests/api/docs.rs):
 # every route not otp-local's own is an HttpApi event of its function, with SigV4 (AWS_IAM) for a
 # server route and no authorizer for a public one; and no other event.

@@ -17,13 +17,17 @@ conflict errors, and an item takes at most OTP_EMULATOR_ITEM_WRITE_UNITS write u
 (default 1000) before its writes are throttled; GET /_contention/stats counts what it refused.
 Without that variable (or with 0) the layer is not installed and nothing changes.
 
+`GET /moto-api/data.json?services=sns,ses` answers with those services' data alone (DataJsonServices).
+
 Usage: python tests/emulator.py -H 127.0.0.1 -p PORT
 """
 
 import argparse
+import json
 import os
 import signal
 import sys
+from urllib.parse import parse_qs
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -39,6 +43,58 @@ if _HERE not in sys.path:
     sys.path.append(_HERE)
 import dynamodb_contention  # noqa: E402
 from sms_voice_v2 import SmsVoiceV2  # noqa: E402
+
+
+class DataJsonServices:
+    """`GET /moto-api/data.json?services=sns,ses`: moto's model data of those services only.
+
+    moto's data.json serialises every model instance it has tracked, DynamoDB items included, and
+    the emulator answers one request at a time: late in the suite one dump takes seconds, and every
+    request queued behind it waits. The tests read what SNS and SES "sent" this way instead; without
+    `services` the route is moto's own, unchanged."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/moto-api/data.json" and environ.get(
+            "REQUEST_METHOD", "GET"
+        ) == "GET":
+            asked = parse_qs(environ.get("QUERY_STRING", "")).get("services")
+            if asked:
+                services = {name for value in asked for name in value.split(",") if name}
+                body = json.dumps(self.model_data(services)).encode()
+                start_response(
+                    "200 OK",
+                    [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+                )
+                return [body]
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def model_data(services):
+        """As moto.moto_api._internal.responses.MotoAPIResponse.model_data, for `services` only."""
+        from moto.core.model_instances import model_data
+
+        results = {}
+        for service in sorted(set(model_data) & services):
+            results[service] = {}
+            for name, model in sorted(model_data[service].items()):
+                instances = []
+                for instance in model.instances_tracked:
+                    fields = {}
+                    for attr in dir(instance):
+                        if attr.startswith("_"):
+                            continue
+                        try:
+                            value = getattr(instance, attr)
+                            json.dumps(value)
+                        except (TypeError, AttributeError, ValueError):
+                            continue
+                        fields[attr] = value
+                    instances.append(fields)
+                results[service][name] = instances
+        return results
 
 
 def main(wrap=lambda app: app) -> None:
@@ -60,7 +116,7 @@ def main(wrap=lambda app: app) -> None:
     run_simple(
         args.host,
         args.port,
-        wrap(SmsVoiceV2(app)),
+        wrap(SmsVoiceV2(DataJsonServices(app))),
         threaded=False,
         request_handler=MotoRequestHandler,
     )

@@ -1063,12 +1063,15 @@ async fn an_sms_through_end_user_messaging_is_confirmed_on_approval() {
     let (id, code) = app.issue("+447911123470").await;
     let entry = app.outbox().await.pop().unwrap();
     let message_id = entry["message_id"].as_str().unwrap().to_owned();
-    let data: serde_json::Value = reqwest::get(format!("{}/moto-api/data.json", emulator.endpoint))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let data: serde_json::Value = reqwest::get(format!(
+        "{}/moto-api/data.json?services=none",
+        emulator.endpoint
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     let feed = &data["pinpoint-sms-voice-v2"];
     let text = feed["text_messages"]
         .as_array()
@@ -1085,12 +1088,15 @@ async fn an_sms_through_end_user_messaging_is_confirmed_on_approval() {
     );
     assert_eq!(text["time_to_live"], 300);
     assert_eq!(app.verify(&id, &code).await.body["status"], "approved");
-    let data: serde_json::Value = reqwest::get(format!("{}/moto-api/data.json", emulator.endpoint))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let data: serde_json::Value = reqwest::get(format!(
+        "{}/moto-api/data.json?services=none",
+        emulator.endpoint
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     let confirmed: Vec<_> = data["pinpoint-sms-voice-v2"]["message_feedback"]
         .as_array()
         .unwrap()

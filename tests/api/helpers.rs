@@ -264,7 +264,7 @@ impl Emulator {
         // The emulator builds this dump while other tests write, and now and then fails to: ask again.
         let mut data = Value::Null;
         for _ in 0..10 {
-            let response = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+            let response = reqwest::get(format!("{endpoint}/moto-api/data.json?services=sns,ses"))
                 .await
                 .expect("emulator data");
             if response.status().is_success() {

@@ -38,12 +38,15 @@ async fn adapter(emulator: &Emulator) -> (SmsVoice, aws_sdk_pinpointsmsvoicev2::
 
 /// The fake's records of one kind (`voice_messages`, `text_messages`, `message_feedback`).
 async fn recorded(emulator: &Emulator, kind: &str) -> Vec<Value> {
-    let data: Value = reqwest::get(format!("{}/moto-api/data.json", emulator.endpoint))
-        .await
-        .expect("emulator data")
-        .json()
-        .await
-        .expect("JSON");
+    let data: Value = reqwest::get(format!(
+        "{}/moto-api/data.json?services=none",
+        emulator.endpoint
+    ))
+    .await
+    .expect("emulator data")
+    .json()
+    .await
+    .expect("JSON");
     data["pinpoint-sms-voice-v2"][kind]
         .as_array()
         .cloned()

@@ -72,7 +72,7 @@ pub(crate) fn code_of(ssml: &str) -> String {
 /// What the emulator's End User Messaging recorded of one kind, by message id.
 async fn eum_records(app: &TestApp, kind: &str) -> Vec<Value> {
     let emulator = app.emulator.as_ref().expect("on the AWS adapters");
-    let data: Value = reqwest::get(format!("{emulator}/moto-api/data.json"))
+    let data: Value = reqwest::get(format!("{emulator}/moto-api/data.json?services=none"))
         .await
         .unwrap()
         .json()

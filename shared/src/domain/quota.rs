@@ -240,7 +240,7 @@ mod tests {
         let q = quota(1, 32, 16);
         let unknown = vec![Room::Unknown; 16];
         assert_eq!(charges(q.plan(5, &unknown)), [(5, 1)]);
-        let mut rooms = q.rooms(&[2; 16]);
+        let mut rooms = q.rooms(&[1; 16]);
         rooms[5] = Room::Exactly(0);
         assert_eq!(charges(q.plan(5, &rooms)), [(6, 1)], "the next shard");
         rooms[6] = Room::Below(1);

@@ -38,7 +38,14 @@ pub(super) fn is_transaction_conflict<R>(error: &SdkError<TransactWriteItemsErro
         Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
             .cancellation_reasons()
             .iter()
-            .any(|reason| reason.code() == Some("TransactionConflict")),
+            // A transaction that met another on one of its items, or an item past its write
+            // throughput (on-demand: `ThrottlingError`): both pass, so decide again after a pause.
+            .any(|reason| {
+                matches!(
+                    reason.code(),
+                    Some("TransactionConflict" | "ThrottlingError")
+                )
+            }),
         _ => false,
     }
 }
