@@ -217,7 +217,7 @@ test('wrong-code', DESKTOP, async (page) => {
 test('call-me-instead', DESKTOP, async (page) => {
   const calls = recordCalls(page);
   await page.goto(base);
-  const to = '+447911123403';
+  const to = '+447911123419';
   await sendCode(page, to);
   const smsCode = await codeFromOutboxPanel(page, to);
   // Offered after an SMS; too soon it says so (the resend cooldown), then it calls.
