@@ -76,9 +76,9 @@ pub enum LineType {
 }
 
 impl LineType {
-    fn of(number: &phonenumber::PhoneNumber) -> Self {
+    fn of(number: &phonenumber::PhoneNumber, metadata: &phonenumber::metadata::Database) -> Self {
         use phonenumber::Type;
-        match number.number_type(&phonenumber::metadata::DATABASE) {
+        match number.number_type(metadata) {
             Type::Mobile => Self::Mobile,
             Type::FixedLineOrMobile => Self::FixedLineOrMobile,
             Type::FixedLine => Self::FixedLine,
@@ -151,8 +151,10 @@ impl PhoneNumber {
                 "must start with + and the country calling code, e.g. +447400123456",
             ));
         }
-        let number =
-            phonenumber::parse(None, input).map_err(|_| Invalid::new("is not a phone number"))?;
+        // Only the regions of the number's own calling code (see phone_metadata).
+        let not_a_number = || Invalid::new("is not a phone number");
+        let metadata = super::phone_metadata::for_number(input).ok_or_else(not_a_number)?;
+        let number = phonenumber::parse_with(metadata, None, input).map_err(|_| not_a_number())?;
         let country_code = number.code().value();
         // What the crate's E.164 formatter writes, without it first choosing a display format.
         let e164 = format!("+{country_code}{}", number.national());
@@ -168,17 +170,17 @@ impl PhoneNumber {
         // `is_valid` means "the type is known", so the type answers it too, except for numbers with
         // leading zeros (Italian fixed lines): the crate types those from the number without its
         // zeros, so they still get the crate's own validity check.
-        let line_type = LineType::of(&number);
+        let line_type = LineType::of(&number, metadata);
         let valid = if number.national().zeros() == 0 {
             line_type != LineType::Unknown
         } else {
-            number.is_valid()
+            phonenumber::is_valid_with(metadata, &number)
         };
         if !valid {
             return Err(Invalid::new("is not a valid phone number for its country"));
         }
         let region = number
-            .metadata(&phonenumber::metadata::DATABASE)
+            .metadata(metadata)
             .and_then(|metadata| metadata.id().parse().ok())
             .map(Region::from_id);
         Ok(Self {
@@ -460,7 +462,11 @@ mod tests {
                     library.country().id().map(Region::from_id),
                     "{input}"
                 );
-                assert_eq!(ours.line_type(), LineType::of(&library), "{input}");
+                assert_eq!(
+                    ours.line_type(),
+                    LineType::of(&library, &phonenumber::metadata::DATABASE),
+                    "{input}"
+                );
             }
         }
     }

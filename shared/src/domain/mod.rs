@@ -8,6 +8,7 @@ mod destination;
 mod guesses;
 mod idempotency;
 mod invalid;
+mod phone_metadata;
 mod quota;
 mod region;
 mod sending;
