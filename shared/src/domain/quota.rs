@@ -111,12 +111,19 @@ impl Quota {
 
     /// The shard send `send` (its random challenge id) tries first: sends spread evenly over the
     /// shards without coordinating. FNV-1a of the id and the counter's name, so one send's
-    /// counters do not all pick the same shard.
+    /// counters do not all pick the same shard, then MurmurHash3's 64-bit finaliser: FNV's low
+    /// bits depend only on the inputs' low bits, which made one send's shards of two counters a
+    /// fixed permutation of each other.
     pub fn first_shard(&self, send: &str) -> u16 {
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         for byte in send.bytes().chain([0]).chain(self.counter.bytes()) {
             hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
         }
+        hash ^= hash >> 33;
+        hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        hash ^= hash >> 33;
+        hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        hash ^= hash >> 33;
         (hash % u64::from(self.shard_count())) as u16
     }
 
@@ -232,6 +239,27 @@ mod tests {
         }
         for count in counts {
             assert!((900..=1100).contains(&count), "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn one_sends_shards_of_two_counters_are_independent() {
+        let hour = quota(1, 1000, 16);
+        let country = Quota {
+            counter: "sms#GB#2026-12-06T13".to_owned(),
+            ..quota(1, 1000, 16)
+        };
+        // Every pair of (hour shard, country shard) about equally often: 256 cells, 62.5 each.
+        let mut pairs = [[0u32; 16]; 16];
+        for send in 0..16_000u64 {
+            let id = format!("{send:032x}");
+            let (a, b) = (hour.first_shard(&id), country.first_shard(&id));
+            pairs[usize::from(a)][usize::from(b)] += 1;
+        }
+        for row in pairs {
+            for count in row {
+                assert!((25..=110).contains(&count), "{pairs:?}");
+            }
         }
     }
 
