@@ -14,7 +14,7 @@ use crate::ports::{NewChallenge, SendAdmission, SendPolicy, StoreError};
 
 /// The sends to one destination, keyed by its pseudonym, and its guess record (see
 /// [`super::guesses`]).
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(super) struct DestinationItem {
     pub(super) pk: String,
     /// Incremented by every send and every wrong code; a whole-item write is conditional on the
