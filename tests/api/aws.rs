@@ -4,10 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use otp_shared::ServiceSecret;
 use otp_shared::Settings;
 use otp_shared::adapters::aws::{
@@ -20,6 +17,7 @@ use otp_shared::domain::{ChallengeId, EmailAddress};
 use otp_shared::metrics::MetricEvent;
 use serde_json::json;
 
+use crate::calls::{BoxError, OnRequest};
 use crate::helpers::{Emulator, TestApp, wrong_code};
 use crate::totp::App;
 
@@ -49,24 +47,14 @@ impl Requests {
     }
 }
 
-impl Intercept for Requests {
+impl OnRequest for Requests {
     fn name(&self) -> &'static str {
         "RecordRequests"
     }
 
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let operation = cfg
-            .load::<Metadata>()
-            .map(|metadata| metadata.name().to_owned())
-            .unwrap_or_default();
-        let body = String::from_utf8_lossy(context.request().body().bytes().unwrap_or_default())
-            .into_owned();
-        self.0.lock().unwrap().push((operation, body));
+    fn request(&self, _: &str, operation: &str, body: &[u8]) -> Result<(), BoxError> {
+        let body = String::from_utf8_lossy(body).into_owned();
+        self.0.lock().unwrap().push((operation.to_owned(), body));
         Ok(())
     }
 }
@@ -83,8 +71,8 @@ async fn stored_items(
 fn counted_dynamodb(emulator: &Emulator, requests: &Requests) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&emulator.sdk)
-            .interceptor(requests.clone())
-            .interceptor(crate::calls::Recorded)
+            .interceptor(requests.clone().interceptor())
+            .interceptor(crate::calls::Recorded.interceptor())
             .build(),
     )
 }
@@ -94,21 +82,21 @@ fn counted_dynamodb(emulator: &Emulator, requests: &Requests) -> aws_sdk_dynamod
 fn counted_delivery(emulator: &Emulator, requests: &Requests) -> AwsDelivery {
     let sms_voice = aws_sdk_pinpointsmsvoicev2::Client::from_conf(
         aws_sdk_pinpointsmsvoicev2::config::Builder::from(&emulator.sdk)
-            .interceptor(requests.clone())
-            .interceptor(crate::calls::Recorded)
+            .interceptor(requests.clone().interceptor())
+            .interceptor(crate::calls::Recorded.interceptor())
             .build(),
     );
     let delivery = emulator.delivery_by(
         aws_sdk_sns::Client::from_conf(
             aws_sdk_sns::config::Builder::from(&emulator.sdk)
-                .interceptor(requests.clone())
-                .interceptor(crate::calls::Recorded)
+                .interceptor(requests.clone().interceptor())
+                .interceptor(crate::calls::Recorded.interceptor())
                 .build(),
         ),
         aws_sdk_sesv2::Client::from_conf(
             aws_sdk_sesv2::config::Builder::from(&emulator.sdk)
-                .interceptor(requests.clone())
-                .interceptor(crate::calls::Recorded)
+                .interceptor(requests.clone().interceptor())
+                .interceptor(crate::calls::Recorded.interceptor())
                 .build(),
         ),
     );
@@ -645,8 +633,8 @@ async fn sms_is_published_as_transactional_with_the_configured_attributes() {
     let requests = Requests::default();
     let sns = aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(&emulator.sdk)
-            .interceptor(requests.clone())
-            .interceptor(crate::calls::Recorded)
+            .interceptor(requests.clone().interceptor())
+            .interceptor(crate::calls::Recorded.interceptor())
             .build(),
     );
     let settings = SmsSettings {
@@ -723,7 +711,7 @@ async fn an_sms_sns_cannot_take_is_502_its_code_is_withdrawn_and_the_send_counts
     let sns = aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(&emulator.sdk)
             .endpoint_url(dead_endpoint)
-            .interceptor(crate::calls::Recorded)
+            .interceptor(crate::calls::Recorded.interceptor())
             .build(),
     );
     let delivery = AwsDelivery {
@@ -1063,19 +1051,8 @@ async fn an_sms_through_end_user_messaging_is_confirmed_on_approval() {
     let (id, code) = app.issue("+447911123470").await;
     let entry = app.outbox().await.pop().unwrap();
     let message_id = entry["message_id"].as_str().unwrap().to_owned();
-    let data: serde_json::Value = reqwest::get(format!(
-        "{}/moto-api/data.json?services=none",
-        emulator.endpoint
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let feed = &data["pinpoint-sms-voice-v2"];
-    let text = feed["text_messages"]
-        .as_array()
-        .unwrap()
+    let texts = emulator.eum_records("text_messages").await;
+    let text = texts
         .iter()
         .find(|t| t["message_id"] == message_id.as_str())
         .expect("the SMS went through End User Messaging");
@@ -1088,18 +1065,8 @@ async fn an_sms_through_end_user_messaging_is_confirmed_on_approval() {
     );
     assert_eq!(text["time_to_live"], 300);
     assert_eq!(app.verify(&id, &code).await.body["status"], "approved");
-    let data: serde_json::Value = reqwest::get(format!(
-        "{}/moto-api/data.json?services=none",
-        emulator.endpoint
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let confirmed: Vec<_> = data["pinpoint-sms-voice-v2"]["message_feedback"]
-        .as_array()
-        .unwrap()
+    let feedback = emulator.eum_records("message_feedback").await;
+    let confirmed: Vec<_> = feedback
         .iter()
         .filter(|f| f["message_id"] == message_id.as_str())
         .map(|f| f["message_feedback_status"].clone())

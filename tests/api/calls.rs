@@ -22,7 +22,45 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use otp_local::Function;
 use serde_json::{Value, json};
 
-/// The SDK interceptor that records calls. Add it to every client a function would build.
+/// What a test's SDK interceptor looks at: each request's service, operation (from the SDK's own
+/// operation metadata: `GetItem`, `Publish`, …) and body, before it is sent.
+pub trait OnRequest: std::fmt::Debug + Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn request(&self, service: &str, operation: &str, body: &[u8]) -> Result<(), BoxError>;
+
+    /// This as an interceptor for any SDK client's config builder.
+    fn interceptor(self) -> Interceptor<Self>
+    where
+        Self: Sized,
+    {
+        Interceptor(self)
+    }
+}
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An [`OnRequest`] as an SDK interceptor.
+#[derive(Debug, Clone)]
+pub struct Interceptor<T>(T);
+
+impl<T: OnRequest> Intercept for Interceptor<T> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let metadata = cfg.load::<Metadata>().ok_or("no operation metadata")?;
+        let body = context.request().body().bytes().unwrap_or_default();
+        self.0.request(metadata.service(), metadata.name(), body)
+    }
+}
+
+/// Records calls. Add it to every client a function would build.
 #[derive(Debug, Clone, Copy)]
 pub struct Recorded;
 
@@ -30,7 +68,7 @@ pub struct Recorded;
 pub fn dynamodb(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(sdk)
-            .interceptor(Recorded)
+            .interceptor(Recorded.interceptor())
             .build(),
     )
 }
@@ -39,7 +77,7 @@ pub fn dynamodb(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
 pub fn sns(sdk: &SdkConfig) -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::from_conf(
         aws_sdk_sns::config::Builder::from(sdk)
-            .interceptor(Recorded)
+            .interceptor(Recorded.interceptor())
             .build(),
     )
 }
@@ -48,7 +86,7 @@ pub fn sns(sdk: &SdkConfig) -> aws_sdk_sns::Client {
 pub fn ses(sdk: &SdkConfig) -> aws_sdk_sesv2::Client {
     aws_sdk_sesv2::Client::from_conf(
         aws_sdk_sesv2::config::Builder::from(sdk)
-            .interceptor(Recorded)
+            .interceptor(Recorded.interceptor())
             .build(),
     )
 }
@@ -58,7 +96,7 @@ pub fn ses(sdk: &SdkConfig) -> aws_sdk_sesv2::Client {
 pub fn sms_voice(sdk: &SdkConfig) -> aws_sdk_pinpointsmsvoicev2::Client {
     aws_sdk_pinpointsmsvoicev2::Client::from_conf(
         aws_sdk_pinpointsmsvoicev2::config::Builder::from(sdk)
-            .interceptor(Recorded)
+            .interceptor(Recorded.interceptor())
             .build(),
     )
 }
@@ -67,7 +105,7 @@ pub fn sms_voice(sdk: &SdkConfig) -> aws_sdk_pinpointsmsvoicev2::Client {
 pub fn secrets(sdk: &SdkConfig) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::from_conf(
         aws_sdk_secretsmanager::config::Builder::from(sdk)
-            .interceptor(Recorded)
+            .interceptor(Recorded.interceptor())
             .build(),
     )
 }
@@ -96,23 +134,16 @@ fn log() -> Option<&'static Mutex<Log>> {
     .as_ref()
 }
 
-impl Intercept for Recorded {
+impl OnRequest for Recorded {
     fn name(&self) -> &'static str {
         "RecordCallsPerFunction"
     }
 
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    fn request(&self, service: &str, operation: &str, body: &[u8]) -> Result<(), BoxError> {
         let (Some(log), Some(function)) = (log(), Function::current()) else {
             return Ok(());
         };
-        let metadata = cfg.load::<Metadata>().ok_or("no operation metadata")?;
-        let body = context.request().body().bytes().unwrap_or_default();
-        let call = call(function, metadata.service(), metadata.name(), body);
+        let call = call(function, service, operation, body);
         let line = format!("{call}\n");
         let mut log = log.lock().unwrap();
         if log.written.insert(line.clone()) {

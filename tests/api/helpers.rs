@@ -164,6 +164,12 @@ impl Emulator {
             .clone()
     }
 
+    /// What the emulator's End User Messaging fake recorded of one kind: `voice_messages`,
+    /// `text_messages` or `message_feedback`.
+    pub async fn eum_records(&self, kind: &str) -> Vec<Value> {
+        eum_records(&self.endpoint, kind).await
+    }
+
     /// End User Messaging as the send function builds it, from the emulator's number.
     pub fn sms_voice(&self) -> SmsVoice {
         self.sms_voice_by(crate::calls::sms_voice(&self.sdk))
@@ -592,4 +598,19 @@ pub fn form_pairs(body: &str) -> Vec<(String, String)> {
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (decode(k), decode(v)))
         .collect()
+}
+
+/// [`Emulator::eum_records`] of the emulator at `endpoint`. (Its End User Messaging feed alone:
+/// `services=none` leaves out the other services' records, which grow with the suite.)
+pub async fn eum_records(endpoint: &str, kind: &str) -> Vec<Value> {
+    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json?services=none"))
+        .await
+        .expect("the emulator's records")
+        .json()
+        .await
+        .expect("JSON");
+    data["pinpoint-sms-voice-v2"][kind]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }

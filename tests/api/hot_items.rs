@@ -9,9 +9,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use otp_shared::ServiceSecret;
 use otp_shared::abuse::{self, SmsRules, VelocityLimits};
 use otp_shared::adapters::OsRandomness;
@@ -23,6 +20,7 @@ use otp_shared::ports::{ChallengeStore, NewChallenge, SendAdmission, SendPolicy}
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::calls::{BoxError, OnRequest};
 use crate::helpers::Emulator;
 
 /// The partition keys each `TransactWriteItems` wrote, one list per transaction, by its client
@@ -30,23 +28,16 @@ use crate::helpers::Emulator;
 #[derive(Debug, Clone, Default)]
 struct Written(Arc<Mutex<HashMap<String, Vec<String>>>>, Arc<Mutex<usize>>);
 
-impl Intercept for Written {
+impl OnRequest for Written {
     fn name(&self) -> &'static str {
         "RecordWrittenKeys"
     }
 
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let operation = cfg.load::<Metadata>().map(|m| m.name()).unwrap_or_default();
+    fn request(&self, _: &str, operation: &str, body: &[u8]) -> Result<(), BoxError> {
         if operation != "TransactWriteItems" {
             return Ok(());
         }
-        let body: Value =
-            serde_json::from_slice(context.request().body().bytes().unwrap_or_default())?;
+        let body: Value = serde_json::from_slice(body)?;
         let token = body["ClientRequestToken"]
             .as_str()
             .ok_or("a send's transaction has a client request token")?
@@ -85,7 +76,7 @@ async fn shares(sends: usize, shards: u16) -> Vec<(String, f64)> {
     let client = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&emulator.sdk)
             .timeout_config(patient)
-            .interceptor(written.clone())
+            .interceptor(written.clone().interceptor())
             .build(),
     );
     let store = emulator.store(client).await;

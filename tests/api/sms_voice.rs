@@ -36,23 +36,6 @@ async fn adapter(emulator: &Emulator) -> (SmsVoice, aws_sdk_pinpointsmsvoicev2::
     (SmsVoice::new(client.clone(), settings), client)
 }
 
-/// The fake's records of one kind (`voice_messages`, `text_messages`, `message_feedback`).
-async fn recorded(emulator: &Emulator, kind: &str) -> Vec<Value> {
-    let data: Value = reqwest::get(format!(
-        "{}/moto-api/data.json?services=none",
-        emulator.endpoint
-    ))
-    .await
-    .expect("emulator data")
-    .json()
-    .await
-    .expect("JSON");
-    data["pinpoint-sms-voice-v2"][kind]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 fn find<'a>(records: &'a [Value], message_id: &str) -> &'a Value {
     records
         .iter()
@@ -88,7 +71,7 @@ async fn a_call_speaks_the_ssml_for_the_codes_lifetime_and_feedback_confirms_it(
         .expect("the call is accepted");
     let id = sent.message_id.expect("a message id");
 
-    let calls = recorded(&emulator, "voice_messages").await;
+    let calls = emulator.eum_records("voice_messages").await;
     let call = find(&calls, &id);
     assert_eq!(call["destination_phone_number"], "+14155550123");
     assert_eq!(call["message_body"], message.ssml.as_str());
@@ -109,7 +92,7 @@ async fn a_call_speaks_the_ssml_for_the_codes_lifetime_and_feedback_confirms_it(
     }
 
     voice.confirm_received(&id).await.expect("feedback taken");
-    let feedback = recorded(&emulator, "message_feedback").await;
+    let feedback = emulator.eum_records("message_feedback").await;
     assert_eq!(find(&feedback, &id)["message_feedback_status"], "RECEIVED");
     let unknown = voice
         .confirm_received("00000000-0000-0000-0000-000000000000")
@@ -134,7 +117,7 @@ async fn a_text_is_transactional_and_a_refusal_names_its_code_not_the_number() {
         )
         .await
         .expect("the text is accepted");
-    let texts = recorded(&emulator, "text_messages").await;
+    let texts = emulator.eum_records("text_messages").await;
     let text = find(&texts, &sent.message_id.unwrap());
     assert_eq!(text["message_type"], "TRANSACTIONAL");
     assert_eq!(text["message_body"], "123456 is your code.");

@@ -69,19 +69,10 @@ pub(crate) fn code_of(ssml: &str) -> String {
     first.to_owned()
 }
 
-/// What the emulator's End User Messaging recorded of one kind, by message id.
+/// What the emulator's End User Messaging recorded of one kind.
 async fn eum_records(app: &TestApp, kind: &str) -> Vec<Value> {
     let emulator = app.emulator.as_ref().expect("on the AWS adapters");
-    let data: Value = reqwest::get(format!("{emulator}/moto-api/data.json?services=none"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    data["pinpoint-sms-voice-v2"][kind]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    crate::helpers::eum_records(emulator, kind).await
 }
 
 #[tokio::test]
