@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""The scale benchmark's driver (bench/scale/run.sh; python3 standard library only).
+
+  port                      print a free TCP port on 127.0.0.1
+  wait URL SECONDS PID      wait until the process PID answers GET URL
+  run URL EMULATOR SENDERS SECONDS WARMUP LOG OUT [K=V…]
+                            SENDERS concurrent senders POST /v1/otp/send (SMS) to otp-local at URL for
+                            WARMUP + SECONDS, each from a client address of its own and always to a
+                            new destination; only the last SECONDS are counted. Before and after the
+                            counted part it reads the emulator's GET /_contention/stats, and counts
+                            otp-local's log lines (LOG) written meanwhile. Writes one run's figures
+                            (with the K=V settings) as JSON to OUT and prints a line.
+  report JSON MD RUN.json…  every run → the raw figures in JSON, the side-by-side tables in MD
+
+A sender sends one request at a time (a closed loop: the next send leaves when the last one's answer
+arrives), so SENDERS is the number of sends in flight. The latency is from the connection's opening
+to the answer.
+
+Client addresses: every send is a connection of its own from an address of its own, 127.S.x.y for
+sender S (all of 127.0.0.0/8 is this machine's loopback on Linux). otp-local charges each send to
+its client address's hourly counter, one item per address, in the send's transaction. From one
+address (127.0.0.1) every send would write that one item: a hot item that sharding the shared
+counters does not touch, and that no real deployment has (its clients are many, each held to
+OTP_CLIENT_SENDS_PER_HOUR). And a sender's consecutive sends from one address would meet their own
+client item still held by the contention model (it holds a transaction's items for the hold time
+after the emulator answered, where DynamoDB would answer after the commit): a conflict a single
+sender makes with itself.
+
+Destinations: +44 71SS SNNNNN, sender S (0-255) and its Nth send; valid UK mobile numbers, all
+distinct within a run (every run has a table of its own).
+"""
+
+import asyncio
+import json
+import re
+import statistics
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from procs import free_port, wait  # noqa: E402
+
+# otp-local's log line when a send lost the race on its items SEND_ATTEMPTS (8) times and is refused
+# (shared/src/adapters/aws/dynamodb/challenges.rs, `begin`): the contention refusals.
+GAVE_UP = "concurrent sends to one destination kept winning the race"
+TIMEOUT_S = 60.0  # one request's limit: an answer later than this counts as a transport error
+
+
+def client_address(sender, n):
+    return f"127.{sender}.{n // 250 % 256}.{n % 250 + 1}"
+
+
+def destination(sender, n):
+    return f"+4471{sender:03d}{n:05d}"
+
+
+def contention_stats(emulator):
+    with urllib.request.urlopen(f"{emulator}/_contention/stats", timeout=30) as reply:
+        return json.load(reply)
+
+
+def contention_reset(emulator):
+    request = urllib.request.Request(f"{emulator}/_contention/reset", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        reply.read()
+
+
+async def read_reply(reader):
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    body = await reader.readexactly(int(length.group(1))) if length else b""
+    return status, body
+
+
+async def sender(k, host, port, phase, results):
+    """Sends until phase["stop"]; appends (counted, status, problem type, seconds) per answer."""
+    n = 0
+    while not phase["stop"]:
+        body = json.dumps(
+            {"channel": "sms", "to": destination(k, n), "purpose": "login"}
+        ).encode()
+        source = client_address(k, n)
+        n += 1
+        started = time.monotonic()
+        writer = None
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, local_addr=(source, 0)), TIMEOUT_S
+            )
+            writer.write(
+                b"POST /v1/otp/send HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                b"Connection: close\r\nContent-Length: %d\r\n\r\n%s"
+                % (host.encode(), len(body), body)
+            )
+            status, reply = await asyncio.wait_for(read_reply(reader), TIMEOUT_S)
+        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as error:
+            results.append((phase["counted"] and not phase["stop"], "transport",
+                            type(error).__name__, time.monotonic() - started))
+            await asyncio.sleep(0.1)
+            continue
+        finally:
+            if writer is not None:
+                writer.close()
+        elapsed = time.monotonic() - started
+        kind = None
+        if status >= 300:
+            try:
+                kind = json.loads(reply).get("type")
+            except ValueError:
+                kind = None
+            kind = (kind or f"(no problem type: {reply[:80]!r})").removeprefix(
+                "urn:problem-type:otp-lambda:"
+            )
+        # A request counts if its answer came in the counted part (throughput: answers per second).
+        results.append((phase["counted"] and not phase["stop"], status, kind, elapsed))
+
+
+async def drive(url, senders, seconds, warmup, on_count_start, on_count_stop):
+    host, port = url.split("//", 1)[1].rstrip("/").rsplit(":", 1)
+    phase = {"counted": False, "stop": False}
+    results = []
+    tasks = [asyncio.create_task(sender(k, host, int(port), phase, results)) for k in range(senders)]
+    await asyncio.sleep(warmup)
+    on_count_start()
+    phase["counted"] = True
+    started = time.monotonic()
+    await asyncio.sleep(seconds)
+    phase["stop"] = True
+    elapsed = time.monotonic() - started
+    on_count_stop()
+    # Requests in flight finish, uncounted (at most TIMEOUT_S).
+    await asyncio.gather(*tasks)
+    return results, elapsed
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def run(url, emulator, senders, seconds, warmup, log, out, settings):
+    contention_reset(emulator)
+    marks = {}
+
+    def count_start():
+        marks["load_before"] = Path("/proc/loadavg").read_text().split()[0]
+        marks["stats"] = contention_stats(emulator)
+        marks["log"] = Path(log).stat().st_size
+
+    def count_stop():
+        # (Blocks the senders for one request to the emulator: they are stopping anyway.)
+        marks["after"] = contention_stats(emulator)
+        marks["log_end"] = Path(log).stat().st_size
+        marks["load_after"] = Path("/proc/loadavg").read_text().split()[0]
+
+    results, elapsed = asyncio.run(
+        drive(url, int(senders), float(seconds), float(warmup), count_start, count_stop)
+    )
+    after = marks["after"]
+    with open(log, "rb") as f:
+        f.seek(marks["log"])
+        logged = f.read(marks["log_end"] - marks["log"]).decode("utf-8", "replace")
+    logged = re.sub(r"\x1b\[[0-9;]*m", "", logged)  # tracing's colours
+    counted = [r for r in results if r[0]]
+    accepted = [r for r in counted if isinstance(r[1], int) and 200 <= r[1] < 300]
+    refused = Counter(f"{r[1]} {r[2]}" for r in counted if not (isinstance(r[1], int) and r[1] < 300))
+    delta = {
+        key: after[key] - marks["stats"][key]
+        for key in after
+        if isinstance(after[key], int) and key not in ("items_held", "peak_item_units_per_second")
+    }
+    gave_up = logged.count(GAVE_UP)
+    record = {
+        **settings,
+        "senders": int(senders),
+        "seconds": elapsed,
+        "requests": len(counted),
+        "accepted": len(accepted),
+        "accepted_per_s": len(accepted) / elapsed,
+        "requests_per_s": len(counted) / elapsed,
+        "refusals": dict(sorted(refused.items())),
+        "refused": sum(refused.values()),
+        "warmup_requests": len(results) - len(counted),
+        "contention": delta,
+        "peak_item_units_per_second": after["peak_item_units_per_second"],
+        # The machine's 1-minute load average as the counted part began and ended (anything else
+        # running shares the cores with the emulator, otp-local and this driver).
+        "loadavg": [float(marks["load_before"]), float(marks["load_after"])],
+        # Every cancelled send transaction is decided again (and retried) unless it was the
+        # send's last attempt, which otp-local refuses and logs (GAVE_UP).
+        "gave_up": gave_up,
+        "retries": delta.get("transaction_conflicts", 0) + delta.get("transactions_throttled", 0) - gave_up,
+        "server_errors_logged": len(re.findall(r" ERROR |panicked", logged)),
+        "errors_logged": dict(Counter(
+            re.sub(r"\s+", " ", m).strip() for m in re.findall(r" ERROR .*?: (.{0,60})", logged)
+        )),
+        "p50_ms": ms(percentile([r[3] for r in counted], 50)),
+        "p99_ms": ms(percentile([r[3] for r in counted], 99)),
+        "accepted_p50_ms": ms(percentile([r[3] for r in accepted], 50)),
+        "accepted_p99_ms": ms(percentile([r[3] for r in accepted], 99)),
+    }
+    Path(out).write_text(json.dumps(record, indent=1) + "\n")
+    c = record["contention"]
+    print(
+        f"  {record.get('variant', '')} {senders:>3} senders: {record['accepted_per_s']:.1f} sends/s "
+        f"accepted ({record['accepted']} of {record['requests']}), refused {dict(refused) or 0}, "
+        f"conflicts {c.get('conflicts', 0)}, throttles {c.get('throttles', 0)}, gave up {gave_up}, "
+        f"p50 {fmt_ms(record['p50_ms'])} p99 {fmt_ms(record['p99_ms'])}"
+    )
+
+
+def ms(seconds):
+    return None if seconds is None else seconds * 1000
+
+
+def fmt_ms(value):
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def refusals_text(run):
+    if not run["refusals"]:
+        return "0"
+    return ", ".join(f"{count} × {kind}" for kind, count in run["refusals"].items())
+
+
+def report(json_out, md_out, files):
+    runs = [json.loads(Path(f).read_text()) for f in files]
+    Path(json_out).write_text(json.dumps(runs, indent=1) + "\n")
+    lines = []
+    for hold in sorted({r["hold_ms"] for r in runs}, key=lambda h: -float(h)):
+        at_hold = [r for r in runs if r["hold_ms"] == hold]
+        by = {(r["variant"], r["senders"]): r for r in at_hold}
+        levels = sorted({r["senders"] for r in at_hold})
+        first = at_hold[0]
+        lines += [
+            f"Hold {hold} ms, {first['item_write_units']} write units per item per second; "
+            f"{first['seconds_asked']} s counted per run after {first['warmup']} s of warm-up. "
+            "before = `OTP_COUNTER_SHARDS=1`, after = `OTP_COUNTER_SHARDS=16`.",
+            "",
+            "| senders | sends/s before | sends/s after | refused before | refused after "
+            "| conflicts (throttles) before | conflicts (throttles) after "
+            "| p50 / p99 ms before | p50 / p99 ms after |",
+            "|---:|---:|---:|---|---|---:|---:|---:|---:|",
+        ]
+        for level in levels:
+            cells = [str(level)]
+            pair = [by.get(("before", level)), by.get(("after", level))]
+            cells += [f"{r['accepted_per_s']:.1f}" if r else "–" for r in pair]
+            cells += [refusals_text(r) if r else "–" for r in pair]
+            cells += [
+                f"{r['contention'].get('conflicts', 0):,} ({r['contention'].get('throttles', 0):,})"
+                if r else "–" for r in pair
+            ]
+            cells += [f"{fmt_ms(r['p50_ms'])} / {fmt_ms(r['p99_ms'])}" if r else "–" for r in pair]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines += [
+            "",
+            "Per run: accepted sends (of all requests), transactions committed, conflicts retried "
+            "(cancelled transactions decided again) and given up (refused after 8 attempts), "
+            "latency of accepted sends:",
+            "",
+            "| run | accepted / requests | transactions | retried | gave up "
+            "| accepted p50 / p99 ms | server errors logged |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for level in levels:
+            for variant in ("before", "after"):
+                r = by.get((variant, level))
+                if not r:
+                    continue
+                lines.append(
+                    f"| {variant}, {level} | {r['accepted']:,} / {r['requests']:,} "
+                    f"| {r['contention'].get('transactions_held', 0):,} | {r['retries']:,} "
+                    f"| {r['gave_up']:,} | {fmt_ms(r['accepted_p50_ms'])} / "
+                    f"{fmt_ms(r['accepted_p99_ms'])} | {r['server_errors_logged']} |"
+                )
+        lines.append("")
+    Path(md_out).write_text("\n".join(lines))
+
+
+def main():
+    command, args = sys.argv[1], sys.argv[2:]
+    if command == "port":
+        print(free_port())
+    elif command == "wait":
+        wait(args[0], float(args[1]), int(args[2]))
+    elif command == "run":
+        url, emulator, senders, seconds, warmup, log, out = args[:7]
+        settings = dict(kv.split("=", 1) for kv in args[7:])
+        settings.update(seconds_asked=float(seconds), warmup=float(warmup))
+        run(url, emulator, senders, seconds, warmup, log, out, settings)
+    elif command == "report":
+        report(args[0], args[1], args[2:])
+    else:
+        sys.exit(f"unknown command {command}")
+
+
+if __name__ == "__main__":
+    main()
