@@ -20,14 +20,15 @@
 # sender sends from a client address of its own (127.1.x.y) to a new +44 71… number each time.
 # otp-local's limits are raised so that nothing but contention refuses a send.
 #
-# Writes target/bench/scale.json (every run's raw figures), target/bench/scale.md (the side-by-side
-# tables, printed at the end), target/bench/scale-runs/ (each run's JSON and otp-local log) and
-# target/bench/scale-emulator-*.log.
+# Writes target/bench/scale.json (every run's raw figures), target/bench/scale.md (its section of
+# BENCHMARKS.md with the side-by-side tables, printed at the end; bench/run.sh puts it in),
+# target/bench/scale-runs/ (each run's JSON and otp-local log) and target/bench/scale-emulator-*.log.
 #
 # Knobs: SCALE_LEVELS ("1 16 64 256"), SCALE_DURATION (20), SCALE_WARMUP (2), SCALE_HOLDS ("20"),
 # SCALE_ITEM_WRITE_UNITS (1000), SCALE_SHARDS_AFTER (16), SCALE_RUST_LOG (info), SCALE_DELIVERY (aws;
 # outbox keeps the messages in otp-local, sparing the emulator SNS's Publish, one of a send's three
-# requests to it).
+# requests to it), SCALE_BIN (an otp-local release binary to use instead of building one, e.g. a copy
+# made by an earlier run, when another build is using the target directory).
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 here=bench/scale
 runs="$out/scale-runs"
@@ -42,6 +43,10 @@ delivery=${SCALE_DELIVERY:-aws}
 rm -rf "$runs"
 mkdir -p "$runs"
 started=$(date +%s)
+when=$(date -u '+%Y-%m-%d %H:%M UTC')
+commit=$(git rev-parse --short HEAD)
+# (This script's own outputs, and BENCHMARKS.md, are not changes to what is measured.)
+[ -z "$(git status --porcelain -- . ':!BENCHMARKS.md')" ] || commit="$commit (with uncommitted changes)"
 
 emulator_pid=""
 server_pid=""
@@ -62,7 +67,6 @@ trap stop_all EXIT
 # run cannot swap the binary. Another checkout of the project building into the same target directory
 # (CARGO_TARGET_DIR shared between git worktrees) puts its otp-local at the same path, so the copy is
 # checked: cargo, asked again, must find this checkout's otp-local up to date and the copy the same file.
-bin="$out/otp-local-scale"
 fresh_otp_local() { # prints true if cargo finds this checkout's otp-local binary up to date
   cargo build --release --locked -p otp-local --message-format=json 2>/dev/null | python3 -c '
 import json, sys
@@ -70,15 +74,20 @@ fresh = [m["fresh"] for m in map(json.loads, sys.stdin) if m.get("reason") == "c
          and m["target"]["name"] == "otp-local" and "bin" in m["target"]["kind"]]
 print(str(fresh == [True]).lower())'
 }
-for try in 1 2 3; do
-  cargo build --release --locked -p otp-local
-  cp "$target_dir/release/otp-local" "$bin"
-  if [ "$(fresh_otp_local)" = true ] && cmp -s "$target_dir/release/otp-local" "$bin"; then
-    break
-  fi
-  [ "$try" -lt 3 ] || { echo "otp-local: another build kept replacing the binary" >&2; exit 1; }
-  echo "otp-local: another build replaced the binary meanwhile; building again"
-done
+if [ -n "${SCALE_BIN:-}" ]; then
+  bin=$SCALE_BIN
+else
+  bin="$out/otp-local-scale"
+  for try in 1 2 3; do
+    cargo build --release --locked -p otp-local
+    cp "$target_dir/release/otp-local" "$bin"
+    if [ "$(fresh_otp_local)" = true ] && cmp -s "$target_dir/release/otp-local" "$bin"; then
+      break
+    fi
+    [ "$try" -lt 3 ] || { echo "otp-local: another build kept replacing the binary" >&2; exit 1; }
+    echo "otp-local: another build replaced the binary meanwhile; building again"
+  done
+fi
 
 # 2. The emulator's Python (moto, pinned in tests/requirements.txt) in the project's .venv.
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -149,7 +158,8 @@ for hold in $holds; do
       start_server "scale-$name" "$log" OTP_COUNTER_SHARDS="$shards"
       python3 "$here/scale.py" run "$url" "$emulator" "$level" "$duration" "$warmup" "$log" \
         "$runs/$name.json" variant="$variant" shards="$shards" hold_ms="$hold" \
-        item_write_units="$item_units" delivery="$delivery"
+        item_write_units="$item_units" delivery="$delivery" \
+        emulator_pid="$emulator_pid" server_pid="$server_pid" date="$when" commit="$commit"
       stop_pid "$server_pid"
       server_pid=""
     done
