@@ -237,7 +237,7 @@ HOW_TO_RUN = """## How to run
 | cold start beside Node.js and Python | `bash bench/coldstart/run.sh` | ~5 min |
 | cold start with ten profiles compiled in, beside none | `bash bench/coldstart-profiles.sh` | ~12 min |
 | load on otp-local | `bash bench/load/run.sh` | ~6–10 min |
-| scale: sends against a contended DynamoDB, before and after sharding (`SCALE_HOLDS="20 10"` adds a 10 ms hold) | `bash bench/scale/run.sh` | ~5 min (~10 with two holds) |
+| scale: sends against a contended DynamoDB, before and after sharding (`SCALE_HOLDS="20 10"` adds a 10 ms hold) | `bash bench/scale/run.sh` | ~4 min (~7 with two holds) |
 | binary size | `bash bench/size.sh` (= `bash infra/build-lambdas.sh`, run by CI) | ~8 min |
 
 `bash bench/run.sh PART…` runs only those parts and rewrites this file, keeping the other parts'

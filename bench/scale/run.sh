@@ -3,7 +3,7 @@
 # emulator with its DynamoDB contention model, before and after the sharded counters, at 1 / 16 / 64 /
 # 256 concurrent senders to distinct destinations. A long run: not part of tests/run.sh.
 #
-#   bash bench/scale/run.sh           ~4 minutes after the build (8 runs of 2 + 20 s, plus start-ups)
+#   bash bench/scale/run.sh           ~3.5 minutes after the build (8 runs of 2 + 20 s, plus start-ups)
 #   SCALE_HOLDS="20 10" bash bench/scale/run.sh        also at a 10 ms hold (the model's sensitivity)
 #
 # before = OTP_COUNTER_SHARDS=1: each shared counter (SMS per hour in all and per country, the day's
@@ -29,6 +29,7 @@
 # outbox keeps the messages in otp-local, sparing the emulator SNS's Publish, one of a send's three
 # requests to it), SCALE_BIN (an otp-local release binary to use instead of building one, e.g. a copy
 # made by an earlier run, when another build is using the target directory).
+# shellcheck source=bench/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 here=bench/scale
 runs="$out/scale-runs"
@@ -50,6 +51,7 @@ commit=$(git rev-parse --short HEAD)
 
 emulator_pid=""
 server_pid=""
+driver_pid=""
 stop_pid() { # stop_pid PID: stops a process this script started, by its PID
   if [ -n "$1" ]; then
     kill "$1" 2>/dev/null || true
@@ -57,7 +59,8 @@ stop_pid() { # stop_pid PID: stops a process this script started, by its PID
   fi
 }
 stop_all() {
-  # otp-local first (it talks to the emulator).
+  # The driver, then otp-local (it talks to the emulator), then the emulator.
+  stop_pid "$driver_pid"
   stop_pid "$server_pid"
   stop_pid "$emulator_pid"
 }
@@ -159,7 +162,10 @@ for hold in $holds; do
       python3 "$here/scale.py" run "$url" "$emulator" "$level" "$duration" "$warmup" "$log" \
         "$runs/$name.json" variant="$variant" shards="$shards" hold_ms="$hold" \
         item_write_units="$item_units" delivery="$delivery" \
-        emulator_pid="$emulator_pid" server_pid="$server_pid" date="$when" commit="$commit"
+        emulator_pid="$emulator_pid" server_pid="$server_pid" date="$when" commit="$commit" &
+      driver_pid=$!
+      wait "$driver_pid"
+      driver_pid=""
       stop_pid "$server_pid"
       server_pid=""
     done

@@ -242,7 +242,8 @@ def run(url, emulator, senders, seconds, warmup, log, out, settings):
         "retries": delta.get("transaction_conflicts", 0) + delta.get("transactions_throttled", 0) - gave_up,
         "server_errors_logged": len(re.findall(r" ERROR |panicked", logged)),
         "errors_logged": dict(Counter(
-            re.sub(r"\s+", " ", m).strip() for m in re.findall(r" ERROR .*?: (.{0,60})", logged)
+            re.sub(r"\s+", " ", m).strip()
+            for m in re.findall(r" ERROR (?:\S*\{.*?\}: )?[\w:]+: (.{0,60})", logged)
         )),
         "p50_ms": ms(percentile([r[3] for r in counted], 50)),
         "p99_ms": ms(percentile([r[3] for r in counted], 99)),
@@ -274,7 +275,7 @@ def fmt_ms(value):
 def refusals_text(run):
     if not run["refusals"]:
         return "0"
-    return ", ".join(f"{count:,} {kind}" for kind, count in run["refusals"].items())
+    return ", ".join(f"{count:,} × {kind}" for kind, count in run["refusals"].items())
 
 
 def conflicts_text(run):
@@ -307,9 +308,10 @@ way: nothing but contention, or the emulator, refuses a send. Each cell is one r
 - **before**: `OTP_COUNTER_SHARDS=1`, the same binary with each shared counter (SMS per hour in all,
   per country, the day's spend) in one item, which every SMS send writes in its transaction: the key
   layout before issue 22. This is not a build of the commit before the issue (668c3f3): that commit
-  did not read a filling counter's shards (with limits out of the way, not reached here either) and
-  did not retry a transaction cancelled for `ThrottlingError` (none happened here: see the
-  throttled counts), and it had the same 8 attempts with back-off.
+  did not read a filling counter's shards (with the limits out of the way, not done here either),
+  did not retry a transaction cancelled for `ThrottlingError` (none was: the conflicts columns
+  would say "throttled"), and sent no client request token with its transaction; it had the same
+  8 attempts with the same back-off.
 - **after**: `OTP_COUNTER_SHARDS={shards_after}` (the default): a send charges one shard of each counter.
 
 sends/s: 2xx answers a second in the counted part. refused: the other answers, by status and problem
@@ -371,7 +373,10 @@ def section(runs):
             cpu = r.get("cpu")
             cpu_text = (f"{cpu['emulator']:.2f} / {cpu['otp_local']:.2f} / {cpu['driver']:.2f} / "
                         f"{cpu['other']:.2f}") if cpu else "–"
-            errors = ", ".join(f"{n:,} × {what}" for what, n in r.get("errors_logged", {}).items())
+            errors = ", ".join(
+                f"{n:,} × {re.sub(r'^[a-z_]+(?:::[a-z_]+)+: ', '', what)}"
+                for what, n in r.get("errors_logged", {}).items()
+            )
             per = r["contention"].get("conflicts", 0) / r["accepted"] if r["accepted"] else 0
             lines.append(
                 f"| {hold} | {r['variant']}, {r['senders']} | {r['requests']:,} | {r['accepted']:,} "
@@ -413,7 +418,10 @@ def reading(runs):
                 f"- **Hold {hold} ms, one shard (before)**: every SMS send's transaction names the "
                 f"same three counter items, and the model lets one transaction at a time hold them "
                 f"for {hold} ms: at most {ceiling:.0f} commits a second, fewer with the back-off "
-                f"between tries. Measured at 16 senders and more: "
+                f"between tries"
+                + (" (and here the emulator's own ceiling, below, is lower still)"
+                   if many_a and ceiling > max(r["accepted_per_s"] for r in many_a) else "")
+                + ". Measured at 16 senders and more: "
                 f"{span([r['accepted_per_s'] for r in many_b])} sends/s, "
                 f"{span([r['contention'].get('conflicts', 0) / max(r['accepted'], 1) for r in many_b], '{:.1f}')} "
                 f"conflicts per accepted send, and {gave_up:,} of {answers:,} answers "
@@ -474,16 +482,22 @@ def reading(runs):
             )
             break
     top = max(r["senders"] for r in runs)
-    at_top = [r for r in runs if r["senders"] == top]
-    unavailable = refusals_of(at_top, "503") + refusals_of(at_top, "502")
-    if unavailable:
+    timed_out = {
+        variant: sum(
+            refusals_of([r], "503") + refusals_of([r], "502")
+            for r in runs if r["senders"] == top and r["variant"] == variant
+        )
+        for variant in ("before", "after")
+    }
+    if any(timed_out.values()):
         lines.append(
-            f"- **{top} senders**: {unavailable:,} answers 503 `unavailable` (the store's call) or "
-            "502 `delivery-failed` (SNS's) over the runs at this level, before and after alike. The "
-            "emulator takes one connection at a time from a listen queue of 128 (werkzeug, one "
-            "request per connection), so otp-local's AWS calls wait past the SDK's timeouts "
-            "(connect 1 s, attempt 2 s, operation 5 s). The emulator's limit again, not the "
-            f"service's: the sends/s at {top} are lower than at 64 for that reason."
+            f"- **{top} senders**: answers 503 `unavailable` (the store's call) or 502 "
+            f"`delivery-failed` (SNS's): {timed_out['before']:,} before, {timed_out['after']:,} "
+            "after, over the holds. The emulator takes one connection at a time from a listen "
+            "queue of 128 (werkzeug, one request per connection), so at this level otp-local's AWS "
+            "calls wait past the SDK's timeouts (connect 1 s, attempt 2 s, operation 5 s). The "
+            "emulator's limit, not the service's; more of them after, whose sends spend less time "
+            "backing off and so keep more requests waiting at the emulator."
         )
     other = max((r["cpu"]["other"] for r in with_cpu), default=0)
     if other >= 0.2:
@@ -491,7 +505,7 @@ def reading(runs):
         lines.append(
             f"- Other processes on the machine used up to {other:.2f} of its "
             f"{worst['cpu']['cores']} cores during a counted part (hold {worst['hold_ms']} ms, "
-            f"{worst['variant']}, {worst['senders']} senders; the CPU column above has each "
+            f"{worst['variant']}, {worst['senders']} sender{'s' if worst['senders'] != 1 else ''}; the CPU column above has each "
             "run's): the emulator shares those cores, so such runs' sends/s are low by up to that "
             "much."
         )
