@@ -306,8 +306,8 @@ way: nothing but contention, or the emulator, refuses a send. Each cell is one r
 `otp-local`, a fresh table and the model reset: {warmup:g} s of warm-up, then {seconds:g} s counted.
 
 - **before**: `OTP_COUNTER_SHARDS=1`, the same binary with each shared counter (SMS per hour in all,
-  per country, the day's spend) in one item, which every SMS send writes in its transaction: the key
-  layout before issue 22. This is not a build of the commit before the issue (668c3f3): that commit
+  per country, the day's spend) in one item, which every SMS send writes in its transaction: as hot
+  as the layout before issue 22. This is not a build of the commit before the issue (668c3f3): that commit
   did not read a filling counter's shards (with the limits out of the way, not done here either),
   did not retry a transaction cancelled for `ThrottlingError` (none was: the conflicts columns
   would say "throttled"), and sent no client request token with its transaction; it had the same
