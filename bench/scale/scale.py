@@ -34,7 +34,6 @@ import asyncio
 import json
 import os
 import re
-import statistics
 import sys
 import time
 import urllib.request
