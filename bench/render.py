@@ -229,7 +229,7 @@ HOW_TO_RUN = """## How to run
 
 | figures | one command | takes (2 cores) |
 |---|---|---|
-| all of them, rewriting this file | `bash bench/run.sh` | ~20 min from a clean target dir |
+| all of them, rewriting this file | `bash bench/run.sh` | ~25 min from a clean target dir |
 | hot paths (criterion) | `bash bench/micro.sh` (or `cargo bench -p otp-shared --bench hot_paths`) | ~3 min |
 | TOTP beside pyotp and otplib | `bash bench/totp/run.sh` | ~3 min |
 | heap allocations | `bash bench/allocations.sh` (asserted in `cargo test`) | < 1 min |
@@ -237,6 +237,7 @@ HOW_TO_RUN = """## How to run
 | cold start beside Node.js and Python | `bash bench/coldstart/run.sh` | ~5 min |
 | cold start with ten profiles compiled in, beside none | `bash bench/coldstart-profiles.sh` | ~12 min |
 | load on otp-local | `bash bench/load/run.sh` | ~6–10 min |
+| scale: sends against a contended DynamoDB, before and after sharding (`SCALE_HOLDS="20 10"` adds a 10 ms hold) | `bash bench/scale/run.sh` | ~4 min (~7 with two holds) |
 | binary size | `bash bench/size.sh` (= `bash infra/build-lambdas.sh`, run by CI) | ~8 min |
 
 `bash bench/run.sh PART…` runs only those parts and rewrites this file, keeping the other parts'
