@@ -4,13 +4,13 @@
 #                        waits until it answers, points the SDK's standard variables at it (nothing
 #                        reads ~/.aws) and stops it by PID when the calling script exits (EXIT trap).
 # Sets emulator_pid and AWS_ENDPOINT_URL.
-start_emulator() {
-  local log=$1 port
+start_emulator() { # start_emulator LOG [SCRIPT]: SCRIPT is tests/emulator.py unless given
+  local log=$1 script=${2:-tests/emulator.py} port
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/python -m pip install -q --disable-pip-version-check -r tests/requirements.txt
   mkdir -p "$(dirname "$log")" target
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  .venv/bin/python tests/emulator.py -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  .venv/bin/python "$script" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   emulator_pid=$!
   trap 'kill "$emulator_pid" 2>/dev/null || true' EXIT
   for _ in $(seq 1 150); do
