@@ -133,6 +133,8 @@ import zlib
 from collections import deque
 from decimal import Decimal, InvalidOperation
 
+from wsgi_call import call as call_wsgi
+
 TARGET_PREFIX = "DynamoDB_20120810."
 NAMESPACE = "com.amazonaws.dynamodb.v20120810"
 JSON_1_0 = "application/x-amz-json-1.0"
@@ -306,7 +308,7 @@ class DynamoDbContention:
                 "Message": "Transaction cancelled, please refer cancellation reasons for "
                            f"specific reasons [{codes}]",
             })
-        status, headers, body = _call(self.app, environ)
+        status, headers, body = call_wsgi(self.app, environ)
         if status.startswith("200"):
             done = self.clock()
             self.counts["transactions_held"] += 1
@@ -329,7 +331,7 @@ class DynamoDbContention:
                 "message": THROTTLING_MESSAGE,
                 "throttlingReasons": [{"reason": THROTTLING_REASON, "resource": arn}],
             })
-        status, headers, body = _call(self.app, environ)
+        status, headers, body = call_wsgi(self.app, environ)
         if status.startswith("200"):
             self.counts["writes_passed"] += 1
             self._spend(item, PLAIN_UNITS, self.clock())
@@ -425,7 +427,7 @@ class DynamoDbContention:
         question = _with_body(environ, json.dumps({"TableName": name}).encode())
         question["HTTP_X_AMZ_TARGET"] = TARGET_PREFIX + "DescribeTable"
         question["QUERY_STRING"] = ""
-        status, _, body = _call(self.app, question)
+        status, _, body = call_wsgi(self.app, question)
         if not status.startswith("200"):
             raise _Unreadable()
         try:
@@ -495,18 +497,3 @@ def _with_body(environ, body):
     return environ
 
 
-def _call(app, environ):
-    """Calls a WSGI app; returns (status, headers, body bytes)."""
-    captured = {}
-
-    def start_response(status, headers, exc_info=None):
-        captured["status"], captured["headers"] = status, list(headers)
-        return lambda data: None
-
-    result = app(environ, start_response)
-    try:
-        body = b"".join(result)
-    finally:
-        if hasattr(result, "close"):
-            result.close()
-    return captured["status"], captured["headers"], body

@@ -84,6 +84,8 @@ from datetime import datetime, timezone
 
 import botocore.session
 
+from wsgi_call import call as call_wsgi
+
 SERVICE = "pinpoint-sms-voice-v2"
 SIGNING_NAME = "sms-voice"
 TARGET_PREFIX = "PinpointSMSVoiceV2."
@@ -308,7 +310,7 @@ class SmsVoiceV2:
         return (match.group(1), match.group(2)) if match else None
 
     def _data_json(self, environ, start_response):
-        status, headers, body = _call(self.app, environ)
+        status, headers, body = call_wsgi(self.app, environ)
         if status.startswith("200"):
             try:
                 data = json.loads(body)
@@ -634,18 +636,3 @@ def _read_body(environ):
     return stream.read(int(length)) if length.isdigit() else b""
 
 
-def _call(app, environ):
-    """Calls a WSGI app; returns (status, headers, body bytes)."""
-    captured = {}
-
-    def start_response(status, headers, exc_info=None):
-        captured["status"], captured["headers"] = status, list(headers)
-        return lambda data: None
-
-    result = app(environ, start_response)
-    try:
-        body = b"".join(result)
-    finally:
-        if hasattr(result, "close"):
-            result.close()
-    return captured["status"], captured["headers"], body

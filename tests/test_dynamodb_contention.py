@@ -13,11 +13,9 @@ Run: .venv/bin/python -m unittest discover -s tests -p 'test_dynamodb_contention
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 import unittest
 import urllib.error
 import urllib.request
@@ -35,7 +33,9 @@ from werkzeug.serving import make_server
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.append(HERE)
 import dynamodb_contention  # noqa: E402
+import emulator_process  # noqa: E402
 from dynamodb_contention import DynamoDbContention, SettingError, from_environment  # noqa: E402
+from emulator_process import free_port  # noqa: E402
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -53,12 +53,6 @@ THROTTLED_MESSAGE = (
     "bp-partition-key-design.html"
 )
 THROTTLED = {"Code": "ThrottlingError", "Message": THROTTLED_MESSAGE}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def dynamodb(endpoint, region=REGION):
@@ -473,34 +467,8 @@ class Settings(unittest.TestCase):
 def start(**settings):
     """tests/emulator.py on a free port with `settings` as its only OTP_EMULATOR_* variables;
     returns (process, endpoint) once it answers."""
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTP_EMULATOR_")}
-    env.update(settings, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
-    process = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "emulator.py"), "-H", "127.0.0.1", "-p", str(port)],
-        cwd="/", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=5).read()
-            return process, endpoint
-        except (urllib.error.URLError, ConnectionError):
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"the emulator did not start: {process.stderr.read().decode()}")
-            time.sleep(0.1)
-
-
-def stop(process):
-    process.terminate()  # by its PID
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    process.stderr.close()
+    return emulator_process.start(os.path.join(HERE, "emulator.py"), {**env, **settings})
 
 
 class EmulatorScript(unittest.TestCase):
@@ -523,7 +491,7 @@ class EmulatorScript(unittest.TestCase):
                 db.put_item(TableName=TABLE, Item=key("a"))
             self.assertEqual(stats(endpoint)["conflicts"], 2)
         finally:
-            stop(process)
+            emulator_process.stop(process)
 
     def test_off_nothing_changes(self):
         process, endpoint = start()
@@ -537,7 +505,7 @@ class EmulatorScript(unittest.TestCase):
                 stats(endpoint)
             self.assertEqual(caught.exception.code, 404)
         finally:
-            stop(process)
+            emulator_process.stop(process)
 
     def test_a_bad_setting_stops_it_with_the_variable_named(self):
         result = subprocess.run(

@@ -8,10 +8,6 @@ Run: .venv/bin/python -m unittest discover -s tests -p 'test_sms_voice_v2.py'
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import unittest
 import urllib.error
 import urllib.request
@@ -19,6 +15,8 @@ import urllib.request
 import boto3
 import botocore.session
 from botocore.config import Config
+
+import emulator_process
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -28,42 +26,8 @@ SERVICE = "pinpoint-sms-voice-v2"
 DESTINATION = "+447911123456"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start(script):
-    """Starts `script` on a free port from a directory that is not the repo root; returns
-    (process, endpoint) once it answers."""
-    port = free_port()
-    env = dict(os.environ, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
-    process = subprocess.Popen(
-        [sys.executable, script, "-H", "127.0.0.1", "-p", str(port)],
-        cwd="/", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=5).read()
-            return process, endpoint
-        except (urllib.error.URLError, ConnectionError):
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"{script} did not start: {process.stderr.read().decode()}")
-            time.sleep(0.2)
-
-
-def stop(process):
-    process.terminate()  # by its PID
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    process.stderr.close()
+    return emulator_process.start(script, os.environ)
 
 
 def client(endpoint, service=SERVICE, validate=True):
@@ -103,7 +67,7 @@ class Emulator(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        stop(cls.process)
+        emulator_process.stop(cls.process)
 
     def setUp(self):
         urllib.request.urlopen(
@@ -609,7 +573,7 @@ class SoakComposition(unittest.TestCase):
                                    OriginationIdentity=number["PhoneNumber"])
             self.assertEqual(len(data(endpoint)[SERVICE]["voice_messages"]), 1)
         finally:
-            stop(process)
+            emulator_process.stop(process)
 
 
 if __name__ == "__main__":
