@@ -134,8 +134,25 @@ impl LineType {
 
 impl PhoneNumber {
     /// Parses an international number (leading `+` and country calling code; spaces, dots, dashes and
-    /// brackets allowed) with libphonenumber's metadata, and keeps it only if it is a valid number.
+    /// brackets allowed) with libphonenumber's metadata, and keeps it only if it is a valid number
+    /// whose E.164 form is read back as the same number.
     pub fn parse(input: &str) -> Result<Self, Invalid> {
+        let number = Self::parse_once(input)?;
+        // libphonenumber may read a written number's digits otherwise than the same digits in E.164
+        // (it can take some after the country code for a carrier prefix: "+55 (90)…" is a premium
+        // number, "+5590…" a shorter one). The number is stored, counted and sent by its E.164
+        // form, so that form must mean the number that was checked.
+        if number.e164 != input.trim()
+            && !matches!(Self::parse_once(&number.e164), Ok(again) if again == number)
+        {
+            return Err(Invalid::new(
+                "is ambiguous: written in international form (E.164) it reads as another number",
+            ));
+        }
+        Ok(number)
+    }
+
+    fn parse_once(input: &str) -> Result<Self, Invalid> {
         let input = input.trim();
         // Screen the characters before the parser sees them: it only ever needs these, and a tight
         // alphabet keeps odd input away from a large third-party code path.
@@ -489,6 +506,23 @@ mod tests {
                 PhoneNumber::parse(input).is_err(),
                 "accepted {input:?} ({why})"
             );
+        }
+    }
+
+    /// Found by fuzzing: libphonenumber reads "+55 (90)…" as a premium-rate number, and its E.164
+    /// form "+5590…" as a shorter one (the 90 taken for a carrier prefix). Which number is meant is
+    /// unclear, so neither is taken; a number whose E.164 form reads back the same still is.
+    #[test]
+    fn a_number_whose_e164_form_reads_as_another_is_refused() {
+        let refused = PhoneNumber::parse("++ )5((5(90 90 0 90 10656").expect_err("ambiguous");
+        assert!(refused.0.contains("ambiguous"), "{refused}");
+        for written in [
+            "+44 (0)7400 123456",
+            "+44 7400-123-456",
+            "+1 (415) 555-2671",
+        ] {
+            let number = PhoneNumber::parse(written).expect(written);
+            assert_eq!(PhoneNumber::parse(number.as_e164()).as_ref(), Ok(&number));
         }
     }
 
