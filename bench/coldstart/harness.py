@@ -385,12 +385,12 @@ def run_once(candidate: Candidate, run: int, log_path: Path, emulator: str, warm
             clock.close()
     # Every event is built to succeed (a real send, a correct code, a new user): anything but a 2xx
     # would time a refusal or a failure instead, so it stops the benchmark.
-    for answered in [invocation, *later]:
-        status = response_status(answered)
+    statuses = [response_status(answered) for answered in [invocation, *later]]
+    for answered, status in zip([invocation, *later], statuses):
         if not 200 <= status < 300:
             raise HarnessError(f"{candidate.label} run {run}: status {status}: "
                                f"{answered.body[:500]!r} (log: {log_path})")
-    status = response_status(invocation)
+    status = statuses[0]
     warm_ms = [(w.answered_ns - w.handed_out_ns) / 1e6 for w in later]
     return {
         "run": run,
